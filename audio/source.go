@@ -1,0 +1,52 @@
+// Package audio turns microphones, files and pipes into a stream of mono 16 kHz samples.
+//
+// Every Source delivers mono float32 samples scaled to [-1, 1) at its own rate; Resample16k
+// wraps a Source whose rate is not 16 kHz. Capture sources decouple the device from the
+// consumer with a Ring that never grows and counts what it had to drop.
+package audio
+
+import "io"
+
+// TargetRate is the sample rate of everything downstream of the audio package.
+const TargetRate = 16000
+
+// Source is a stream of mono samples.
+type Source interface {
+	// Read fills p with up to len(p) mono samples in [-1, 1) and returns how many it wrote.
+	// It blocks until at least one sample is available, and returns io.EOF at the end of a
+	// finite stream once every sample has been delivered.
+	Read(p []float32) (int, error)
+	// Rate is the sample rate of the samples Read returns, in Hz.
+	Rate() int
+	// Close releases the device or file. Read after Close returns io.EOF or an error.
+	Close() error
+}
+
+// Stats is what a live source knows about its own health.
+type Stats struct {
+	Captured uint64 // samples delivered by the device, per channel
+	Overruns uint64 // samples dropped because the consumer fell behind
+}
+
+// StatSource is a Source that can report capture statistics.
+type StatSource interface {
+	Source
+	Stats() Stats
+}
+
+// ReadFull reads exactly len(p) samples from s unless the stream ends first.
+// It returns io.ErrUnexpectedEOF when it ends part-way, like io.ReadFull.
+func ReadFull(s Source, p []float32) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := s.Read(p[n:])
+		n += m
+		if err != nil {
+			if err == io.EOF && n > 0 && n < len(p) {
+				return n, io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what wakewordd needs on Debian 12 / Ubuntu, idempotently.
+# Usage: scripts/setup.sh [build] [test] [demo] [train]   (default: build)
+# Only packages that are missing are installed; nothing happens when all are present.
+set -euo pipefail
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(build)
+
+pkgs=()
+for g in "${groups[@]}"; do
+  case "$g" in
+    build) pkgs+=(gcc libc6-dev pkg-config portaudio19-dev libasound2-dev git ca-certificates) ;;
+    demo)  pkgs+=(gcc libc6-dev pkg-config portaudio19-dev libasound2-dev alsa-utils mosquitto mosquitto-clients) ;;
+    test)  pkgs+=(gcc libc6-dev pkg-config portaudio19-dev libasound2-dev alsa-utils jackd2 jack-tools
+                  python3 python3-numpy mosquitto mosquitto-clients sox systemd) ;;
+    train) pkgs+=(python3 python3-numpy python3-scipy python3-soundfile python3-torch espeak-ng sox) ;;
+    *) echo "setup.sh: unknown group '$g' (want build, test, demo or train)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in $(printf '%s\n' "${pkgs[@]}" | sort -u); do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup.sh: installing ${missing[*]}" >&2
+  # jackd2 asks about realtime priority; never prompt.
+  echo "jackd2 jackd/tweak_rt_limits boolean false" | $sudo debconf-set-selections 2>/dev/null || true
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# Go: the module needs go >= 1.26; newer toolchains fetch it through the module proxy.
+if ! command -v go >/dev/null 2>&1; then
+  if [ -x /usr/local/go/bin/go ]; then
+    echo "setup.sh: Go is at /usr/local/go/bin; add it to PATH" >&2
+  else
+    echo "setup.sh: Go >= 1.26 is required (https://go.dev/doc/install); none found on PATH" >&2
+    exit 1
+  fi
+fi
