@@ -26,6 +26,9 @@ type Source interface {
 type Stats struct {
 	Captured uint64 // samples delivered by the device, per channel
 	Overruns uint64 // samples dropped because the consumer fell behind
+	// DeviceOverflows counts blocks after which the driver reported lost input, before
+	// the samples ever reached the ring.
+	DeviceOverflows uint64
 }
 
 // StatSource is a Source that can report capture statistics.

@@ -1,0 +1,234 @@
+//go:build cgo
+
+package audio
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The capture tests use real PortAudio over ALSA. An ALSA "file" PCM declared in an
+// asoundrc under a temporary HOME plays a raw s16le file as if it were a microphone.
+// It is not paced in real time and repeats stale data after the end of the file, so the
+// file is padded and only its known prefix is compared.
+
+// alsaFixture writes the raw file and the asoundrc, and points HOME at them. It must run
+// before PortAudio is first initialised in this process, because ALSA caches its config.
+func alsaFixture(t testing.TB, samples []int16, channels int) {
+	t.Helper()
+	dir := t.TempDir()
+	raw := make([]byte, 2*len(samples))
+	for i, s := range samples {
+		binary.LittleEndian.PutUint16(raw[2*i:], uint16(s))
+	}
+	// A second of silence after the data, so stale repeats never reach the compared prefix.
+	raw = append(raw, make([]byte, 2*16000*channels)...)
+	rawPath := filepath.Join(dir, "in.raw")
+	if err := os.WriteFile(rawPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The plug fixes what the raw file holds (s16le, 16 kHz, `channels` channels); the
+	// file PCM alone would read the file as whatever layout the client asked for.
+	rc := fmt.Sprintf(`pcm.wakewordd_test {
+	type plug
+	slave { pcm "wakewordd_test_raw"; format S16_LE; rate 16000; channels %d }
+}
+pcm.wakewordd_test_raw {
+	type file
+	slave.pcm "null"
+	file "/dev/null"
+	infile %q
+	format "raw"
+}
+`, channels, rawPath)
+	if err := os.WriteFile(filepath.Join(dir, ".asoundrc"), []byte(rc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", dir)
+}
+
+func requireALSA(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/usr/share/alsa/alsa.conf"); err != nil {
+		t.Skip("ALSA configuration not installed (run scripts/setup.sh test)")
+	}
+}
+
+// The ALSA plug only converts reliably when the client opens as many channels as the
+// file holds, so each case opens the layout its file has: mono for a chosen channel of a
+// mono file, stereo for mixing or picking from a stereo file.
+func TestCaptureFromVirtualALSADeviceIsBitExact(t *testing.T) {
+	requireALSA(t)
+	cases := []struct {
+		name     string
+		channels int // in the file
+		channel  int // requested
+	}{
+		{"mono", 1, 0},
+		{"stereo mixed down", 2, MixAll},
+		{"stereo right channel", 2, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, uint64(tc.channels)))
+			const n = 16000 // 1 s
+			file := make([]int16, n*tc.channels)
+			for i := range file {
+				// A tone plus noise over the whole int16 range, both extremes included.
+				v := 20000*math.Sin(2*math.Pi*440*float64(i/tc.channels)/16000) + 8000*rng.NormFloat64()
+				file[i] = int16(max(-32768, min(32767, v)))
+			}
+			file[10], file[11] = -32768, 32767
+			want := make([]float32, n)
+			for i := range want {
+				switch tc.channel {
+				case MixAll:
+					want[i] = float32(int32(file[2*i])+int32(file[2*i+1])) / 65536
+				default:
+					want[i] = float32(file[i*tc.channels+tc.channel]) / 32768
+				}
+			}
+			alsaFixture(t, file, tc.channels)
+
+			devs, err := Devices()
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, d := range devs {
+				found = found || d.Name == "wakewordd_test"
+			}
+			if !found {
+				t.Fatalf("virtual device not listed among %d input devices: %+v", len(devs), devs)
+			}
+
+			c, err := OpenCapture(CaptureOptions{Device: "wakewordd_test", Channel: tc.channel, Buffer: time.Second, Lossless: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if c.Rate() != TargetRate {
+				t.Fatalf("opened at %d Hz, want %d", c.Rate(), TargetRate)
+			}
+			got := make([]float32, n)
+			if _, err := ReadFull(c, got); err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("sample %d: captured %v, file gives %v", i, got[i], want[i])
+				}
+			}
+			if s := c.Stats(); s.Overruns != 0 {
+				t.Fatalf("lossless capture dropped %d samples", s.Overruns)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			if _, err := c.Read(got); err == nil {
+				t.Fatal("Read after Close succeeded")
+			}
+		})
+	}
+}
+
+func TestCaptureErrors(t *testing.T) {
+	requireALSA(t)
+	alsaFixture(t, make([]int16, 160), 1)
+	cases := []struct {
+		opt  CaptureOptions
+		want string
+	}{
+		{CaptureOptions{Device: "no-such-microphone", Buffer: time.Second}, `no input device name contains "no-such-microphone"`},
+		{CaptureOptions{Device: "99999", Buffer: time.Second}, "no device with index 99999"},
+		{CaptureOptions{Device: "wakewordd_test", Channel: 200, Buffer: time.Second}, "channel 200 requested"},
+		{CaptureOptions{Device: "wakewordd_test", Channel: 40, Buffer: time.Second}, "channel 40 is beyond the 32 channels"},
+	}
+	for _, tc := range cases {
+		c, err := OpenCapture(tc.opt)
+		if err == nil {
+			c.Close()
+			t.Errorf("%+v: opened", tc.opt)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%+v: error %q, want one line containing %q", tc.opt, err, tc.want)
+		}
+		if strings.HasPrefix(tc.want, "no ") && !errors.Is(err, ErrNoDevice) {
+			t.Errorf("%+v: error %v does not wrap ErrNoDevice", tc.opt, err)
+		}
+	}
+}
+
+// TestCaptureJACKRealtime captures through a JACK server with a dummy backend, which runs
+// in real time like a sound card: it proves the stream is paced and Close is prompt.
+func TestCaptureJACKRealtime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time JACK capture takes seconds")
+	}
+	jackd, err := exec.LookPath("jackd")
+	if err != nil {
+		t.Skip("jackd not installed (run scripts/setup.sh test)")
+	}
+	dir := t.TempDir()
+	t.Setenv("HOME", dir)
+	t.Setenv("JACK_DEFAULT_SERVER", "wakewordd-test")
+	t.Setenv("JACK_NO_START_SERVER", "1")
+	cmd := exec.Command(jackd, "--no-realtime", "-n", "wakewordd-test", "-d", "dummy", "-r", "16000", "-p", "320")
+	cmd.Env = append(os.Environ(), "JACK_NO_AUDIO_RESERVATION=1")
+	logf, err := os.Create(filepath.Join(dir, "jackd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	time.Sleep(time.Second) // jackd has no readiness signal
+
+	devs, err := Devices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := ""
+	for _, d := range devs {
+		if strings.Contains(d.HostAPI, "JACK") {
+			sel = strconv.Itoa(d.Index)
+		}
+	}
+	if sel == "" {
+		jlog, _ := os.ReadFile(logf.Name())
+		t.Skipf("PortAudio lists no JACK input among %+v (jackd log: %s)", devs, strings.TrimSpace(string(jlog)))
+	}
+	c, err := OpenCapture(CaptureOptions{Device: sel, Channel: -1, Buffer: 2 * time.Second})
+	if err != nil {
+		jlog, _ := os.ReadFile(logf.Name())
+		t.Skipf("could not open the JACK device (jackd log: %s): %v", strings.TrimSpace(string(jlog)), err)
+	}
+	defer c.Close()
+	buf := make([]float32, 8000)
+	start := time.Now()
+	if _, err := ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	// Half a second of audio cannot arrive much faster than half a second from a paced
+	// device: a lower bound only, never an upper one.
+	if el := time.Since(start); el < 300*time.Millisecond {
+		t.Fatalf("0.5 s of audio arrived in %v: the stream is not paced", el)
+	}
+	if c.Rate() != 16000 {
+		t.Fatalf("rate %d, want 16000 from the JACK server", c.Rate())
+	}
+}

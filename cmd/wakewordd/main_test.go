@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wakewordd/wakewordd/audio"
+	"github.com/wakewordd/wakewordd/frontend"
+)
+
+// These tests run the real binary, as a user or systemd would.
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wakewordd-bin")
+	if err != nil {
+		panic(err)
+	}
+	binPath = filepath.Join(dir, "wakewordd")
+	if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// wakewordd runs the binary with a clean HOME (so no user ALSA config leaks in) and
+// returns stdout, stderr and the exit code.
+func wakewordd(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(os.Environ(), append([]string{"HOME=" + t.TempDir(), "JACK_NO_START_SERVER=1"}, env...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func wavBytes(t *testing.T, samples []float32) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := audio.WriteWAV(&b, 16000, 1, 16, false, samples); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Each kind of bad input ends in exactly one line on stderr that names the problem, a
+// non-zero exit status, and no panic.
+func TestBadInputGivesOneClearLine(t *testing.T) {
+	good := wavBytes(t, make([]float32, 16000))
+	truncated := writeFile(t, "cut.wav", good[:len(good)/2])
+	adpcm := append([]byte(nil), good...)
+	binary.LittleEndian.PutUint16(adpcm[20:], 2) // format tag 2 = MS ADPCM
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing device", []string{"run", "--device", "no-such-microphone"}, "no-such-microphone"},
+		{"truncated file", []string{"run", "--input", truncated}, "truncated"},
+		{"unsupported wav format", []string{"run", "--input", writeFile(t, "adpcm.wav", adpcm)}, "ADPCM"},
+		{"not audio", []string{"run", "--input", writeFile(t, "notes.txt", []byte("hello, this is text"))}, "unsupported audio file format"},
+		{"missing file", []string{"run", "--input", "/nonexistent/x.wav"}, "/nonexistent/x.wav"},
+		{"bad config value", []string{"run", "--config", writeFile(t, "c.yaml", []byte("audio:\n  channel: -5\n"))}, "c.yaml:2: audio.channel: must be"},
+		{"unknown config key", []string{"run", "--config", writeFile(t, "c.yaml", []byte("log:\n  levle: debug\n"))}, `log.levle: unknown key "levle"`},
+		{"bad flag value", []string{"run", "--channel", "x"}, `config flag --channel: audio.channel: cannot parse "x"`},
+		{"missing config", []string{"run", "--config", "/nonexistent/c.yaml"}, "/nonexistent/c.yaml"},
+		{"features of a bad file", []string{"features", "-o", filepath.Join(t.TempDir(), "x.npy"), truncated}, "truncated"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := wakewordd(t, nil, tc.args...)
+			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+			if code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "wakewordd: ") ||
+				!strings.Contains(lines[0], tc.want) || strings.Contains(stderr, "panic") {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 and one line containing %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	_, stderr, code := wakewordd(t, nil, "frobnicate")
+	if code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) || !strings.Contains(stderr, "devices") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = wakewordd(t, nil, "run", "--no-such-flag")
+	if code != 2 || !strings.Contains(stderr, "no-such-flag") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	stdout, _, code := wakewordd(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "wakewordd ") {
+		t.Fatalf("version: exit %d, %q", code, stdout)
+	}
+}
+
+// A file input runs through the whole pipeline and the summary counts every frame.
+func TestRunProcessesAFile(t *testing.T) {
+	_, stderr, code := wakewordd(t, nil, "run", "--input", "../../examples/kitchen.wav", "--log-format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// 19.2 s at 22.05 kHz resampled to 16 kHz: (307,200 - 480)/160 + 1 frames, give or
+	// take the resampler's delay line.
+	want := frontend.DefaultParams().FrameCount(307200)
+	var got float64
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.Contains(line, `"msg":"wakewordd stopped"`) {
+			var v struct{ Frames float64 }
+			jsonField(t, line, &v)
+			got = v.Frames
+		}
+	}
+	if math.Abs(got-float64(want)) > 3 {
+		t.Fatalf("processed %v frames, want about %d; log:\n%s", got, want, stderr)
+	}
+}
+
+func TestDevicesListsTheVirtualDevice(t *testing.T) {
+	if _, err := os.Stat("/usr/share/alsa/alsa.conf"); err != nil {
+		t.Skip("ALSA configuration not installed")
+	}
+	home := t.TempDir()
+	rc := "pcm.wakewordd_demo_mic {\n type file\n slave.pcm \"null\"\n file \"/dev/null\"\n infile \"/dev/zero\"\n format \"raw\"\n}\n"
+	if err := os.WriteFile(filepath.Join(home, ".asoundrc"), []byte(rc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binPath, "devices")
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "wakewordd_demo_mic") || !strings.Contains(string(out), "INDEX") {
+		t.Fatalf("devices: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "ALSA lib") {
+		t.Fatalf("host library chatter leaked to the output:\n%s", out)
+	}
+}
+
+// SIGTERM stops a live run cleanly, and systemd hears READY, STATUS, WATCHDOG and STOPPING.
+func TestSIGTERMAndSystemdNotify(t *testing.T) {
+	dir, err := os.MkdirTemp("", "wwn") // short: unix socket paths are limited to 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+
+	cmd := exec.Command(binPath, "run", "--input", "../../examples/kitchen.wav", "--realtime", "--stats-interval", "300ms")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000", "HOME="+t.TempDir())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stderr)
+	var log strings.Builder
+	seen := map[string]bool{}
+	deadline := time.After(20 * time.Second)
+	for !(seen["READY=1"] && seen["WATCHDOG=1"] && seen["STATUS"]) {
+		select {
+		case m := <-msgs:
+			if strings.HasPrefix(m, "STATUS=") {
+				m = "STATUS"
+			}
+			seen[m] = true
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("notifications seen %v", seen)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for lines.Scan() {
+		log.WriteString(lines.Text() + "\n")
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, log.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("did not exit within 10 s of SIGTERM")
+	}
+	if !strings.Contains(log.String(), "wakewordd stopped") {
+		t.Fatalf("no clean-stop log line:\n%s", log.String())
+	}
+	for m := range drain(msgs) {
+		seen[m] = true
+	}
+	if !seen["STOPPING=1"] {
+		t.Fatalf("no STOPPING=1; saw %v", seen)
+	}
+}
+
+func drain(c chan string) map[string]bool {
+	out := map[string]bool{}
+	for {
+		select {
+		case m := <-c:
+			out[m] = true
+		case <-time.After(200 * time.Millisecond):
+			return out
+		}
+	}
+}
+
+func jsonField(t *testing.T, line string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(line), v); err != nil {
+		t.Fatalf("log line %q: %v", line, err)
+	}
+}
+
+// features writes exactly the frames the frontend computes from the decoded, resampled
+// audio: training sees what the daemon sees.
+func TestFeaturesMatchTheFrontend(t *testing.T) {
+	in := "../../examples/kitchen.wav"
+	out := filepath.Join(t.TempDir(), "k.npy")
+	stdout, stderr, code := wakewordd(t, nil, "features", "-o", out, in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "frames x 40") {
+		t.Fatalf("stdout %q", stdout)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hlen := int(binary.LittleEndian.Uint16(data[8:10]))
+	got := data[10+hlen:]
+
+	src, err := audio.OpenFile(in, audio.FileOptions{Channel: audio.MixAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := audio.Resample16k(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var samples []float32
+	buf := make([]float32, 4096)
+	for {
+		n, err := r.Read(buf)
+		samples = append(samples, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	frames, err := frontend.Compute(samples, frontend.DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4*40*len(frames) {
+		t.Fatalf(".npy holds %d bytes of data, want %d frames x 40 float32", len(got), len(frames))
+	}
+	for i, f := range frames {
+		for j, v := range f {
+			if g := math.Float32frombits(binary.LittleEndian.Uint32(got[4*(40*i+j):])); g != v {
+				t.Fatalf("frame %d coeff %d: .npy has %v, frontend gives %v", i, j, g, v)
+			}
+		}
+	}
+	if !strings.Contains(string(data[:10+hlen]), "'shape': ("+strconv.Itoa(len(frames))+", 40)") {
+		t.Fatalf("header %q", data[:10+hlen])
+	}
+}

@@ -1,0 +1,265 @@
+// Package config loads, overrides and validates the daemon's YAML configuration.
+//
+// Everything is checked before anything starts, and every error is a single line that names
+// the file, the key (with its line when known) and the problem.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultPath is read when no --config flag is given and the file exists.
+const DefaultPath = "/etc/wakewordd/config.yaml"
+
+// MaxSize bounds the config file; anything larger is not a hand-written config.
+const MaxSize = 1 << 20
+
+// Config is the whole configuration. Field comments are the documentation of record and
+// are mirrored in configs/wakewordd.yaml.
+type Config struct {
+	SiteID string `yaml:"site_id"`
+	Audio  Audio  `yaml:"audio"`
+	Log    Log    `yaml:"log"`
+}
+
+// Audio selects and opens the capture device.
+type Audio struct {
+	// Device is "" for the system default input, a number for a PortAudio device index, or a
+	// case-insensitive substring of the device name.
+	Device string `yaml:"device"`
+	// Rate is the capture rate in Hz; 0 opens at 16000 when the device supports it and at the
+	// device's default rate otherwise (then resampled to 16 kHz).
+	Rate int `yaml:"rate"`
+	// Channel is -1 to mix the first two channels down, or the 0-based channel to use.
+	Channel int `yaml:"channel"`
+	// Buffer is how much audio the ring between capture and processing holds; when
+	// processing falls behind by more, the oldest audio is dropped and counted.
+	Buffer time.Duration `yaml:"buffer"`
+	// Lossless makes capture wait for processing instead of dropping audio. Only for
+	// virtual devices that are not paced in real time.
+	Lossless bool `yaml:"lossless"`
+}
+
+// Log configures the daemon's log output on stderr.
+type Log struct {
+	Level  string        `yaml:"level"`  // debug, info, warn or error
+	Format string        `yaml:"format"` // text or json
+	Stats  time.Duration `yaml:"stats_interval"`
+}
+
+// Default returns the configuration used for every key the file leaves out.
+func Default() Config {
+	return Config{
+		SiteID: "default",
+		Audio:  Audio{Channel: -1, Buffer: 2 * time.Second},
+		Log:    Log{Level: "info", Format: "text", Stats: 10 * time.Second},
+	}
+}
+
+// Error is a configuration problem tied to a key.
+type Error struct {
+	File string // "" for built-in defaults or flags
+	Line int    // 0 when unknown
+	Key  string // dotted path, e.g. audio.channel
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("config")
+	if e.File != "" {
+		b.WriteString(" " + e.File)
+		if e.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Line))
+		}
+	}
+	if e.Key != "" {
+		b.WriteString(": " + e.Key)
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}
+
+// Load reads path over the defaults and validates the result. An empty path means
+// DefaultPath if it exists, else the defaults alone.
+func Load(path string) (Config, *Source, error) {
+	src := &Source{}
+	if path == "" {
+		if _, err := os.Stat(DefaultPath); err != nil {
+			c := Default()
+			return c, src, c.Validate(src)
+		}
+		path = DefaultPath
+	}
+	data, err := readLimited(path)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c, src, err := Parse(path, data)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	return c, src, c.Validate(src)
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("file is larger than %d bytes", MaxSize)
+	}
+	return data, nil
+}
+
+// Source remembers where each key came from, so later errors can point at it.
+type Source struct {
+	File  string
+	lines map[string]int // dotted key -> line in File
+	flags map[string]string
+}
+
+// Where returns the file and line of key, or "" and 0 when it was not in the file.
+func (s *Source) Where(key string) (string, int) {
+	if s == nil {
+		return "", 0
+	}
+	if f, ok := s.flags[key]; ok {
+		return "flag --" + f, 0
+	}
+	if l, ok := s.lines[key]; ok {
+		return s.File, l
+	}
+	return s.File, 0
+}
+
+// Errorf builds an Error for key at the place it came from.
+func (s *Source) Errorf(key, format string, args ...any) error {
+	file, line := s.Where(key)
+	return &Error{File: file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Overridden records that key was set by the command-line flag name, which then takes the
+// blame in error messages.
+func (s *Source) Overridden(key, flag string) {
+	if s.flags == nil {
+		s.flags = map[string]string{}
+	}
+	s.flags[key] = flag
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// Parse decodes YAML data over the defaults. It rejects unknown keys and wrong types, and
+// does not validate values; call Validate for that.
+func Parse(file string, data []byte) (Config, *Source, error) {
+	c := Default()
+	src := &Source{File: file, lines: map[string]int{}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return Config{}, nil, &Error{File: file, Msg: strings.TrimPrefix(oneLine(err.Error()), "yaml: ")}
+	}
+	if len(root.Content) == 0 {
+		return c, src, nil // an empty file means all defaults
+	}
+	doc := root.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		return Config{}, nil, &Error{File: file, Line: doc.Line, Msg: "top level must be a mapping of keys to values"}
+	}
+	byLine := map[int]string{}
+	collectKeys(doc, "", src.lines, byLine)
+
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			m := lineRE.FindStringSubmatch(te.Errors[0])
+			if m != nil {
+				line, _ := strconv.Atoi(m[1])
+				msg := m[2]
+				if f := unknownFieldRE.FindStringSubmatch(msg); f != nil {
+					msg = fmt.Sprintf("unknown key %q", f[1])
+				}
+				return Config{}, nil, &Error{File: file, Line: line, Key: byLine[line], Msg: msg}
+			}
+		}
+		return Config{}, nil, &Error{File: file, Msg: strings.TrimPrefix(oneLine(err.Error()), "yaml: ")}
+	}
+	return c, src, nil
+}
+
+var unknownFieldRE = regexp.MustCompile(`^field (\S+) not found in type`)
+
+// collectKeys records the line of every key under n, by dotted path and by line.
+func collectKeys(n *yaml.Node, prefix string, lines map[string]int, byLine map[int]string) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		path := k.Value
+		if prefix != "" {
+			path = prefix + "." + k.Value
+		}
+		lines[path] = k.Line
+		byLine[k.Line] = path
+		if v.Line != k.Line {
+			byLine[v.Line] = path
+		}
+		collectKeys(v, path, lines, byLine)
+	}
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+var siteRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Validate checks every value and returns the first problem as an *Error.
+func (c *Config) Validate(src *Source) error {
+	if !siteRE.MatchString(c.SiteID) {
+		return src.Errorf("site_id", "must be 1-64 letters, digits, '-' or '_' (it becomes part of MQTT topics), got %q", c.SiteID)
+	}
+	a := c.Audio
+	if a.Rate != 0 && (a.Rate < 4000 || a.Rate > 384000) {
+		return src.Errorf("audio.rate", "must be 0 (automatic) or between 4000 and 384000 Hz, got %d", a.Rate)
+	}
+	if a.Channel < -1 || a.Channel > 31 { // audio.MaxChannels
+		return src.Errorf("audio.channel", "must be -1 (mix channels down) or a channel number 0-31, got %d", a.Channel)
+	}
+	if a.Buffer < 100*time.Millisecond || a.Buffer > 60*time.Second {
+		return src.Errorf("audio.buffer", "must be between 100ms and 60s, got %s", a.Buffer)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return src.Errorf("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return src.Errorf("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	if c.Log.Stats < 0 {
+		return src.Errorf("log.stats_interval", "must be 0 (off) or positive, got %s", c.Log.Stats)
+	}
+	return nil
+}

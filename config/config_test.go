@@ -1,0 +1,122 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEmptyFileGivesDefaults(t *testing.T) {
+	c, _, err := Parse("x.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != Default() {
+		t.Fatalf("got %+v, want defaults %+v", c, Default())
+	}
+}
+
+func TestParseOverridesOnlyGivenKeys(t *testing.T) {
+	c, _, err := Parse("x.yaml", []byte("audio:\n  channel: 1\n  buffer: 500ms\nlog:\n  level: debug\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Audio.Channel = 1
+	want.Audio.Buffer = 500 * time.Millisecond
+	want.Log.Level = "debug"
+	if c != want {
+		t.Fatalf("got %+v, want %+v", c, want)
+	}
+}
+
+// Every error names the file, the key with its line, and the problem, on one line.
+func TestErrorsNameFileKeyAndLine(t *testing.T) {
+	cases := []struct {
+		yaml string
+		want string
+	}{
+		{"audio:\n  chanel: 1\n", `config c.yaml:2: audio.chanel: unknown key "chanel"`},
+		{"audio:\n  channel: left\n", "config c.yaml:2: audio.channel: cannot unmarshal !!str `left` into int"},
+		{"audio:\n  channel: -3\n", "config c.yaml:2: audio.channel: must be -1"},
+		{"site_id: kitchen\naudio:\n  buffer: 10ms\n", "config c.yaml:3: audio.buffer: must be between 100ms and 60s, got 10ms"},
+		{"log:\n  level: loud\n", `config c.yaml:2: log.level: must be debug, info, warn or error, got "loud"`},
+		{"site_id: \"a/b\"\n", `config c.yaml:1: site_id: must be 1-64 letters`},
+		{"audio: [1, 2\n", "config c.yaml: "},
+		{"- a\n- b\n", "config c.yaml:1: top level must be a mapping"},
+	}
+	for _, tc := range cases {
+		c, src, err := Parse("c.yaml", []byte(tc.yaml))
+		if err == nil {
+			err = c.Validate(src)
+		}
+		if err == nil {
+			t.Errorf("%q: no error, want %q", tc.yaml, tc.want)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q:\n got %q\nwant prefix %q on one line", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+func TestFlagTakesTheBlame(t *testing.T) {
+	c, src, err := Parse("c.yaml", []byte("audio:\n  channel: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Audio.Channel = -7
+	src.Overridden("audio.channel", "channel")
+	err = c.Validate(src)
+	if err == nil || !strings.HasPrefix(err.Error(), "config flag --channel: audio.channel: must be") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestLoadMissingAndHugeFiles(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := Load(filepath.Join(dir, "nope.yaml")); err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Fatalf("missing file: %v", err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte(strings.Repeat("#", MaxSize+1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Load(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("huge file: %v", err)
+	}
+}
+
+// The shipped, documented config must parse to exactly the defaults: it is their documentation.
+func TestShippedConfigIsTheDefaults(t *testing.T) {
+	c, _, err := Load("../configs/wakewordd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != Default() {
+		t.Fatalf("configs/wakewordd.yaml = %+v, differs from Default() = %+v", c, Default())
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"", "site_id: x\n", "audio:\n  device: '3'\n  rate: 48000\n", "log: {level: warn, stats_interval: 1m}\n",
+		"audio:\n  buffer: 1h\n", "[", "a: &a [*a]\n", "audio: !!binary aGVsbG8=\n", "\x00\xff",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, src, err := Parse("f.yaml", data)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), "config f.yaml") {
+				t.Fatalf("error not one line naming the file: %q", err)
+			}
+			return
+		}
+		if err := c.Validate(src); err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("validation error spans lines: %q", err)
+		}
+	})
+}
