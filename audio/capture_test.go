@@ -171,32 +171,41 @@ func TestCaptureErrors(t *testing.T) {
 }
 
 // TestCaptureJACKRealtime captures through a JACK server with a dummy backend, which runs
-// in real time like a sound card: it proves the stream is paced and Close is prompt.
+// in real time like a sound card. jack-play feeds a 1 kHz tone into the capture port: the
+// tone must arrive, the stream must be paced, and Close must be prompt.
 func TestCaptureJACKRealtime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time JACK capture takes seconds")
 	}
-	jackd, err := exec.LookPath("jackd")
-	if err != nil {
-		t.Skip("jackd not installed (run scripts/setup.sh test)")
+	for _, tool := range []string{"jackd", "jack_wait", "jack_lsp", "jack_connect", "jack-play"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (run scripts/setup.sh test)", tool)
+		}
 	}
 	dir := t.TempDir()
 	t.Setenv("HOME", dir)
 	t.Setenv("JACK_DEFAULT_SERVER", "wakewordd-test")
 	t.Setenv("JACK_NO_START_SERVER", "1")
-	cmd := exec.Command(jackd, "--no-realtime", "-n", "wakewordd-test", "-d", "dummy", "-r", "16000", "-p", "320")
-	cmd.Env = append(os.Environ(), "JACK_NO_AUDIO_RESERVATION=1")
-	logf, err := os.Create(filepath.Join(dir, "jackd.log"))
+	t.Setenv("JACK_NO_AUDIO_RESERVATION", "1")
+	logf, err := os.Create(filepath.Join(dir, "jack.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	jackLog := func() string { b, _ := os.ReadFile(logf.Name()); return strings.TrimSpace(string(b)) }
+	start := func(name string, args ...string) *exec.Cmd {
+		cmd := exec.Command(name, args...)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	time.Sleep(time.Second) // jackd has no readiness signal
+	start("jackd", "--no-realtime", "-n", "wakewordd-test", "-d", "dummy", "-r", "16000", "-p", "320")
+	if out, err := exec.Command("jack_wait", "-w", "-t", "10").CombinedOutput(); err != nil {
+		t.Fatalf("jackd did not come up: %v %s\n%s", err, out, jackLog())
+	}
 
 	devs, err := Devices()
 	if err != nil {
@@ -209,26 +218,80 @@ func TestCaptureJACKRealtime(t *testing.T) {
 		}
 	}
 	if sel == "" {
-		jlog, _ := os.ReadFile(logf.Name())
-		t.Skipf("PortAudio lists no JACK input among %+v (jackd log: %s)", devs, strings.TrimSpace(string(jlog)))
+		t.Fatalf("PortAudio lists no JACK input among %+v\n%s", devs, jackLog())
 	}
-	c, err := OpenCapture(CaptureOptions{Device: sel, Channel: -1, Buffer: 2 * time.Second})
+	c, err := OpenCapture(CaptureOptions{Device: sel, Channel: 0, Buffer: 4 * time.Second})
 	if err != nil {
-		jlog, _ := os.ReadFile(logf.Name())
-		t.Skipf("could not open the JACK device (jackd log: %s): %v", strings.TrimSpace(string(jlog)), err)
+		t.Fatalf("opening the JACK device: %v\n%s", err, jackLog())
 	}
 	defer c.Close()
-	buf := make([]float32, 8000)
-	start := time.Now()
+	if c.Rate() != 16000 {
+		t.Fatalf("rate %d, want 16000 from the JACK server", c.Rate())
+	}
+
+	// Three seconds of a 1 kHz tone at amplitude 0.5, played into our first input port.
+	tone := make([]float32, 3*16000)
+	for i := range tone {
+		tone[i] = float32(0.5 * math.Sin(2*math.Pi*1000*float64(i)/16000))
+	}
+	wav, err := os.Create(filepath.Join(dir, "tone.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteWAV(wav, 16000, 1, 16, false, tone); err != nil {
+		t.Fatal(err)
+	}
+	wav.Close()
+	start("jack-play", wav.Name())
+	connected := false
+	for try := 0; try < 50 && !connected; try++ {
+		out, _ := exec.Command("jack_lsp").Output()
+		var from, to string
+		for _, port := range strings.Fields(string(out)) {
+			switch {
+			case strings.HasPrefix(port, "jack-play") && from == "":
+				from = port
+			case strings.HasPrefix(port, "PortAudio") && strings.Contains(port, "in") && to == "":
+				to = port
+			}
+		}
+		connected = from != "" && to != "" && exec.Command("jack_connect", from, to).Run() == nil
+		if !connected {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if !connected {
+		t.Fatalf("could not connect jack-play to the capture port\n%s", jackLog())
+	}
+
+	buf := make([]float32, 16000)
+	t0 := time.Now()
 	if _, err := ReadFull(c, buf); err != nil {
 		t.Fatal(err)
 	}
-	// Half a second of audio cannot arrive much faster than half a second from a paced
-	// device: a lower bound only, never an upper one.
-	if el := time.Since(start); el < 300*time.Millisecond {
-		t.Fatalf("0.5 s of audio arrived in %v: the stream is not paced", el)
+	// From connecting, a second of audio cannot arrive much faster than a second from a
+	// paced device (the ring may hold what came before): a lower bound only.
+	if el := time.Since(t0); el < 300*time.Millisecond {
+		t.Fatalf("1 s of audio arrived in %v: the stream is not paced", el)
 	}
-	if c.Rate() != 16000 {
-		t.Fatalf("rate %d, want 16000 from the JACK server", c.Rate())
+	// The newest 100 ms must be the tone: RMS 0.5/sqrt(2), nearly all of it at 1 kHz.
+	last := buf[len(buf)-1600:]
+	var energy, re, im float64
+	for i, v := range last {
+		energy += float64(v) * float64(v)
+		re += float64(v) * math.Cos(2*math.Pi*1000*float64(i)/16000)
+		im += float64(v) * math.Sin(2*math.Pi*1000*float64(i)/16000)
+	}
+	rms := math.Sqrt(energy / float64(len(last)))
+	amp := 2 * math.Hypot(re, im) / float64(len(last))
+	if math.Abs(rms-0.5/math.Sqrt2) > 0.02 || math.Abs(amp-0.5) > 0.02 {
+		t.Fatalf("captured RMS %.3f, 1 kHz amplitude %.3f; want 0.354 and 0.5", rms, amp)
+	}
+	t1 := time.Now()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(t1); el > 5*time.Second { // a hang, not a speed target
+		t.Errorf("Close took %v", el)
 	}
 }
