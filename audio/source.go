@@ -53,3 +53,19 @@ func ReadFull(s Source, p []float32) (int, error) {
 	}
 	return n, nil
 }
+
+// ReadAll reads s to its end. It is for finite sources: files, tests, tools.
+func ReadAll(s Source) ([]float32, error) {
+	var out []float32
+	buf := make([]float32, 4096)
+	for {
+		n, err := s.Read(buf)
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"math"
 	"path/filepath"
 	"testing"
+
+	"github.com/wakewordd/wakewordd/npy"
 )
 
 // goldenNames are the signals written by scripts/gen_frontend_golden.py, an
@@ -33,7 +35,7 @@ var goldenTol = map[string]float64{
 
 func loadGolden(t *testing.T, name string) (x []float32, want [][]float64) {
 	t.Helper()
-	in, shape, err := readNpy(filepath.Join("testdata", name+".in.npy"))
+	in, shape, err := npy.ReadFile(filepath.Join("testdata", name+".in.npy"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +46,7 @@ func loadGolden(t *testing.T, name string) (x []float32, want [][]float64) {
 	for i, v := range in {
 		x[i] = float32(v) // exact: stored as float32
 	}
-	ref, shape, err := readNpy(filepath.Join("testdata", name+".mfcc.npy"))
+	ref, shape, err := npy.ReadFile(filepath.Join("testdata", name+".mfcc.npy"))
 	if err != nil {
 		t.Fatal(err)
 	}

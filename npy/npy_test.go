@@ -53,3 +53,34 @@ func TestNumpyReadsIt(t *testing.T) {
 		t.Fatalf("numpy read %q, %v", out, err)
 	}
 }
+
+func TestRoundTripAndBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	var b bytes.Buffer
+	want := []float32{1.5, -2, 3.25, 0, 7, -0.125}
+	if err := WriteFloat32(&b, []int{3, 2}, want); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "a.npy")
+	os.WriteFile(path, b.Bytes(), 0o644)
+	got, shape, err := ReadFile(path)
+	if err != nil || len(shape) != 2 || shape[0] != 3 || shape[1] != 2 {
+		t.Fatalf("shape %v, err %v", shape, err)
+	}
+	for i := range want {
+		if got[i] != float64(want[i]) {
+			t.Fatalf("value %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+	for name, data := range map[string][]byte{
+		"truncated": b.Bytes()[:b.Len()-3],
+		"not npy":   []byte("hello world, not numpy"),
+		"header":    b.Bytes()[:12],
+	} {
+		p := filepath.Join(dir, "bad.npy")
+		os.WriteFile(p, data, 0o644)
+		if _, _, err := ReadFile(p); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %v", name, err)
+		}
+	}
+}

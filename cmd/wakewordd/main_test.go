@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/wakewordd/wakewordd/audio"
 	"github.com/wakewordd/wakewordd/frontend"
+	"github.com/wakewordd/wakewordd/npy"
 )
 
 // These tests run the real binary, as a user or systemd would.
@@ -277,12 +277,10 @@ func TestFeaturesMatchTheFrontend(t *testing.T) {
 	if !strings.Contains(stdout, "frames x 40") {
 		t.Fatalf("stdout %q", stdout)
 	}
-	data, err := os.ReadFile(out)
+	got, shape, err := npy.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hlen := int(binary.LittleEndian.Uint16(data[8:10]))
-	got := data[10+hlen:]
 
 	src, err := audio.OpenFile(in, audio.FileOptions{Channel: audio.MixAll})
 	if err != nil {
@@ -293,30 +291,22 @@ func TestFeaturesMatchTheFrontend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var samples []float32
-	buf := make([]float32, 4096)
-	for {
-		n, err := r.Read(buf)
-		samples = append(samples, buf[:n]...)
-		if err != nil {
-			break
-		}
+	samples, err := audio.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
 	}
 	frames, err := frontend.Compute(samples, frontend.DefaultParams())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 4*40*len(frames) {
-		t.Fatalf(".npy holds %d bytes of data, want %d frames x 40 float32", len(got), len(frames))
+	if len(shape) != 2 || shape[0] != len(frames) || shape[1] != 40 {
+		t.Fatalf(".npy shape %v, want [%d 40]", shape, len(frames))
 	}
 	for i, f := range frames {
 		for j, v := range f {
-			if g := math.Float32frombits(binary.LittleEndian.Uint32(got[4*(40*i+j):])); g != v {
+			if g := got[40*i+j]; g != float64(v) {
 				t.Fatalf("frame %d coeff %d: .npy has %v, frontend gives %v", i, j, g, v)
 			}
 		}
-	}
-	if !strings.Contains(string(data[:10+hlen]), "'shape': ("+strconv.Itoa(len(frames))+", 40)") {
-		t.Fatalf("header %q", data[:10+hlen])
 	}
 }
