@@ -1,0 +1,123 @@
+// Package engine runs a keyword model over the stream of MFCC frames: it keeps the last
+// window of frames, scores it every hop, and passes the posteriors to the detector.
+package engine
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/wakewordd/wakewordd/detect"
+	"github.com/wakewordd/wakewordd/frontend"
+)
+
+// Scorer computes class logits for one window of frames (frames*coeffs values, oldest
+// frame first). Implementations keep their own scratch space and do not allocate.
+type Scorer interface {
+	Forward(window, logits []float32)
+}
+
+// Config describes the model's window and how often to score it.
+type Config struct {
+	Frames       int             // frames per window
+	Classes      int             // logits per window
+	Hop          time.Duration   // time between inferences, a multiple of the frame hop
+	Frontend     frontend.Params // frame timing
+	OnDetect     func(detect.Detection)
+	OnPosteriors func(at time.Duration, probs []float32) // optional: every hop's posteriors
+}
+
+// Engine is the per-stream state. It is not safe for concurrent use.
+type Engine struct {
+	cfg       Config
+	scorer    Scorer
+	det       *detect.Detector
+	coeffs    int
+	hopFrames uint64
+	ring      []float32 // the last Frames frames, circular
+	window    []float32 // the ring unrolled, oldest first
+	logits    []float32
+	probs     []float32
+	seen      uint64 // frames pushed
+	runs      uint64 // inferences made
+}
+
+// New returns an engine over scorer and detector.
+func New(cfg Config, scorer Scorer, det *detect.Detector) (*Engine, error) {
+	frameHop := time.Duration(cfg.Frontend.Hop) * time.Second / time.Duration(cfg.Frontend.SampleRate)
+	if cfg.Frames < 1 || cfg.Classes < 1 {
+		return nil, fmt.Errorf("engine: window of %d frames and %d classes", cfg.Frames, cfg.Classes)
+	}
+	if cfg.Hop < frameHop || cfg.Hop%frameHop != 0 {
+		return nil, fmt.Errorf("engine: hop %v must be a positive multiple of the %v frame hop", cfg.Hop, frameHop)
+	}
+	k := cfg.Frontend.NumCoeffs
+	return &Engine{
+		cfg: cfg, scorer: scorer, det: det, coeffs: k,
+		hopFrames: uint64(cfg.Hop / frameHop),
+		ring:      make([]float32, cfg.Frames*k),
+		window:    make([]float32, cfg.Frames*k),
+		logits:    make([]float32, cfg.Classes),
+		probs:     make([]float32, cfg.Classes),
+	}, nil
+}
+
+// PushFrame adds the next MFCC frame; index is its position in the stream (0, 1, ...).
+// When a hop is complete it scores the window and may report a detection. Its signature
+// matches pipeline.FrameFunc.
+func (e *Engine) PushFrame(index uint64, frame []float32) {
+	slot := int(e.seen % uint64(e.cfg.Frames))
+	copy(e.ring[slot*e.coeffs:(slot+1)*e.coeffs], frame[:e.coeffs])
+	e.seen++
+	if e.seen < uint64(e.cfg.Frames) || (e.seen-uint64(e.cfg.Frames))%e.hopFrames != 0 {
+		return
+	}
+	// Unroll: the oldest frame sits just after the newest one.
+	split := (slot + 1) * e.coeffs
+	n := copy(e.window, e.ring[split:])
+	copy(e.window[n:], e.ring[:split])
+	e.scorer.Forward(e.window, e.logits)
+	Softmax(e.probs, e.logits)
+	e.runs++
+	at := e.frameEnd(index)
+	if e.cfg.OnPosteriors != nil {
+		e.cfg.OnPosteriors(at, e.probs)
+	}
+	if d, ok := e.det.Push(at, e.probs); ok && e.cfg.OnDetect != nil {
+		e.cfg.OnDetect(d)
+	}
+}
+
+// frameEnd is the stream time at which frame index ends.
+func (e *Engine) frameEnd(index uint64) time.Duration {
+	p := e.cfg.Frontend
+	end := index*uint64(p.Hop) + uint64(p.WindowLen)
+	return time.Duration(end) * time.Second / time.Duration(p.SampleRate)
+}
+
+// Inferences is how many windows have been scored.
+func (e *Engine) Inferences() uint64 { return e.runs }
+
+// Reset starts a new stream: the window empties and the detector forgets its history.
+func (e *Engine) Reset() {
+	clear(e.ring)
+	e.seen, e.runs = 0, 0
+	e.det.Reset()
+}
+
+// Softmax writes the softmax of logits into probs.
+func Softmax(probs, logits []float32) {
+	m := float32(math.Inf(-1))
+	for _, v := range logits {
+		m = max(m, v)
+	}
+	var sum float64
+	for i, v := range logits {
+		e := math.Exp(float64(v - m))
+		probs[i] = float32(e)
+		sum += e
+	}
+	for i := range probs[:len(logits)] {
+		probs[i] = float32(float64(probs[i]) / sum)
+	}
+}
