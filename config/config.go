@@ -29,7 +29,36 @@ const MaxSize = 1 << 20
 type Config struct {
 	SiteID string `yaml:"site_id"`
 	Audio  Audio  `yaml:"audio"`
+	Model  Model  `yaml:"model"`
+	Detect Detect `yaml:"detect"`
 	Log    Log    `yaml:"log"`
+}
+
+// Model selects the keyword model and how often it runs.
+type Model struct {
+	// Path is the model file; "" searches DefaultModelPaths.
+	Path string `yaml:"path"`
+	// Hop is the time between inferences; nil uses the model's default.
+	Hop *time.Duration `yaml:"hop"`
+}
+
+// DefaultModelPaths are tried in order when model.path is empty: the packaged model,
+// then the one in a source checkout.
+var DefaultModelPaths = []string{"/usr/share/wakewordd/models/kwt.safetensors", "models/kwt.safetensors"}
+
+// Rule overrides a keyword's detection policy; nil fields keep the model's defaults.
+type Rule struct {
+	Enabled    *bool          `yaml:"enabled"`
+	Threshold  *float64       `yaml:"threshold"`
+	Smoothing  *int           `yaml:"smoothing"`
+	Patience   *int           `yaml:"patience"`
+	Refractory *time.Duration `yaml:"refractory"`
+}
+
+// Detect overrides the model's detection defaults, for every keyword and per keyword.
+type Detect struct {
+	Rule     `yaml:",inline"`
+	Keywords map[string]Rule `yaml:"keywords"`
 }
 
 // Audio selects and opens the capture device.
@@ -248,6 +277,17 @@ func (c *Config) Validate(src *Source) error {
 	if a.Buffer < 100*time.Millisecond || a.Buffer > 60*time.Second {
 		return src.Errorf("audio.buffer", "must be between 100ms and 60s, got %s", a.Buffer)
 	}
+	if h := c.Model.Hop; h != nil && (*h < 10*time.Millisecond || *h > 2*time.Second || *h%(10*time.Millisecond) != 0) {
+		return src.Errorf("model.hop", "must be a multiple of 10ms between 10ms and 2s, got %s", *h)
+	}
+	if err := c.Detect.Rule.validate(src, "detect"); err != nil {
+		return err
+	}
+	for name, r := range c.Detect.Keywords {
+		if err := r.validate(src, "detect.keywords."+name); err != nil {
+			return err
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -260,6 +300,22 @@ func (c *Config) Validate(src *Source) error {
 	}
 	if c.Log.Stats < 0 {
 		return src.Errorf("log.stats_interval", "must be 0 (off) or positive, got %s", c.Log.Stats)
+	}
+	return nil
+}
+
+func (r Rule) validate(src *Source, prefix string) error {
+	if t := r.Threshold; t != nil && !(*t > 0 && *t <= 1) {
+		return src.Errorf(prefix+".threshold", "must be in (0, 1], got %v", *t)
+	}
+	if n := r.Smoothing; n != nil && (*n < 1 || *n > 100) {
+		return src.Errorf(prefix+".smoothing", "must be 1-100 hops, got %d", *n)
+	}
+	if n := r.Patience; n != nil && (*n < 1 || *n > 100) {
+		return src.Errorf(prefix+".patience", "must be 1-100 hops, got %d", *n)
+	}
+	if d := r.Refractory; d != nil && (*d < 0 || *d > time.Hour) {
+		return src.Errorf(prefix+".refractory", "must be between 0s and 1h, got %s", *d)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"reflect"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ func TestEmptyFileGivesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c != Default() {
+	if !reflect.DeepEqual(c, Default()) {
 		t.Fatalf("got %+v, want defaults %+v", c, Default())
 	}
 }
@@ -27,7 +28,7 @@ func TestParseOverridesOnlyGivenKeys(t *testing.T) {
 	want.Audio.Channel = 1
 	want.Audio.Buffer = 500 * time.Millisecond
 	want.Log.Level = "debug"
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
 }
@@ -46,6 +47,10 @@ func TestErrorsNameFileKeyAndLine(t *testing.T) {
 		{"site_id: \"a/b\"\n", `config c.yaml:1: site_id: must be 1-64 letters`},
 		{"audio: [1, 2\n", "config c.yaml: "},
 		{"- a\n- b\n", "config c.yaml:1: top level must be a mapping"},
+		{"model:\n  hop: 15ms\n", "config c.yaml:2: model.hop: must be a multiple of 10ms"},
+		{"detect:\n  threshold: 1.5\n", "config c.yaml:2: detect.threshold: must be in (0, 1]"},
+		{"detect:\n  keywords:\n    alexa:\n      patience: 0\n", "config c.yaml:4: detect.keywords.alexa.patience: must be 1-100"},
+		{"detect:\n  keywords:\n    alexa:\n      sensitivity: 0.5\n", `config c.yaml:4: detect.keywords.alexa.sensitivity: unknown key "sensitivity"`},
 	}
 	for _, tc := range cases {
 		c, src, err := Parse("c.yaml", []byte(tc.yaml))
@@ -95,7 +100,7 @@ func TestShippedConfigIsTheDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c != Default() {
+	if !reflect.DeepEqual(c, Default()) {
 		t.Fatalf("configs/wakewordd.yaml = %+v, differs from Default() = %+v", c, Default())
 	}
 }
