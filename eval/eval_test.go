@@ -77,10 +77,10 @@ func TestMatchStream(t *testing.T) {
 	s := func(x float64) time.Duration { return time.Duration(x * float64(time.Second)) }
 	truth := []Event{{"alexa", s(10), s(11)}, {"jarvis", s(20), s(21)}, {"alexa", s(30), s(31)}}
 	dets := []detect.Detection{
-		{Keyword: "alexa", At: s(11.3)},  // hit, 0.3 s after the end
-		{Keyword: "alexa", At: s(11.5)},  // second detection of the same event: false alarm
-		{Keyword: "alexa", At: s(20.5)},  // wrong keyword during jarvis: false alarm; jarvis missed
-		{Keyword: "alexa", At: s(33.0)},  // too late: false alarm; event missed
+		{Keyword: "alexa", At: s(11.3)}, // hit, 0.3 s after the end
+		{Keyword: "alexa", At: s(11.5)}, // second detection of the same event: false alarm
+		{Keyword: "alexa", At: s(20.5)}, // wrong keyword during jarvis: false alarm; jarvis missed
+		{Keyword: "alexa", At: s(33.0)}, // too late: false alarm; event missed
 		{Keyword: "snowboy", At: s(50)}, // nothing spoken
 	}
 	r := MatchStream(truth, dets, time.Hour/2, time.Second)
