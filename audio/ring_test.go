@@ -206,3 +206,20 @@ func TestRingConcurrentLossless(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+func TestPadded(t *testing.T) {
+	src := &sliceSource{x: []float32{1, 2, 3}, rate: 16000, step: 2}
+	got, err := ReadAll(Padded(src, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{0, 0, 1, 2, 3, 0, 0}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+}

@@ -69,3 +69,42 @@ func ReadAll(s Source) ([]float32, error) {
 		}
 	}
 }
+
+// Padded returns src with n samples of silence before and after it, so that a short clip
+// reaches a detector as it would in a live stream.
+func Padded(src Source, n int) Source { return &padded{Source: src, pre: n, post: n} }
+
+type padded struct {
+	Source
+	pre, post int
+	ended     bool
+}
+
+func (p *padded) Read(buf []float32) (int, error) {
+	if len(buf) == 0 {
+		return 0, nil
+	}
+	if p.pre > 0 {
+		n := min(p.pre, len(buf))
+		clear(buf[:n])
+		p.pre -= n
+		return n, nil
+	}
+	if !p.ended {
+		n, err := p.Source.Read(buf)
+		if err != io.EOF {
+			return n, err
+		}
+		p.ended = true
+		if n > 0 {
+			return n, nil
+		}
+	}
+	if p.post == 0 {
+		return 0, io.EOF
+	}
+	n := min(p.post, len(buf))
+	clear(buf[:n])
+	p.post -= n
+	return n, nil
+}

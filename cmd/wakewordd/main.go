@@ -29,6 +29,8 @@ type command struct {
 
 var commands = []command{
 	{"run", "capture audio and listen for wake words (the default)", cmdRun},
+	{"detect", "report the wake words in audio files", cmdDetect},
+	{"eval", "measure accuracy on a folder of clips, or misses and false alarms on a stream", cmdEval},
 	{"devices", "list audio input devices", cmdDevices},
 	{"features", "write the MFCC frames of audio files as .npy for training", cmdFeatures},
 	{"version", "print the version", cmdVersion},

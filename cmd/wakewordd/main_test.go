@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net"
 	"os"
@@ -17,12 +18,21 @@ import (
 
 	"github.com/wakewordd/wakewordd/audio"
 	"github.com/wakewordd/wakewordd/frontend"
+	"github.com/wakewordd/wakewordd/infer"
 	"github.com/wakewordd/wakewordd/npy"
 )
 
 // These tests run the real binary, as a user or systemd would.
 
-var binPath string
+var (
+	binPath string
+	// randomModel is a small untrained model: the daemon's plumbing runs, nothing useful is
+	// detected. alwaysModel is one whose posterior for "kw2" is 0.9995 whatever it hears.
+	randomModel, alwaysModel string
+)
+
+// tinyArch is small enough that tests run fast on any machine.
+var tinyArch = infer.Arch{Dim: 16, Depth: 2, Heads: 2, MLPDim: 32, Frames: 20, Coeffs: 40, NumClasses: 4, NormEps: 1e-6, Norm: "post"}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "wakewordd-bin")
@@ -33,6 +43,25 @@ func TestMain(m *testing.M) {
 	if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		panic(err)
+	}
+	randomModel = filepath.Join(dir, "random.safetensors")
+	alwaysModel = filepath.Join(dir, "always.safetensors")
+	for _, path := range []string{randomModel, alwaysModel} {
+		mdl, err := infer.Random(tinyArch, 7)
+		if err != nil {
+			panic(err)
+		}
+		if path == alwaysModel {
+			clear(mdl.Weights.HeadW)
+			copy(mdl.Weights.HeadB, []float32{0, 0, 9, 0})
+		}
+		var b bytes.Buffer
+		if err := infer.Write(&b, mdl); err != nil {
+			panic(err)
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			panic(err)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -87,11 +116,16 @@ func TestBadInputGivesOneClearLine(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"missing device", []string{"run", "--device", "no-such-microphone"}, "no-such-microphone"},
-		{"truncated file", []string{"run", "--input", truncated}, "truncated"},
-		{"unsupported wav format", []string{"run", "--input", writeFile(t, "adpcm.wav", adpcm)}, "ADPCM"},
-		{"not audio", []string{"run", "--input", writeFile(t, "notes.txt", []byte("hello, this is text"))}, "unsupported audio file format"},
-		{"missing file", []string{"run", "--input", "/nonexistent/x.wav"}, "/nonexistent/x.wav"},
+		{"missing device", []string{"run", "--model", randomModel, "--device", "no-such-microphone"}, "no-such-microphone"},
+		{"truncated file", []string{"run", "--model", randomModel, "--input", truncated}, "truncated"},
+		{"unsupported wav format", []string{"run", "--model", randomModel, "--input", writeFile(t, "adpcm.wav", adpcm)}, "ADPCM"},
+		{"not audio", []string{"run", "--model", randomModel, "--input", writeFile(t, "notes.txt", []byte("hello, this is text"))}, "unsupported audio file format"},
+		{"missing file", []string{"run", "--model", randomModel, "--input", "/nonexistent/x.wav"}, "/nonexistent/x.wav"},
+		{"missing model", []string{"run", "--model", "/nonexistent/m.safetensors"}, "/nonexistent/m.safetensors"},
+		{"corrupt model", []string{"detect", "--model", writeFile(t, "m.safetensors", []byte("\x10\x00\x00\x00\x00\x00\x00\x00{}")), truncated}, "m.safetensors"},
+		{"keyword the model lacks", []string{"detect", "--model", randomModel, "--config", writeFile(t, "k.yaml", []byte("detect:\n  keywords:\n    alexa:\n      threshold: 0.7\n")), truncated}, "k.yaml:3: detect.keywords.alexa: not a keyword"},
+		{"detect a bad file", []string{"detect", "--model", randomModel, truncated}, "truncated"},
+		{"eval a missing folder", []string{"eval", "--model", randomModel, "/nonexistent/dir"}, "/nonexistent/dir"},
 		{"bad config value", []string{"run", "--config", writeFile(t, "c.yaml", []byte("audio:\n  channel: -5\n"))}, "c.yaml:2: audio.channel: must be"},
 		{"unknown config key", []string{"run", "--config", writeFile(t, "c.yaml", []byte("log:\n  levle: debug\n"))}, `log.levle: unknown key "levle"`},
 		{"bad flag value", []string{"run", "--channel", "x"}, `config flag --channel: audio.channel: cannot parse "x"`},
@@ -127,7 +161,7 @@ func TestUsageErrors(t *testing.T) {
 
 // A file input runs through the whole pipeline and the summary counts every frame.
 func TestRunProcessesAFile(t *testing.T) {
-	_, stderr, code := wakewordd(t, nil, "run", "--input", "../../examples/kitchen.wav", "--log-format", "json")
+	_, stderr, code := wakewordd(t, nil, "run", "--model", randomModel, "--input", "../../examples/kitchen.wav", "--log-format", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -193,7 +227,7 @@ func TestSIGTERMAndSystemdNotify(t *testing.T) {
 		}
 	}()
 
-	cmd := exec.Command(binPath, "run", "--input", "../../examples/kitchen.wav", "--realtime", "--stats-interval", "300ms")
+	cmd := exec.Command(binPath, "run", "--model", randomModel, "--input", "../../examples/kitchen.wav", "--realtime", "--stats-interval", "300ms")
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000", "HOME="+t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -308,5 +342,72 @@ func TestFeaturesMatchTheFrontend(t *testing.T) {
 				t.Fatalf("frame %d coeff %d: .npy has %v, frontend gives %v", i, j, g, v)
 			}
 		}
+	}
+}
+
+// detect reports what the detector decides, at the times the engine computes: with a
+// model certain of kw2, smoothing 3 fires on the second inference (0.32 s: frame 29 ends
+// at (29*160+480)/16000 s) and then every 2 s refractory period.
+func TestDetectJSON(t *testing.T) {
+	silence := writeFile(t, "quiet.wav", wavBytes(t, make([]float32, 5*16000)))
+	stdout, stderr, code := wakewordd(t, nil, "detect", "--json", "--model", alwaysModel, silence)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var times []float64
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var d struct {
+			File    string  `json:"file"`
+			Keyword string  `json:"keyword"`
+			TimeS   float64 `json:"time_s"`
+			Score   float64 `json:"score"`
+		}
+		jsonField(t, line, &d)
+		if d.File != silence || d.Keyword != "kw2" || d.Score < 0.66 || d.Score > 1 {
+			t.Fatalf("line %q", line)
+		}
+		times = append(times, d.TimeS)
+	}
+	if want := []float64{0.32, 2.32, 4.32}; fmt.Sprint(times) != fmt.Sprint(want) {
+		t.Fatalf("detections at %v s, want %v", times, want)
+	}
+	// A threshold no smoothed score reaches silences it; the flag overrides the model.
+	stdout, _, code = wakewordd(t, nil, "detect", "--model", alwaysModel, "--threshold", "1", silence)
+	if code != 0 || stdout != "" {
+		t.Fatalf("threshold 1: exit %d, %q", code, stdout)
+	}
+}
+
+func TestEvalClipsAndStream(t *testing.T) {
+	dir := t.TempDir()
+	for _, class := range []string{"kw2", "unknown"} {
+		os.MkdirAll(filepath.Join(dir, class), 0o755)
+		os.WriteFile(filepath.Join(dir, class, "a.wav"), wavBytes(t, make([]float32, 16000)), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "README.txt"), []byte("not a class"), 0o644)
+	stdout, stderr, code := wakewordd(t, nil, "eval", "--json", "--model", alwaysModel, dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		Clips, Correct int
+		Classes        []struct {
+			Class    string
+			Accuracy float64
+		}
+	}
+	jsonField(t, stdout, &rep)
+	// kw2 fires on both: right for the kw2 clip, wrong for the unknown one.
+	if rep.Clips != 2 || rep.Correct != 1 || len(rep.Classes) != 2 {
+		t.Fatalf("report %s", stdout)
+	}
+
+	stream := writeFile(t, "s.wav", wavBytes(t, make([]float32, 5*16000)))
+	truth := strings.TrimSuffix(stream, ".wav") + ".csv"
+	os.WriteFile(truth, []byte("keyword,start_s,end_s\nkw2,2.0,2.2\nkw3,3,3.5\n"), 0o644)
+	stdout, stderr, code = wakewordd(t, nil, "eval", "--model", alwaysModel, "--stream", stream)
+	// Detections at 0.32 (false), 2.32 (kw2 hit), 4.32 (false); kw3 missed.
+	if code != 0 || !strings.Contains(stdout, "2 keywords: 1 detected, 1 missed (miss rate 50.00%), 2 false alarms") {
+		t.Fatalf("exit %d, %s %s", code, stdout, stderr)
 	}
 }

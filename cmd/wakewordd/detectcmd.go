@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// detectLine is one detection in `detect --json` output.
+type detectLine struct {
+	File    string  `json:"file"`
+	Keyword string  `json:"keyword"`
+	TimeS   float64 `json:"time_s"`
+	Score   float64 `json:"score"`
+}
+
+func cmdDetect(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("detect", "[flags] FILE...")
+	cf := addConfigFlags(fs, "model.path", "model.hop", "detect.threshold")
+	asJSON := fs.Bool("json", false, "print JSON lines with file, keyword, time_s and score")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	c, src, err := cf.load(fs)
+	if err != nil {
+		return err
+	}
+	m, err := loadModel(c)
+	if err != nil {
+		return err
+	}
+	l, err := newListener(c, src, m)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	for _, path := range fs.Args() {
+		dets, _, err := l.scanFile(ctx, path, 0)
+		if err != nil {
+			return err
+		}
+		for _, d := range dets {
+			if *asJSON {
+				if err := enc.Encode(detectLine{path, d.Keyword, round(d.At.Seconds(), 3), round(d.Score, 4)}); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := fmt.Fprintf(stdout, "%s\t%.2f s\t%s\t%.3f\n", path, d.At.Seconds(), d.Keyword, d.Score); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/wakewordd/wakewordd/config"
+)
+
+// configFlag maps a flag to the config key it overrides.
+type configFlag struct{ flag, key, usage string }
+
+var configFlagTable = []configFlag{
+	{"site-id", "site_id", "name of this satellite (config site_id)"},
+	{"device", "audio.device", "input device: index or name substring (config audio.device)"},
+	{"rate", "audio.rate", "capture rate in Hz, 0 = automatic (config audio.rate)"},
+	{"channel", "audio.channel", "channel to use, -1 = mix down (config audio.channel)"},
+	{"buffer", "audio.buffer", "audio held between capture and processing (config audio.buffer)"},
+	{"lossless", "audio.lossless", "capture waits for processing instead of dropping audio (config audio.lossless)"},
+	{"model", "model.path", "model file (config model.path)"},
+	{"hop", "model.hop", "time between inferences, e.g. 100ms (config model.hop)"},
+	{"threshold", "detect.threshold", "detection threshold for every keyword, 0-1 (config detect.threshold)"},
+	{"log-level", "log.level", "debug, info, warn or error (config log.level)"},
+	{"log-format", "log.format", "text or json (config log.format)"},
+	{"stats-interval", "log.stats_interval", "how often to log statistics, 0 = never (config log.stats_interval)"},
+}
+
+// overrideValue holds a flag's text until the config file has been read; isBool lets
+// boolean keys be given as a bare --flag.
+type overrideValue struct {
+	s      string
+	isBool bool
+}
+
+func (v *overrideValue) String() string     { return v.s }
+func (v *overrideValue) Set(s string) error { v.s = s; return nil }
+func (v *overrideValue) IsBoolFlag() bool   { return v.isBool }
+
+// configFlags are --config plus flags that override single config keys.
+type configFlags struct {
+	path      string
+	overrides map[string]*overrideValue // config key -> flag value, applied when the flag is set
+	flagOf    map[string]string
+}
+
+// addConfigFlags registers --config and the override flags for the given config keys.
+func addConfigFlags(fs *flag.FlagSet, keys ...string) *configFlags {
+	f := &configFlags{overrides: map[string]*overrideValue{}, flagOf: map[string]string{}}
+	fs.StringVar(&f.path, "config", "", "YAML config file (default "+config.DefaultPath+" if it exists)")
+	for _, key := range keys {
+		for _, cf := range configFlagTable {
+			if cf.key == key {
+				v := &overrideValue{isBool: cf.key == "audio.lossless"}
+				f.overrides[cf.key], f.flagOf[cf.key] = v, cf.flag
+				fs.Var(v, cf.flag, cf.usage)
+			}
+		}
+	}
+	return f
+}
+
+// load reads the file, then applies the flags that were given, then validates, so that an
+// error names whichever of the two set the bad value.
+func (f *configFlags) load(fs *flag.FlagSet) (config.Config, *config.Source, error) {
+	c, src, err := config.Load(f.path)
+	if err != nil {
+		return c, nil, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	for key, v := range f.overrides {
+		name := f.flagOf[key]
+		if !set[name] {
+			continue
+		}
+		src.Overridden(key, name)
+		if err := applyOverride(&c, key, v.s); err != nil {
+			return c, nil, src.Errorf(key, "%v", err)
+		}
+	}
+	return c, src, c.Validate(src)
+}
+
+func applyOverride(c *config.Config, key, v string) error {
+	var err error
+	switch key {
+	case "site_id":
+		c.SiteID = v
+	case "audio.device":
+		c.Audio.Device = v
+	case "audio.rate":
+		c.Audio.Rate, err = strconv.Atoi(v)
+	case "audio.channel":
+		c.Audio.Channel, err = strconv.Atoi(v)
+	case "audio.buffer":
+		c.Audio.Buffer, err = time.ParseDuration(v)
+	case "audio.lossless":
+		c.Audio.Lossless, err = strconv.ParseBool(v)
+	case "model.path":
+		c.Model.Path = v
+	case "model.hop":
+		var d time.Duration
+		d, err = time.ParseDuration(v)
+		c.Model.Hop = &d
+	case "detect.threshold":
+		var t float64
+		t, err = strconv.ParseFloat(v, 64)
+		c.Detect.Threshold = &t
+	case "log.level":
+		c.Log.Level = v
+	case "log.format":
+		c.Log.Format = v
+	case "log.stats_interval":
+		c.Log.Stats, err = time.ParseDuration(v)
+	default:
+		return fmt.Errorf("no flag for this key")
+	}
+	if err != nil {
+		return fmt.Errorf("cannot parse %q", v)
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/wakewordd/wakewordd/audio"
+	"github.com/wakewordd/wakewordd/config"
+	"github.com/wakewordd/wakewordd/detect"
+	"github.com/wakewordd/wakewordd/engine"
+	"github.com/wakewordd/wakewordd/infer"
+	"github.com/wakewordd/wakewordd/pipeline"
+)
+
+// loadModel opens the configured model, or the first default path that exists.
+func loadModel(c config.Config) (*infer.Model, error) {
+	if c.Model.Path != "" {
+		return infer.Load(c.Model.Path)
+	}
+	for _, p := range config.DefaultModelPaths {
+		if _, err := os.Stat(p); err == nil {
+			return infer.Load(p)
+		}
+	}
+	return nil, fmt.Errorf("no model: model.path is not set and none of %v exists", config.DefaultModelPaths)
+}
+
+// detectorFor merges the detection policy: the model's defaults, then the config's
+// defaults, then the model's per-keyword thresholds, then the config's per-keyword rules.
+func detectorFor(c config.Config, src *config.Source, m *infer.Model) (*detect.Detector, error) {
+	md := m.Detection
+	def := detect.Rule{
+		Enabled: true, Threshold: md.Threshold, Smoothing: md.Smoothing, Patience: md.Patience,
+		Refractory: time.Duration(md.RefractoryS * float64(time.Second)),
+	}
+	def = overlay(def, c.Detect.Rule)
+	rules := map[string]detect.Rule{}
+	for kw, th := range md.Thresholds {
+		r := def
+		r.Threshold = th
+		rules[kw] = r
+	}
+	for kw, over := range c.Detect.Keywords {
+		r, ok := rules[kw]
+		if !ok {
+			r = def
+		}
+		rules[kw] = overlay(r, over)
+	}
+	d, err := detect.New(m.Classes, def, rules)
+	if err != nil && src != nil {
+		for kw := range c.Detect.Keywords {
+			if _, e := detect.New(m.Classes, def, map[string]detect.Rule{kw: def}); e != nil {
+				return nil, src.Errorf("detect.keywords."+kw, "not a keyword of model %s (it has %v)", m.Path, m.Keywords())
+			}
+		}
+	}
+	return d, err
+}
+
+func overlay(r detect.Rule, o config.Rule) detect.Rule {
+	if o.Enabled != nil {
+		r.Enabled = *o.Enabled
+	}
+	if o.Threshold != nil {
+		r.Threshold = *o.Threshold
+	}
+	if o.Smoothing != nil {
+		r.Smoothing = *o.Smoothing
+	}
+	if o.Patience != nil {
+		r.Patience = *o.Patience
+	}
+	if o.Refractory != nil {
+		r.Refractory = *o.Refractory
+	}
+	return r
+}
+
+// listener is a model, its detector and engine for one stream at a time.
+type listener struct {
+	model  *infer.Model
+	det    *detect.Detector
+	engine *engine.Engine
+	onDet  func(detect.Detection)
+}
+
+func newListener(c config.Config, src *config.Source, m *infer.Model) (*listener, error) {
+	det, err := detectorFor(c, src, m)
+	if err != nil {
+		return nil, err
+	}
+	hop := time.Duration(m.Detection.HopMS) * time.Millisecond
+	if c.Model.Hop != nil {
+		hop = *c.Model.Hop
+	}
+	l := &listener{model: m, det: det}
+	l.engine, err = engine.New(engine.Config{
+		Frames: m.Arch.Frames, Classes: len(m.Classes), Hop: hop, Frontend: m.Frontend,
+		OnDetect: func(d detect.Detection) {
+			if l.onDet != nil {
+				l.onDet(d)
+			}
+		},
+	}, m.NewDense(), det)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// scanFile streams one file through the same pipeline as `run`, with pad of silence
+// before and after, and returns its detections (times from the start of the file) and
+// the length of the audio.
+func (l *listener) scanFile(ctx context.Context, path string, pad time.Duration) ([]detect.Detection, time.Duration, error) {
+	src, err := audio.OpenFile(path, audio.FileOptions{Channel: audio.MixAll})
+	if err != nil {
+		return nil, 0, err
+	}
+	r, err := audio.Resample16k(src)
+	if err != nil {
+		src.Close()
+		return nil, 0, err
+	}
+	if pad > 0 {
+		r = audio.Padded(r, int(pad.Seconds()*audio.TargetRate))
+	}
+	var dets []detect.Detection
+	l.engine.Reset()
+	l.onDet = func(d detect.Detection) {
+		d.At -= pad
+		dets = append(dets, d)
+	}
+	p, err := pipeline.New(r, l.model.Frontend, l.engine.PushFrame)
+	if err != nil {
+		r.Close()
+		return nil, 0, err
+	}
+	if err := p.Run(ctx); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if ctx.Err() != nil {
+		return nil, 0, ctx.Err()
+	}
+	length := time.Duration(p.Stats().Samples)*time.Second/audio.TargetRate - 2*pad
+	return dets, length, nil
+}
