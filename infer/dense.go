@@ -1,0 +1,135 @@
+package infer
+
+import (
+	"fmt"
+	"math"
+)
+
+// Dense runs the dense (unpruned) forward pass of one model. It holds all
+// scratch space, allocated once by NewDense, so Forward allocates nothing.
+// A Dense is not safe for concurrent use; create one per goroutine.
+type Dense struct {
+	m     *Model
+	scale float32 // 1/sqrt(Dim/Heads)
+	eps   float32
+
+	x       []float32 // [Tokens, Dim] token activations
+	q, k, v []float32 // [Tokens, Dim] projections of x
+	o       []float32 // [Tokens, Dim] concatenated head outputs
+	scores  []float32 // [Tokens] one row of attention scores
+	tmp     []float32 // [Dim] output of a projection before the residual sum
+	hidden  []float32 // [MLPDim] MLP hidden layer of one token
+}
+
+// NewDense allocates the state for running m densely. m must be valid
+// (as returned by Load, Parse or a successful Validate) and must not change
+// while the Dense is in use.
+func (m *Model) NewDense() *Dense {
+	a := m.Arch
+	n := a.Tokens() * a.Dim
+	return &Dense{
+		m:      m,
+		scale:  float32(1 / math.Sqrt(float64(a.Dim/a.Heads))),
+		eps:    float32(a.NormEps),
+		x:      make([]float32, n),
+		q:      make([]float32, n),
+		k:      make([]float32, n),
+		v:      make([]float32, n),
+		o:      make([]float32, n),
+		scores: make([]float32, a.Tokens()),
+		tmp:    make([]float32, a.Dim),
+		hidden: make([]float32, a.MLPDim),
+	}
+}
+
+// Forward computes the logits of one window. features holds Frames MFCC
+// frames of Coeffs values each, frame after frame (raw frames: the input
+// normalisation is folded into the embedding). logits receives NumClasses
+// values. It panics if either length is wrong.
+//
+// The math is that of models/FORMAT.md, in float32 with float32 dot
+// products:
+//
+//	x_0 = cls + pos[0];  x_t = embed(f_t) + pos[t]
+//	per layer: x = LN1(x + MHSA(x));  x = LN2(x + fc2(GELU(fc1(x))))
+//	logits = head(x_0)
+func (s *Dense) Forward(features, logits []float32) {
+	a := s.m.Arch
+	if len(features) != a.Frames*a.Coeffs || len(logits) != a.NumClasses {
+		panic(fmt.Sprintf("infer: Forward: %d features and %d logits, want %d (%d frames x %d) and %d",
+			len(features), len(logits), a.Frames*a.Coeffs, a.Frames, a.Coeffs, a.NumClasses))
+	}
+	w := &s.m.Weights
+	d := a.Dim
+	s.embed(features)
+	for i := range w.Layers {
+		s.attention(&w.Layers[i])
+		s.mlp(&w.Layers[i])
+	}
+	matVec(logits, w.HeadW, s.x[:d], a.NumClasses, d)
+	add(logits, w.HeadB)
+}
+
+// embed sets the input tokens: the class token, then one projected frame
+// per token, each plus its positional embedding.
+func (s *Dense) embed(features []float32) {
+	a, w := s.m.Arch, &s.m.Weights
+	d, K := a.Dim, a.Coeffs
+	copy(s.x[:d], w.Cls)
+	for t := 1; t <= a.Frames; t++ {
+		xt := s.x[t*d : (t+1)*d]
+		matVec(xt, w.EmbedW, features[(t-1)*K:t*K], d, K)
+		add(xt, w.EmbedB)
+	}
+	add(s.x, w.Pos)
+}
+
+// attention runs x = LN1(x + out(MHSA(x))) over all tokens.
+func (s *Dense) attention(l *Layer) {
+	a := s.m.Arch
+	d, n := a.Dim, a.Tokens()
+	hd := d / a.Heads
+	for t := range n {
+		xt := s.x[t*d : (t+1)*d]
+		matVec(s.q[t*d:(t+1)*d], l.Q, xt, d, d)
+		matVec(s.k[t*d:(t+1)*d], l.K, xt, d, d)
+		matVec(s.v[t*d:(t+1)*d], l.V, xt, d, d)
+	}
+	for t := range n {
+		for h := 0; h < d; h += hd {
+			q := s.q[t*d+h : t*d+h+hd]
+			for u := range n {
+				s.scores[u] = dot(q, s.k[u*d+h:u*d+h+hd]) * s.scale
+			}
+			softmax(s.scores)
+			o := s.o[t*d+h : t*d+h+hd]
+			clear(o)
+			for u, p := range s.scores {
+				axpy(o, p, s.v[u*d+h:u*d+h+hd])
+			}
+		}
+	}
+	for t := range n {
+		xt := s.x[t*d : (t+1)*d]
+		matVec(s.tmp, l.Out, s.o[t*d:(t+1)*d], d, d)
+		add(s.tmp, l.OutB)
+		add(xt, s.tmp)
+		layerNorm(xt, l.Norm1, l.Norm1B, s.eps)
+	}
+}
+
+// mlp runs x = LN2(x + fc2(GELU(fc1(x)))) token by token.
+func (s *Dense) mlp(l *Layer) {
+	a := s.m.Arch
+	d, M := a.Dim, a.MLPDim
+	for t := range a.Tokens() {
+		xt := s.x[t*d : (t+1)*d]
+		matVec(s.hidden, l.FC1, xt, M, d)
+		add(s.hidden, l.FC1B)
+		gelu(s.hidden)
+		matVec(s.tmp, l.FC2, s.hidden, d, M)
+		add(s.tmp, l.FC2B)
+		add(xt, s.tmp)
+		layerNorm(xt, l.Norm2, l.Norm2B, s.eps)
+	}
+}

@@ -1,0 +1,106 @@
+package infer
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// python is Debian's interpreter, the one with python3-torch; another
+// python3 may come first on PATH.
+const python = "/usr/bin/python3"
+
+// goldenTolerance is the largest |logit difference| allowed between this
+// package's forward pass and PyTorch's (models/FORMAT.md).
+const goldenTolerance = 1e-4
+
+// TestTrainingSmoke runs the training side's smoke script, which trains a
+// tiny KWT for a few steps on random data and exports it with golden
+// vectors, and checks that the exported file loads and that Forward
+// reproduces PyTorch's logits.
+func TestTrainingSmoke(t *testing.T) {
+	script := filepath.Join("..", "train", "smoke.py")
+	if _, err := os.Stat(script); err != nil {
+		t.Skipf("skipping: %s does not exist yet", script)
+	}
+	if out, err := exec.Command(python, "-c", "import torch").CombinedOutput(); err != nil {
+		t.Skipf("skipping: %s cannot import torch (install python3-torch): %v: %s", python, err, firstLine(out))
+	}
+	if testing.Short() {
+		t.Skip("skipping PyTorch training in -short mode")
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, script, dir)
+	cmd.Env = append(os.Environ(), "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s %s: %v\n%s", python, script, dir, err, out)
+	}
+	checkGolden(t, filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "model.golden.safetensors"))
+}
+
+// TestGoldenShippedModel checks the shipped model against the golden
+// vectors exported with it, once training has produced them.
+func TestGoldenShippedModel(t *testing.T) {
+	model := filepath.Join("..", "models", "kwt.safetensors")
+	golden := filepath.Join("..", "models", "kwt.golden.safetensors")
+	for _, p := range []string{model, golden} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("skipping: %s does not exist (yet)", p)
+		}
+	}
+	checkGolden(t, model, golden)
+}
+
+// checkGolden loads a model and its golden file (features [N, T, K] and
+// logits [N, C]) and compares Forward with the golden logits.
+func checkGolden(t *testing.T, modelPath, goldenPath string) {
+	t.Helper()
+	m, err := Load(modelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := ReadTensors(goldenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := m.Arch
+	feats, logits := g["features"], g["logits"]
+	if len(feats.Shape) != 3 || feats.Shape[1] != a.Frames || feats.Shape[2] != a.Coeffs {
+		t.Fatalf("%s: features shape %v, want [N %d %d]", goldenPath, feats.Shape, a.Frames, a.Coeffs)
+	}
+	n := feats.Shape[0]
+	if n == 0 || fmt.Sprint(logits.Shape) != fmt.Sprint([]int{n, a.NumClasses}) {
+		t.Fatalf("%s: logits shape %v, want [%d %d] with N > 0", goldenPath, logits.Shape, n, a.NumClasses)
+	}
+	s := m.NewDense()
+	got := make([]float32, a.NumClasses)
+	var worst float64
+	for i := range n {
+		s.Forward(feats.Data[i*a.Frames*a.Coeffs:(i+1)*a.Frames*a.Coeffs], got)
+		want := logits.Data[i*a.NumClasses : (i+1)*a.NumClasses]
+		for c := range got {
+			d := math.Abs(float64(got[c]) - float64(want[c]))
+			if !(d <= goldenTolerance) { // also catches NaN
+				t.Errorf("example %d, class %q: logit %g, PyTorch %g (|diff| %.3g > %g)", i, m.Classes[c], got[c], want[c], d, goldenTolerance)
+			}
+			worst = max(worst, d)
+		}
+	}
+	t.Logf("%s: %d examples, %d params, max |logit diff| vs PyTorch = %.3g", modelPath, n, m.ParamCount(), worst)
+}
+
+func firstLine(b []byte) string {
+	for i, c := range b {
+		if c == '\n' {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}
