@@ -4,11 +4,11 @@ package engine
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/frontend"
+	"github.com/wakewordd/wakewordd/infer"
 )
 
 // Scorer computes class logits for one window of frames (frames*coeffs values, oldest
@@ -77,7 +77,7 @@ func (e *Engine) PushFrame(index uint64, frame []float32) {
 	n := copy(e.window, e.ring[split:])
 	copy(e.window[n:], e.ring[:split])
 	e.scorer.Forward(e.window, e.logits)
-	Softmax(e.probs, e.logits)
+	infer.Softmax(e.logits, e.probs)
 	e.runs++
 	at := e.frameEnd(index)
 	if e.cfg.OnPosteriors != nil {
@@ -103,21 +103,4 @@ func (e *Engine) Reset() {
 	clear(e.ring)
 	e.seen, e.runs = 0, 0
 	e.det.Reset()
-}
-
-// Softmax writes the softmax of logits into probs.
-func Softmax(probs, logits []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range logits {
-		m = max(m, v)
-	}
-	var sum float64
-	for i, v := range logits {
-		e := math.Exp(float64(v - m))
-		probs[i] = float32(e)
-		sum += e
-	}
-	for i := range probs[:len(logits)] {
-		probs[i] = float32(float64(probs[i]) / sum)
-	}
 }
