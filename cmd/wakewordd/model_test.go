@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wakewordd/wakewordd/eval"
+)
+
+// These tests judge the shipped model on audio the project generates itself: synthetic
+// speech (espeak-ng) with wake words at known times, over the part of the real noise
+// recordings that training never used.
+
+const shippedModel = "../../models/kwt.safetensors"
+
+func requireStreamTools(t *testing.T) (streamgen, noise string) {
+	t.Helper()
+	if _, err := os.Stat(shippedModel); err != nil {
+		t.Skip("no trained model at models/kwt.safetensors (train/train.sh makes it)")
+	}
+	if _, err := exec.LookPath("espeak-ng"); err != nil {
+		t.Skip("espeak-ng not installed (scripts/setup.sh test installs it)")
+	}
+	noise = "../../../shared/data/noise"
+	if _, err := os.Stat(noise); err != nil {
+		t.Skip("shared noise recordings not found at ../shared/data/noise")
+	}
+	streamgen = filepath.Join(t.TempDir(), "streamgen")
+	if out, err := exec.Command("go", "build", "-o", streamgen, "../../bench/streamgen").CombinedOutput(); err != nil {
+		t.Fatalf("building streamgen: %v\n%s", err, out)
+	}
+	return streamgen, noise
+}
+
+// Every wake word in the stream is detected within 0.5 s of its end, and nothing else fires.
+func TestShippedModelOnAStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the full model over a minute of audio")
+	}
+	streamgen, noise := requireStreamTools(t)
+	wav := filepath.Join(t.TempDir(), "stream.wav")
+	gen := exec.Command(streamgen, "-seed", "3", "-minutes", "1.5", "-every", "12s", "-snr", "15", "-noise", noise,
+		"-keywords", "alexa,computer,jarvis,smart_mirror,snowboy,view_glass", "-out", wav)
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("streamgen: %v\n%s", err, out)
+	}
+	f, err := os.Open(strings.TrimSuffix(wav, ".wav") + ".csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, err := eval.ReadTruth(f, "truth")
+	f.Close()
+	if err != nil || len(truth) < 5 {
+		t.Fatalf("truth: %d events, %v", len(truth), err)
+	}
+	stdout, stderr, code := wakewordd(t, nil, "detect", "--json", "--model", shippedModel, wav)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got []string
+	matched := make([]bool, len(truth))
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		if line == "" {
+			continue
+		}
+		var d struct {
+			Keyword string  `json:"keyword"`
+			TimeS   float64 `json:"time_s"`
+		}
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, line)
+		hit := false
+		for i, e := range truth {
+			if !matched[i] && e.Keyword == d.Keyword && d.TimeS >= e.Start.Seconds() && d.TimeS <= e.End.Seconds()+0.5 {
+				matched[i], hit = true, true
+				break
+			}
+		}
+		if !hit {
+			t.Errorf("false detection: %s", line)
+		}
+	}
+	for i, e := range truth {
+		if !matched[i] {
+			t.Errorf("missed %s spoken %.2f-%.2f s", e.Keyword, e.Start.Seconds(), e.End.Seconds())
+		}
+	}
+	if t.Failed() {
+		t.Logf("detections:\n%s", strings.Join(got, "\n"))
+	}
+}
