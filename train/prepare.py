@@ -1,0 +1,333 @@
+"""Data preparation: list every clip, render its audio variants, compute their features
+with the daemon's own frontend (`wakewordd features`) and pack them per split.
+
+Splits (see common.split_of):
+* keyword recordings: sha1("<word>/<file>") mod 100 < 20 -> validation, < 30 -> selection
+  (checkpoint choice), else train;
+* synthetic negatives: their id's bucket < 8 -> validation, < 13 -> selection;
+* noise recordings: the first 70 % of each file -> train (silence clips and the noise
+  mixed into training audio), the last 30 % -> validation only;
+* synthetic keyword clips, Speech Commands clips, synthetic noise and transients -> train
+  (a hashed share of the synthetic backgrounds -> selection).
+
+Variant 0 of a clip is the clip as recorded or synthesized (with a dither floor);
+variants 1.. are augmented (tempo, pitch, reverb, gain, noise at 0-20 dB SNR). Validation
+keyword clips get variant 0 and variant 1 = the clip with unseen noise at 10 dB SNR.
+
+Output: CACHE/features/<split>.npz holding `feats` (all frames, float32 [n, 40]),
+`offsets`, `labels`, `regions` (speech frames [start, end) per clip variant), `variants`
+and the clip `ids` and `sources`. Rendered chunks are cached under CACHE/features/chunks,
+so an interrupted or repeated run reuses the work already done.
+"""
+
+import argparse
+import glob
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+import augment as aug
+import tts
+from common import (CACHE, CLASS_INDEX, DATA, KEYWORDS, NOISE_TRAIN_FRACTION, SAMPLE_RATE,
+                    WAKEWORDD, Timer, bucket, read_audio, save_json, setup_logging, speech_region,
+                    split_of, stable_seed, write_wav)
+
+log = logging.getLogger("prepare")
+AUG_VERSION = "2"
+CHUNK = 150
+MIN_SECONDS = 2.2
+
+_noise_train = None  # training parts of the noise recordings, per worker
+_noise_test = None
+
+
+def _load_noises():
+    global _noise_train, _noise_test
+    if _noise_train is None:
+        _noise_train, _noise_test = [], []
+        for f in sorted(glob.glob(str(DATA / "noise" / "*.flac"))):
+            x = read_audio(f)
+            cut = int(len(x) * NOISE_TRAIN_FRACTION)
+            _noise_train.append(x[:cut])
+            _noise_test.append(x[cut:])
+    return _noise_train, _noise_test
+
+
+def _excerpt(pool, n, rng):
+    """n samples from a random recording of the pool (looped when shorter)."""
+    src = pool[int(rng.integers(len(pool)))]
+    if len(src) <= n:
+        src = np.tile(src, n // max(1, len(src)) + 2)
+    at = int(rng.integers(0, len(src) - n))
+    return src[at:at + n].copy()
+
+
+def _pad(x, rng, lead=(0.05, 0.8), total=MIN_SECONDS):
+    """Pad with silence before and after, to at least `total` seconds."""
+    a = int(rng.uniform(*lead) * SAMPLE_RATE)
+    b = int(rng.uniform(*lead) * SAMPLE_RATE)
+    short = int(total * SAMPLE_RATE) - (len(x) + a + b)
+    if short > 0:
+        extra = int(rng.integers(0, short + 1))
+        a, b = a + extra, b + short - extra
+    return np.concatenate([np.zeros(a, np.float32), x, np.zeros(b, np.float32)]), a
+
+
+def _background(n, rng, noise_train):
+    r = rng.random()
+    if r < 0.6:
+        return _excerpt(noise_train, n, rng)
+    if r < 0.85:
+        return aug.coloured_noise(n, rng)
+    return aug.coloured_noise(n, rng) * 0.05 + aug.transients(n, rng)
+
+
+def render(item, variant):
+    """Audio of one clip variant and its speech region in frames [start, end)."""
+    noise_train, noise_test = _load_noises()
+    rng = np.random.default_rng(stable_seed(AUG_VERSION, item["id"], variant))
+    src = item["source"]
+    kind = item["kind"]
+
+    if kind == "background":
+        n = int(src.get("seconds", 3.0) * SAMPLE_RATE)
+        if "noise" in src:
+            x = _load_noise_range(src)
+        elif src["synth"] == "noise":
+            x = aug.coloured_noise(n, rng)
+        else:
+            x = aug.transients(n, rng)
+            floor = _excerpt(noise_train, n, rng) if rng.random() < 0.5 else aug.coloured_noise(n, rng)
+            x = aug.set_peak_db(x, rng.uniform(-30, -1)) + aug.set_rms_db(floor, rng.uniform(-75, -40))
+        if "noise" in src and variant == 0:
+            pass  # as recorded
+        elif "noise" in src:
+            x = aug.set_rms_db(x, rng.uniform(-65, -15))
+        elif src["synth"] == "noise":
+            x = aug.set_rms_db(x, rng.uniform(-85, -20))
+        frames = 1 + (len(x) - 480) // 160
+        return aug.dither(x, rng), (0, frames)
+
+    x = read_audio(src["file"])
+    real = item["source_tag"] == "real"
+    if kind == "eval":  # validation keyword clip: as recorded, or with unseen noise at 10 dB
+        if variant == 1:
+            x = aug.mix_at_snr(x, _excerpt(noise_test, len(x), rng), 10.0)
+        return aug.dither(x, rng), speech_region(x)
+
+    if variant > 0:
+        tempo = rng.uniform(0.85, 1.2) if rng.random() < 0.6 else 1.0
+        pitch = rng.uniform(-250, 250) if rng.random() < 0.5 else 0.0
+        reverb = (rng.uniform(10, 70), rng.uniform(20, 100)) if rng.random() < 0.3 else None
+        x = aug.sox_effects(x, tempo, pitch, reverb)
+    if variant > 0 or not real:  # a real recording as-is keeps its own room noise unpadded
+        x, _ = _pad(x, rng, (0.0, 0.3) if real else (0.05, 0.8))
+    region = speech_region(x, clean=not real)
+    if variant == 0:
+        if not real:
+            x = aug.set_peak_db(x, rng.uniform(-20, -3))
+            x = aug.mix_at_snr(x, aug.coloured_noise(len(x), rng), rng.uniform(30, 50))
+    else:
+        x = aug.set_peak_db(x, rng.uniform(-30, -2))
+        if rng.random() < 0.9:
+            snr = rng.uniform(0, 20) if rng.random() < 0.85 else rng.uniform(20, 40)
+            x = aug.mix_at_snr(x, _background(len(x), rng, noise_train), snr)
+        elif not real:
+            x = aug.mix_at_snr(x, aug.coloured_noise(len(x), rng), rng.uniform(30, 50))
+    peak = float(np.max(np.abs(x)))
+    if peak > 0.99:
+        x = x * (0.99 / peak)
+    return aug.dither(x, rng), region
+
+
+def _load_noise_range(src):
+    x = read_audio(src["noise"])
+    return x[src["start"]:src["end"]].copy()
+
+
+def _features(paths, outdir):
+    """Run the daemon's frontend on many files; returns the frames of each."""
+    subprocess.run([str(WAKEWORDD), "features", "--outdir", str(outdir), *map(str, paths)],
+                   check=True, capture_output=True, timeout=1800)
+    return [np.load(Path(outdir) / (Path(p).stem + ".npy")) for p in paths]
+
+
+def _process_chunk(args):
+    key, pairs, path = args
+    tmp = CACHE / "tmp" / key
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    wavs, regions = [], []
+    for i, (item, v) in enumerate(pairs):
+        x, region = render(item, v)
+        w = tmp / f"{i:04d}.wav"
+        write_wav(w, x)
+        wavs.append(w)
+        regions.append(region)
+    feats = _features(wavs, tmp)
+    shutil.rmtree(tmp)
+    lens = np.array([len(f) for f in feats], np.int64)
+    np.savez(str(path) + ".part.npz", feats=np.concatenate(feats).astype(np.float32), lens=lens,
+             regions=np.array(regions, np.int64).reshape(-1, 2))
+    os.replace(str(path) + ".part.npz", path)
+    return key
+
+
+def build_items(tts_manifest):
+    """Every clip with its split, label, kind, source tag and number of variants."""
+    items = []
+    kw_root = DATA / "keywords"
+    for kw in KEYWORDS:
+        for f in sorted(glob.glob(str(kw_root / kw / "*.flac"))):
+            rel = f"{kw}/{Path(f).name}"
+            items.append({"id": "keywords/" + rel, "rel": rel, "split": split_of(rel), "label": kw,
+                          "source_tag": "real", "source": {"file": f}})
+    for m in tts_manifest:
+        split = "train"
+        if m["label"] == "unknown":
+            b = bucket(m["id"])
+            split = "validation" if b < 8 else "selection" if b < 13 else "train"
+        items.append({"id": m["id"], "rel": m["id"], "split": split, "label": m["label"],
+                      "source_tag": "tts-" + m["engine"], "source": {"file": m["path"]}})
+    for f in sorted(glob.glob(str(DATA / "speech" / "**" / "*.wav"), recursive=True)):
+        rel = os.path.relpath(f, DATA / "speech")
+        label = "silence" if "_silence_" in Path(f).name else "unknown"
+        items.append({"id": "speech/" + rel, "rel": rel, "split": "train", "label": label,
+                      "source_tag": "speech-commands", "source": {"file": f}})
+    return items
+
+
+def background_items(n_synth_noise, n_transients, chunk_s=3.0, hop_s=1.5):
+    """Silence-class clips: noise recordings (train part / validation part) and synthetics."""
+    items = []
+    for f in sorted(glob.glob(str(DATA / "noise" / "*.flac"))):
+        n = len(read_audio(f))
+        cut = int(n * NOISE_TRAIN_FRACTION)
+        name = Path(f).stem
+        for split, lo, hi in (("train", 0, cut), ("validation", cut, n)):
+            c, h = int(chunk_s * SAMPLE_RATE), int(hop_s * SAMPLE_RATE)
+            for k, s in enumerate(range(lo, hi - c + 1, h)):
+                items.append({"id": f"noise/{name}/{split}{k:03d}", "split": split, "label": "silence",
+                              "source_tag": "noise", "source": {"noise": f, "start": s, "end": s + c}})
+    for i in range(n_synth_noise):
+        cid = f"synth/noise_{i:04d}"
+        items.append({"id": cid, "split": "selection" if bucket(cid) < 10 else "train",
+                      "label": "silence", "source_tag": "synth-noise",
+                      "source": {"synth": "noise", "seconds": 3.0}})
+    for i in range(n_transients):
+        cid = f"synth/transient_{i:04d}"
+        items.append({"id": cid, "split": "selection" if bucket(cid) < 10 else "train",
+                      "label": "silence", "source_tag": "transient",
+                      "source": {"synth": "transient", "seconds": 3.0}})
+    for it in items:
+        it["kind"] = "background"
+    return items
+
+
+def assign_variants(items, n_real, n_tts_kw, n_neg, n_speech, n_noise):
+    for it in items:
+        if it["split"] == "validation" and it["label"] in KEYWORDS:
+            it["kind"], it["variants"] = "eval", [0, 1]
+            continue
+        it.setdefault("kind", "speech")
+        if it["split"] != "train":
+            it["variants"] = [0, 1]
+        elif it["kind"] == "background":
+            it["variants"] = list(range(n_noise))
+        elif it["source_tag"] == "real":
+            it["variants"] = list(range(n_real))
+        elif it["source_tag"] == "speech-commands":
+            it["variants"] = list(range(n_speech))
+        elif it["label"] == "unknown":
+            it["variants"] = list(range(n_neg))
+        else:
+            it["variants"] = list(range(n_tts_kw))
+
+
+def run(args):
+    t = Timer()
+    if not WAKEWORDD.exists():
+        raise SystemExit(f"prepare: {WAKEWORDD} not found; build it with "
+                         "`go build -o bin/wakewordd ./cmd/wakewordd`")
+    s = args.scale
+    counts = {("kw", "espeak"): int(160 * s), ("kw", "flite"): int(25 * s),
+              ("kw", "festival"): int(15 * s), ("neg", "espeak"): int(2400 * s),
+              ("neg", "flite"): int(400 * s), ("neg", "festival"): int(150 * s)}
+    manifest = tts.generate(counts, seed=args.seed, workers=args.workers)
+    log.info("tts ready: %d clips (%.0f s)", len(manifest), t())
+
+    items = build_items(manifest) + background_items(int(200 * s), int(400 * s))
+    assign_variants(items, n_real=args.real_variants, n_tts_kw=args.tts_variants,
+                    n_neg=args.neg_variants, n_speech=args.real_variants, n_noise=3)
+
+    out = CACHE / "features"
+    chunks_dir = out / "chunks"
+    chunks_dir.mkdir(parents=True, exist_ok=True)
+    result = {}
+    for split in ("train", "selection", "validation"):
+        pairs = [(it, v) for it in items if it["split"] == split for v in it["variants"]]
+        jobs = []
+        for i in range(0, len(pairs), CHUNK):
+            part = pairs[i:i + CHUNK]
+            sig = json.dumps([AUG_VERSION, [(it["id"], it["source"], it["kind"], v) for it, v in part]],
+                             sort_keys=True)
+            key = hashlib.sha1(sig.encode()).hexdigest()[:16]
+            jobs.append((key, part, chunks_dir / f"{key}.npz"))
+        todo = [j for j in jobs if not j[2].exists()]
+        log.info("%s: %d clip variants in %d chunks, %d to render", split, len(pairs), len(jobs), len(todo))
+        with Pool(args.workers) as pool:
+            for k, key in enumerate(pool.imap_unordered(_process_chunk, todo), 1):
+                if k % 10 == 0 or k == len(todo):
+                    log.info("%s: %d/%d chunks (%.0f s)", split, k, len(todo), t())
+        result[split] = _pack(split, jobs, out)
+    save_json(out / "items.json", [{k: v for k, v in it.items() if k != "source"} for it in items])
+    log.info("prepare done in %.0f s", t())
+    return result
+
+
+def _pack(split, jobs, out):
+    feats, lens, regions, meta = [], [], [], []
+    for key, part, path in jobs:
+        z = np.load(path)
+        feats.append(z["feats"])
+        lens.append(z["lens"])
+        regions.append(z["regions"])
+        meta += [(it["id"], v, it["label"], it["source_tag"]) for it, v in part]
+    lens = np.concatenate(lens) if lens else np.zeros(0, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    np.savez(out / f"{split}.npz",
+             feats=np.concatenate(feats) if feats else np.zeros((0, 40), np.float32),
+             offsets=offsets,
+             regions=np.concatenate(regions) if regions else np.zeros((0, 2), np.int64),
+             labels=np.array([CLASS_INDEX[m[2]] for m in meta], np.int64),
+             variants=np.array([m[1] for m in meta], np.int64),
+             ids=np.array([m[0] for m in meta]), sources=np.array([m[3] for m in meta]))
+    log.info("%s: packed %d clip variants, %d frames", split, len(meta), offsets[-1])
+    return out / f"{split}.npz"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=float(os.environ.get("DATA_SCALE", 1.0)),
+                    help="multiplies the number of synthetic clips (default 1.0)")
+    ap.add_argument("--real-variants", type=int, default=6, help="variants per real clip (1 clean + augmented)")
+    ap.add_argument("--tts-variants", type=int, default=3, help="variants per synthetic keyword clip")
+    ap.add_argument("--neg-variants", type=int, default=2, help="variants per synthetic negative clip")
+    ap.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", 2)))
+    ap.add_argument("--seed", type=int, default=int(os.environ.get("SEED", 1)))
+    ap.add_argument("--log", default=os.environ.get("LOG"))
+    args = ap.parse_args()
+    setup_logging(args.log)
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
