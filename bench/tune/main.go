@@ -1,0 +1,306 @@
+// Command tune chooses a model's detection defaults (smoothing, patience and a threshold
+// per keyword) from data the model was not trained on, and can store them in the model.
+//
+// It runs the model once over every keyword clip of a split (padded with a second of
+// silence on each side, as `wakewordd eval` does) and over long keyword-free recordings,
+// keeps every hop's posteriors, and then replays the real detector over those traces for
+// each candidate policy. For each smoothing and patience it sets each keyword's threshold
+// just above the highest score that keyword reached on the keyword-free audio, and keeps
+// the policy that gets the most clips right.
+//
+//	tune -model models/kwt.safetensors -split models/kwt.split.json -set selection \
+//	    -negative neg.wav [-write models/kwt.safetensors]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wakewordd/wakewordd/audio"
+	"github.com/wakewordd/wakewordd/detect"
+	"github.com/wakewordd/wakewordd/engine"
+	"github.com/wakewordd/wakewordd/eval"
+	"github.com/wakewordd/wakewordd/frontend"
+	"github.com/wakewordd/wakewordd/infer"
+)
+
+// trace is the posteriors of every hop of one recording.
+type trace struct {
+	class string // keyword of a clip; "" for keyword-free audio
+	at    []time.Duration
+	probs [][]float32
+	hours float64
+}
+
+func main() {
+	modelPath := flag.String("model", "models/kwt.safetensors", "model to tune")
+	splitPath := flag.String("split", "", "split list written by training (<model>.split.json)")
+	set := flag.String("set", "selection", "which split's keyword clips to tune on")
+	data := flag.String("data", "../shared/data/keywords", "folder of the keyword recordings the split names")
+	margin := flag.Float64("margin", 0.05, "threshold margin above the highest score on keyword-free audio")
+	minTh := flag.Float64("min-threshold", 0.5, "never set a threshold below this")
+	workers := flag.Int("j", runtime.NumCPU(), "recordings processed in parallel")
+	write := flag.String("write", "", "write the model with the chosen detection defaults here")
+	limit := flag.Int("limit", 0, "use only every n-th clip, for a quick look (0: all)")
+	flag.Parse()
+	negatives := flag.Args()
+	if *splitPath == "" || len(negatives) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: tune -split SPLIT.json [flags] NEGATIVE.wav...")
+		os.Exit(2)
+	}
+	if err := tune(*modelPath, *splitPath, *set, *data, *margin, *minTh, *workers, *limit, *write, negatives); err != nil {
+		fmt.Fprintln(os.Stderr, "tune:", err)
+		os.Exit(1)
+	}
+}
+
+func tune(modelPath, splitPath, set, data string, margin, minTh float64, workers, every int, write string, negatives []string) error {
+	m, err := infer.Load(modelPath)
+	if err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(splitPath)
+	if err != nil {
+		return err
+	}
+	var split map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &split); err != nil {
+		return fmt.Errorf("%s: %w", splitPath, err)
+	}
+	var clips []string
+	if err := json.Unmarshal(split[set], &clips); err != nil || len(clips) == 0 {
+		return fmt.Errorf("%s: no clip list %q", splitPath, set)
+	}
+	type job struct{ path, class string }
+	var jobs []job
+	if every > 1 {
+		var kept []string
+		for i := 0; i < len(clips); i += every {
+			kept = append(kept, clips[i])
+		}
+		clips = kept
+	}
+	for _, c := range clips {
+		jobs = append(jobs, job{filepath.Join(data, c), filepath.Dir(c)})
+	}
+	for _, n := range negatives {
+		jobs = append(jobs, job{n, ""})
+	}
+	traces := make([]trace, len(jobs))
+	var wg sync.WaitGroup
+	var firstErr error
+	var mu sync.Mutex
+	next := make(chan int)
+	start := time.Now()
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				pad := time.Second
+				if jobs[i].class == "" {
+					pad = 0
+				}
+				tr, err := run(m, jobs[i].path, pad)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				tr.class = jobs[i].class
+				traces[i] = tr
+			}
+		}()
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	var negHours float64
+	for _, t := range traces {
+		if t.class == "" {
+			negHours += t.hours
+		}
+	}
+	fmt.Printf("scored %d clips of %q and %.2f h of keyword-free audio in %s\n", len(clips), set, negHours, time.Since(start).Round(time.Second))
+
+	kws := m.Keywords()
+	type result struct {
+		smoothing, patience int
+		thresholds          map[string]float64
+		correct             int
+		perKW               map[string][2]int
+	}
+	var best *result
+	for smoothing := 1; smoothing <= 5; smoothing++ {
+		for patience := 1; patience <= 3; patience++ {
+			r := &result{smoothing: smoothing, patience: patience, thresholds: map[string]float64{}, perKW: map[string][2]int{}}
+			peaks := negativePeaks(traces, m.Classes, smoothing, patience)
+			for _, kw := range kws {
+				r.thresholds[kw] = min(0.99, max(minTh, peaks[kw]+margin))
+			}
+			for _, t := range traces {
+				if t.class == "" {
+					continue
+				}
+				c := eval.Clip{Class: t.class, Fired: replay(t, m.Classes, r.thresholds, smoothing, patience, m.Detection.RefractoryS)}
+				pk := r.perKW[t.class]
+				pk[1]++
+				if c.Correct() {
+					r.correct++
+					pk[0]++
+				}
+				r.perKW[t.class] = pk
+			}
+			fmt.Printf("smoothing %d patience %d: %d/%d clips right, thresholds %v\n", smoothing, patience, r.correct, len(clips), rounded(r.thresholds))
+			if best == nil || r.correct > best.correct {
+				best = r
+			}
+		}
+	}
+	fmt.Printf("\nchosen: smoothing %d, patience %d, thresholds %v\n", best.smoothing, best.patience, rounded(best.thresholds))
+	for _, kw := range kws {
+		pk := best.perKW[kw]
+		fmt.Printf("  %-13s %d/%d clips of %q right\n", kw, pk[0], pk[1], set)
+	}
+	if write == "" {
+		return nil
+	}
+	m.Detection.Smoothing = best.smoothing
+	m.Detection.Patience = best.patience
+	m.Detection.Thresholds = rounded(best.thresholds)
+	tmp := write + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := infer.Write(f, m); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, write)
+}
+
+func rounded(th map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range th {
+		out[k] = math.Ceil(v*100) / 100
+	}
+	return out
+}
+
+// run streams one recording through the frontend and the model, keeping every hop's
+// posteriors.
+func run(m *infer.Model, path string, pad time.Duration) (trace, error) {
+	src, err := audio.OpenFile(path, audio.FileOptions{Channel: audio.MixAll})
+	if err != nil {
+		return trace{}, err
+	}
+	r, err := audio.Resample16k(src)
+	if err != nil {
+		src.Close()
+		return trace{}, err
+	}
+	defer r.Close()
+	x, err := audio.ReadAll(r)
+	if err != nil {
+		return trace{}, fmt.Errorf("%s: %w", path, err)
+	}
+	n := int(pad.Seconds() * audio.TargetRate)
+	x = append(append(make([]float32, n), x...), make([]float32, n)...)
+	var tr trace
+	tr.hours = float64(len(x)) / audio.TargetRate / 3600
+	// The detector here only carries the engine; traces are replayed later.
+	det, err := detect.New(m.Classes, detect.Rule{Enabled: false, Threshold: 1, Smoothing: 1, Patience: 1}, nil)
+	if err != nil {
+		return tr, err
+	}
+	e, err := engine.New(engine.Config{
+		Frames: m.Arch.Frames, Classes: len(m.Classes), Hop: time.Duration(m.Detection.HopMS) * time.Millisecond,
+		Frontend: m.Frontend,
+		OnPosteriors: func(at time.Duration, p []float32) {
+			tr.at = append(tr.at, at)
+			tr.probs = append(tr.probs, slices.Clone(p))
+		},
+	}, m.NewDense(), det)
+	if err != nil {
+		return tr, err
+	}
+	fe, err := frontend.New(m.Frontend)
+	if err != nil {
+		return tr, err
+	}
+	fe.Write(x)
+	frame := make([]float32, m.Frontend.NumCoeffs)
+	for i := uint64(0); fe.Next(frame); i++ {
+		e.PushFrame(i, frame)
+	}
+	return tr, nil
+}
+
+// negativePeaks is, per keyword, the highest score the detector would act on in the
+// keyword-free traces: the smoothed posterior, held for patience hops.
+func negativePeaks(traces []trace, classes []string, smoothing, patience int) map[string]float64 {
+	peaks := map[string]float64{}
+	for ci, c := range classes {
+		if slices.Contains(detect.NotKeywords, c) {
+			continue
+		}
+		for _, t := range traces {
+			if t.class != "" {
+				continue
+			}
+			hist := make([]float64, smoothing)
+			held := make([]float64, patience)
+			for h, p := range t.probs {
+				hist[h%smoothing] = float64(p[ci])
+				var s float64
+				for _, v := range hist {
+					s += v
+				}
+				held[h%patience] = s / float64(smoothing)
+				peaks[c] = max(peaks[c], slices.Min(held))
+			}
+		}
+	}
+	return peaks
+}
+
+// replay runs the real detector over a trace and returns the keywords it fired.
+func replay(t trace, classes []string, th map[string]float64, smoothing, patience int, refractoryS float64) []string {
+	def := detect.Rule{Enabled: true, Threshold: 0.5, Smoothing: smoothing, Patience: patience,
+		Refractory: time.Duration(refractoryS * float64(time.Second))}
+	rules := map[string]detect.Rule{}
+	for kw, v := range th {
+		r := def
+		r.Threshold = v
+		rules[kw] = r
+	}
+	d, err := detect.New(classes, def, rules)
+	if err != nil {
+		panic(err) // thresholds come from this program and are in range
+	}
+	var fired []string
+	for i, p := range t.probs {
+		if det, ok := d.Push(t.at[i], p); ok {
+			fired = append(fired, det.Keyword)
+		}
+	}
+	return fired
+}
