@@ -50,8 +50,16 @@ func main() {
 	workers := flag.Int("j", runtime.NumCPU(), "recordings processed in parallel")
 	write := flag.String("write", "", "write the model with the chosen detection defaults here")
 	limit := flag.Int("limit", 0, "use only every n-th clip, for a quick look (0: all)")
+	link := flag.String("link", "", "only lay out the split's clips as DIR/<keyword>/<clip> links for `wakewordd eval DIR`")
 	flag.Parse()
 	negatives := flag.Args()
+	if *link != "" {
+		if err := linkSplit(*splitPath, *set, *data, *link); err != nil {
+			fmt.Fprintln(os.Stderr, "tune:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *splitPath == "" || len(negatives) == 0 {
 		fmt.Fprintln(os.Stderr, "usage: tune -split SPLIT.json [flags] NEGATIVE.wav...")
 		os.Exit(2)
@@ -62,22 +70,54 @@ func main() {
 	}
 }
 
+// readSplit returns the clip names (<keyword>/<file>) of one set of a split file.
+func readSplit(splitPath, set string) ([]string, error) {
+	raw, err := os.ReadFile(splitPath)
+	if err != nil {
+		return nil, err
+	}
+	var split map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &split); err != nil {
+		return nil, fmt.Errorf("%s: %w", splitPath, err)
+	}
+	var clips []string
+	if err := json.Unmarshal(split[set], &clips); err != nil || len(clips) == 0 {
+		return nil, fmt.Errorf("%s: no clip list %q", splitPath, set)
+	}
+	return clips, nil
+}
+
+func linkSplit(splitPath, set, data, dir string) error {
+	clips, err := readSplit(splitPath, set)
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(data)
+	if err != nil {
+		return err
+	}
+	for _, c := range clips {
+		dst := filepath.Join(dir, c)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		os.Remove(dst)
+		if err := os.Symlink(filepath.Join(abs, c), dst); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("linked %d clips of %q under %s\n", len(clips), set, dir)
+	return nil
+}
+
 func tune(modelPath, splitPath, set, data string, margin, minTh float64, workers, every int, write string, negatives []string) error {
 	m, err := infer.Load(modelPath)
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(splitPath)
+	clips, err := readSplit(splitPath, set)
 	if err != nil {
 		return err
-	}
-	var split map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &split); err != nil {
-		return fmt.Errorf("%s: %w", splitPath, err)
-	}
-	var clips []string
-	if err := json.Unmarshal(split[set], &clips); err != nil || len(clips) == 0 {
-		return fmt.Errorf("%s: no clip list %q", splitPath, set)
 	}
 	type job struct{ path, class string }
 	var jobs []job
