@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Measures a trained model the way MODEL.md reports it:
+#   1. tunes its detection defaults (smoothing, patience, per-keyword thresholds) on the
+#      selection split and 20 min of generated keyword-free audio, and stores them in the
+#      model file (TUNE=0 skips this);
+#   2. `wakewordd eval` on the validation split of the real recordings;
+#   3. `wakewordd eval --stream` on 10 min of generated keyword-free audio (false alarms per
+#      hour) and on 10 min of generated speech with a wake word every ~15 s (miss rate).
+# The streams are generated from fixed seeds, so the figures are reproducible.
+#
+#   bench/model-eval.sh                 # models/kwt.safetensors
+#   MODEL=path.safetensors WORK=/tmp/x bench/model-eval.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+MODEL=${MODEL:-models/kwt.safetensors}
+SPLIT=${SPLIT:-${MODEL%.safetensors}.split.json}
+DATA=${DATA:-../shared/data}
+WORK=${WORK:-/tmp/wakewordd-eval}
+mkdir -p bin "$WORK"
+for tool in wakewordd:./cmd/wakewordd streamgen:./bench/streamgen tune:./bench/tune; do
+  go build -o "bin/${tool%%:*}" "${tool#*:}"
+done
+KEYWORDS=alexa,computer,jarvis,smart_mirror,snowboy,view_glass
+[ -f "$WORK/neg-tune.wav" ] || bin/streamgen -seed 100 -minutes 20 -noise "$DATA/noise" -out "$WORK/neg-tune.wav"
+[ -f "$WORK/neg-test.wav" ] || bin/streamgen -seed 1 -minutes 10 -noise "$DATA/noise" -out "$WORK/neg-test.wav"
+[ -f "$WORK/pos-test.wav" ] || bin/streamgen -seed 7 -minutes 10 -every 15s -keywords "$KEYWORDS" -noise "$DATA/noise" -out "$WORK/pos-test.wav"
+
+if [ "${TUNE:-1}" = 1 ]; then
+  echo "=== tuning detection defaults on the selection split and $WORK/neg-tune.wav"
+  bin/tune -model "$MODEL" -split "$SPLIT" -set selection -data "$DATA/keywords" -write "$MODEL" "$WORK/neg-tune.wav"
+fi
+rm -rf "$WORK/validation"
+bin/tune -split "$SPLIT" -set validation -data "$DATA/keywords" -link "$WORK/validation" >/dev/null
+echo "=== eval on the validation split"
+bin/wakewordd eval --model "$MODEL" "$WORK/validation"
+echo "=== keyword-free stream (false alarms)"
+bin/wakewordd eval --model "$MODEL" --stream "$WORK/neg-test.wav"
+echo "=== stream with wake words (misses)"
+bin/wakewordd eval --model "$MODEL" --stream "$WORK/pos-test.wav"
