@@ -220,3 +220,32 @@ func (p *pacer) wait(want int) int {
 
 // done records that n samples were handed out.
 func (p *pacer) done(n int) { p.sent += int64(n) }
+
+// OpenFile16k opens a WAV or FLAC file as 16 kHz mono, its channels mixed down: the form
+// every tool that reads recordings wants.
+func OpenFile16k(path string) (Source, error) {
+	src, err := OpenFile(path, FileOptions{Channel: MixAll})
+	if err != nil {
+		return nil, err
+	}
+	r, err := Resample16k(src)
+	if err != nil {
+		src.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// DecodeFile reads a whole WAV or FLAC file as 16 kHz mono.
+func DecodeFile(path string) ([]float32, error) {
+	r, err := OpenFile16k(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	x, err := ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return x, nil
+}

@@ -223,17 +223,7 @@ func say(rng *rand.Rand, text string) ([]float32, error) {
 
 // decode reads the part [from, to) (fractions of the length) of an audio file at 16 kHz.
 func decode(path string, from, to float64) ([]float32, error) {
-	src, err := audio.OpenFile(path, audio.FileOptions{Channel: audio.MixAll})
-	if err != nil {
-		return nil, err
-	}
-	r, err := audio.Resample16k(src)
-	if err != nil {
-		src.Close()
-		return nil, err
-	}
-	defer r.Close()
-	x, err := audio.ReadAll(r)
+	x, err := audio.DecodeFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -248,19 +248,9 @@ func rounded(th map[string]float64) map[string]float64 {
 // run streams one recording through the frontend and the model, keeping every hop's
 // posteriors.
 func run(m *infer.Model, path string, pad time.Duration) (trace, error) {
-	src, err := audio.OpenFile(path, audio.FileOptions{Channel: audio.MixAll})
+	x, err := audio.DecodeFile(path)
 	if err != nil {
 		return trace{}, err
-	}
-	r, err := audio.Resample16k(src)
-	if err != nil {
-		src.Close()
-		return trace{}, err
-	}
-	defer r.Close()
-	x, err := audio.ReadAll(r)
-	if err != nil {
-		return trace{}, fmt.Errorf("%s: %w", path, err)
 	}
 	n := int(pad.Seconds() * audio.TargetRate)
 	x = append(append(make([]float32, n), x...), make([]float32, n)...)

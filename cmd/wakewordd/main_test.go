@@ -316,16 +316,7 @@ func TestFeaturesMatchTheFrontend(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	src, err := audio.OpenFile(in, audio.FileOptions{Channel: audio.MixAll})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := audio.Resample16k(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	samples, err := audio.ReadAll(r)
+	samples, err := audio.DecodeFile(in)
 	if err != nil {
 		t.Fatal(err)
 	}
