@@ -8,14 +8,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wakewordd/wakewordd/internal/limited"
 )
 
 // DefaultPath is read when no --config flag is given and the file exists.
@@ -40,7 +42,25 @@ type Model struct {
 	Path string `yaml:"path"`
 	// Hop is the time between inferences; nil uses the model's default.
 	Hop *time.Duration `yaml:"hop"`
+	// Dense runs the dense reference forward pass instead of the delta-pruned one.
+	Dense bool `yaml:"dense"`
+	// DeltaScale multiplies every delta threshold stored in the model (0 = exact, slower;
+	// larger = fewer operations, less accuracy); nil = 1.
+	DeltaScale *float64 `yaml:"delta_scale"`
+	// Delta gives named sites (DeltaSites) one threshold for every layer, switching them
+	// on; it replaces the model's thresholds of those sites (DeltaScale does not apply).
+	Delta map[string]float64 `yaml:"delta"`
 }
+
+// DeltaSites are the delta-pruning sites of a model layer, as the model file names them
+// (models/FORMAT.md, metadata "delta"; infer.DeltaSiteNames).
+var DeltaSites = []string{"qkv", "scores", "values", "out", "fc1", "fc2"}
+
+// MaxDeltaScale and MaxDeltaTheta bound model.delta_scale and the values of model.delta.
+const (
+	MaxDeltaScale = 1000
+	MaxDeltaTheta = 1e6
+)
 
 // DefaultModelPaths are tried in order when model.path is empty: the packaged model,
 // then the one in a source checkout.
@@ -130,7 +150,7 @@ func Load(path string) (Config, *Source, error) {
 		}
 		path = DefaultPath
 	}
-	data, err := readLimited(path)
+	data, err := limited.ReadFile(path, MaxSize)
 	if err != nil {
 		return Config{}, nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -139,22 +159,6 @@ func Load(path string) (Config, *Source, error) {
 		return Config{}, nil, err
 	}
 	return c, src, c.Validate(src)
-}
-
-func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxSize {
-		return nil, fmt.Errorf("file is larger than %d bytes", MaxSize)
-	}
-	return data, nil
 }
 
 // Source remembers where each key came from, so later errors can point at it.
@@ -280,6 +284,18 @@ func (c *Config) Validate(src *Source) error {
 	if h := c.Model.Hop; h != nil && (*h < 10*time.Millisecond || *h > 2*time.Second || *h%(10*time.Millisecond) != 0) {
 		return src.Errorf("model.hop", "must be a multiple of 10ms between 10ms and 2s, got %s", *h)
 	}
+	if f := c.Model.DeltaScale; f != nil && !(*f >= 0 && *f <= MaxDeltaScale) {
+		return src.Errorf("model.delta_scale", "must be between 0 and %d, got %v", MaxDeltaScale, *f)
+	}
+	for _, site := range sortedKeys(c.Model.Delta) {
+		key := "model.delta." + site
+		if !slices.Contains(DeltaSites, site) {
+			return src.Errorf(key, "unknown delta site %q (want one of %s)", site, strings.Join(DeltaSites, ", "))
+		}
+		if th := c.Model.Delta[site]; !(th >= 0 && th <= MaxDeltaTheta) {
+			return src.Errorf(key, "threshold must be between 0 and %g, got %v", float64(MaxDeltaTheta), th)
+		}
+	}
 	if err := c.Detect.Rule.validate(src, "detect"); err != nil {
 		return err
 	}
@@ -318,4 +334,13 @@ func (r Rule) validate(src *Source, prefix string) error {
 		return src.Errorf(prefix+".refractory", "must be between 0s and 1h, got %s", *d)
 	}
 	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

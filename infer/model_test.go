@@ -262,7 +262,7 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), "larger than 64 MiB") {
+	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), "file is larger than 67108864 bytes") {
 		t.Errorf("big file: %v", err)
 	}
 	if _, err := Parse(make([]byte, MaxFileSize+1), "x"); err == nil || !strings.Contains(err.Error(), "larger than 64 MiB") {

@@ -25,10 +25,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wakewordd/wakewordd/internal/limited"
 )
 
 // MaxFileSize caps the size of a model or tensor file. KWT-3 (d=192) at
@@ -46,7 +47,7 @@ type Tensor struct {
 // validating parser as Load, without requiring wakewordd metadata. It is
 // meant for golden-vector files. Only F32 tensors are accepted.
 func ReadTensors(path string) (map[string]Tensor, error) {
-	data, err := readCapped(path)
+	data, err := limited.ReadFile(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
@@ -55,23 +56,6 @@ func ReadTensors(path string) (map[string]Tensor, error) {
 		return nil, fmt.Errorf("safetensors %s: %w", path, err)
 	}
 	return tensors, nil
-}
-
-// readCapped reads a whole file of at most MaxFileSize bytes.
-func readCapped(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s: larger than %d MiB", path, MaxFileSize>>20)
-	}
-	return data, nil
 }
 
 // tensorEntry is one tensor's header entry, before its data is decoded.
