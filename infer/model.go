@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/wakewordd/wakewordd/frontend"
-	"github.com/wakewordd/wakewordd/internal/limited"
 )
 
 // Format identifies wakewordd model files in the metadata key "format";
@@ -198,10 +197,6 @@ type Model struct {
 	Classes   []string        // class names in output order
 	Frontend  frontend.Params // the features the model was trained on
 	Detection Detection       // detection defaults
-
-	// Delta holds the delta-pruning thresholds chosen for this model (the
-	// optional "delta" metadata); nil when the file has none.
-	Delta *Thresholds
 
 	// Free-form provenance for the model card, kept as the file's JSON.
 	// Nil when the file has none.
@@ -449,13 +444,6 @@ func parseMeta(meta map[string]string) (*Model, error) {
 			return nil, err
 		}
 	}
-	if s, ok := meta["delta"]; ok {
-		var th Thresholds
-		if err := th.UnmarshalJSON([]byte(s)); err != nil {
-			return nil, fmt.Errorf("metadata \"delta\": %v", err)
-		}
-		m.Delta = &th
-	}
 	for _, r := range []struct {
 		key string
 		dst *json.RawMessage
@@ -518,11 +506,6 @@ func (m *Model) validateMeta() error {
 	}
 	if err := m.Detection.validate(m.Classes); err != nil {
 		return err
-	}
-	if m.Delta != nil {
-		if err := m.Delta.Validate(m.Arch.Depth); err != nil {
-			return fmt.Errorf("metadata \"delta\": %v", err)
-		}
 	}
 	for _, r := range []struct {
 		key string
@@ -618,13 +601,6 @@ func (m *Model) fileParts() (map[string]string, []namedTensor, error) {
 			return nil, nil, fmt.Errorf("%s: %w", key, err)
 		}
 		meta[key] = string(b)
-	}
-	if m.Delta != nil {
-		b, err := json.Marshal(*m.Delta)
-		if err != nil {
-			return nil, nil, fmt.Errorf("delta: %w", err)
-		}
-		meta["delta"] = string(b)
 	}
 	if m.Training != nil {
 		meta["training"] = string(m.Training)
