@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wakewordd/wakewordd/frontend"
+	"github.com/wakewordd/wakewordd/internal/limited"
 )
 
 // Format identifies wakewordd model files in the metadata key "format";
