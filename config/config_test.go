@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wakewordd/wakewordd/infer"
 )
 
 func TestEmptyFileGivesDefaults(t *testing.T) {
@@ -48,6 +50,12 @@ func TestErrorsNameFileKeyAndLine(t *testing.T) {
 		{"audio: [1, 2\n", "config c.yaml: "},
 		{"- a\n- b\n", "config c.yaml:1: top level must be a mapping"},
 		{"model:\n  hop: 15ms\n", "config c.yaml:2: model.hop: must be a multiple of 10ms"},
+		{"model:\n  dense: maybe\n", "config c.yaml:2: model.dense: cannot unmarshal"},
+		{"model:\n  delta_scale: -1\n", "config c.yaml:2: model.delta_scale: must be between 0 and 1000, got -1"},
+		{"model:\n  delta_scale: .nan\n", "config c.yaml:2: model.delta_scale: must be between 0 and 1000, got NaN"},
+		{"model:\n  delta:\n    qkv: 0.5\n    fc3: 0.5\n", `config c.yaml:4: model.delta.fc3: unknown delta site "fc3" (want one of qkv, scores, values, out, fc1, fc2)`},
+		{"model:\n  delta:\n    values: -0.002\n", "config c.yaml:3: model.delta.values: threshold must be between 0 and 1e+06, got -0.002"},
+		{"model:\n  delta: 0.5\n", "config c.yaml:2: model.delta: cannot unmarshal"},
 		{"detect:\n  threshold: 1.5\n", "config c.yaml:2: detect.threshold: must be in (0, 1]"},
 		{"detect:\n  keywords:\n    alexa:\n      patience: 0\n", "config c.yaml:4: detect.keywords.alexa.patience: must be 1-100"},
 		{"detect:\n  keywords:\n    alexa:\n      sensitivity: 0.5\n", `config c.yaml:4: detect.keywords.alexa.sensitivity: unknown key "sensitivity"`},
@@ -124,4 +132,25 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("validation error spans lines: %q", err)
 		}
 	})
+}
+
+func TestDeltaKeys(t *testing.T) {
+	c, src, err := Parse("c.yaml", []byte("model:\n  dense: true\n  delta_scale: 0.5\n  delta:\n    qkv: 0.7\n    values: 0.002\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(src); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Model.Dense || c.Model.DeltaScale == nil || *c.Model.DeltaScale != 0.5 ||
+		!reflect.DeepEqual(c.Model.Delta, map[string]float64{"qkv": 0.7, "values": 0.002}) {
+		t.Fatalf("model %+v", c.Model)
+	}
+}
+
+// The config's site names are the model format's.
+func TestDeltaSitesMatchTheModelFormat(t *testing.T) {
+	if !reflect.DeepEqual(DeltaSites, infer.DeltaSiteNames()) {
+		t.Fatalf("config.DeltaSites %v, infer.DeltaSiteNames() %v", DeltaSites, infer.DeltaSiteNames())
+	}
 }

@@ -17,6 +17,18 @@ type Scorer interface {
 	Forward(window, logits []float32)
 }
 
+// FrameScorer is a Scorer that can project each frame into a token once, when the frame
+// arrives, and score a window from the tokens of its frames: each 10 ms frame's input
+// projection is then computed once and reused by every window that contains it.
+// ForwardEmbedded(tokens) must give the logits Forward gives on the frames the tokens were
+// made from. infer.Dense and infer.Delta implement it.
+type FrameScorer interface {
+	Scorer
+	TokenDim() int                            // values per token
+	EmbedFrame(frame, token []float32)        // one frame (coeffs values) into one token
+	ForwardEmbedded(tokens, logits []float32) // frames*TokenDim values, oldest token first
+}
+
 // Config describes the model's window and how often to score it.
 type Config struct {
 	Frames       int             // frames per window
@@ -25,16 +37,20 @@ type Config struct {
 	Frontend     frontend.Params // frame timing
 	OnDetect     func(detect.Detection)
 	OnPosteriors func(at time.Duration, probs []float32) // optional: every hop's posteriors
+	// NoReuse makes the engine pass whole windows of frames to Forward even when the
+	// scorer is a FrameScorer (for comparisons; the results are the same).
+	NoReuse bool
 }
 
 // Engine is the per-stream state. It is not safe for concurrent use.
 type Engine struct {
 	cfg       Config
 	scorer    Scorer
+	frames    FrameScorer // scorer, when its tokens are reused; else nil
 	det       *detect.Detector
-	coeffs    int
+	coeffs    int // values per ring slot: frame coefficients, or the token width with reuse
 	hopFrames uint64
-	ring      []float32 // the last Frames frames, circular
+	ring      []float32 // the last Frames frames (or their tokens), circular
 	window    []float32 // the ring unrolled, oldest first
 	logits    []float32
 	probs     []float32
@@ -52,8 +68,16 @@ func New(cfg Config, scorer Scorer, det *detect.Detector) (*Engine, error) {
 		return nil, fmt.Errorf("engine: hop %v must be a positive multiple of the %v frame hop", cfg.Hop, frameHop)
 	}
 	k := cfg.Frontend.NumCoeffs
+	fs, reuse := scorer.(FrameScorer)
+	if reuse && !cfg.NoReuse {
+		if k = fs.TokenDim(); k < 1 {
+			return nil, fmt.Errorf("engine: scorer has tokens of %d values", k)
+		}
+	} else {
+		fs = nil
+	}
 	return &Engine{
-		cfg: cfg, scorer: scorer, det: det, coeffs: k,
+		cfg: cfg, scorer: scorer, frames: fs, det: det, coeffs: k,
 		hopFrames: uint64(cfg.Hop / frameHop),
 		ring:      make([]float32, cfg.Frames*k),
 		window:    make([]float32, cfg.Frames*k),
@@ -67,7 +91,12 @@ func New(cfg Config, scorer Scorer, det *detect.Detector) (*Engine, error) {
 // matches pipeline.FrameFunc.
 func (e *Engine) PushFrame(index uint64, frame []float32) {
 	slot := int(e.seen % uint64(e.cfg.Frames))
-	copy(e.ring[slot*e.coeffs:(slot+1)*e.coeffs], frame[:e.coeffs])
+	dst := e.ring[slot*e.coeffs : (slot+1)*e.coeffs]
+	if e.frames != nil {
+		e.frames.EmbedFrame(frame[:e.cfg.Frontend.NumCoeffs], dst)
+	} else {
+		copy(dst, frame[:e.coeffs])
+	}
 	e.seen++
 	if e.seen < uint64(e.cfg.Frames) || (e.seen-uint64(e.cfg.Frames))%e.hopFrames != 0 {
 		return
@@ -76,7 +105,11 @@ func (e *Engine) PushFrame(index uint64, frame []float32) {
 	split := (slot + 1) * e.coeffs
 	n := copy(e.window, e.ring[split:])
 	copy(e.window[n:], e.ring[:split])
-	e.scorer.Forward(e.window, e.logits)
+	if e.frames != nil {
+		e.frames.ForwardEmbedded(e.window, e.logits)
+	} else {
+		e.scorer.Forward(e.window, e.logits)
+	}
 	infer.Softmax(e.logits, e.probs)
 	e.runs++
 	at := e.frameEnd(index)

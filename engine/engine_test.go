@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/frontend"
+	"github.com/wakewordd/wakewordd/infer"
 )
 
 // recorder remembers the first coefficient of every frame of each window it scores and
@@ -93,6 +96,97 @@ func TestPushFrameDoesNotAllocate(t *testing.T) {
 	frame := make([]float32, 40)
 	var i uint64
 	if a := testing.AllocsPerRun(500, func() { e.PushFrame(i, frame); i++ }); a != 0 {
+		t.Fatalf("%v allocations per frame", a)
+	}
+}
+
+// opsScorer is a FrameScorer with op counts: infer.Dense or infer.Delta.
+type opsScorer interface {
+	FrameScorer
+	Ops() infer.OpCounts
+}
+
+// runStream pushes frames through an engine over s (hop 100 ms) and returns every hop's
+// posteriors.
+func runStream(t *testing.T, m *infer.Model, s Scorer, frames [][]float32, noReuse bool) [][]float32 {
+	t.Helper()
+	det, err := detect.New(m.Classes, detect.Rule{Enabled: true, Threshold: 0.99, Smoothing: 1, Patience: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]float32
+	e, err := New(Config{Frames: m.Arch.Frames, Classes: len(m.Classes), Hop: 100 * time.Millisecond, Frontend: m.Frontend,
+		NoReuse: noReuse, OnPosteriors: func(_ time.Duration, p []float32) { out = append(out, append([]float32(nil), p...)) }}, s, det)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		e.PushFrame(uint64(i), f)
+	}
+	return out
+}
+
+// Reusing each frame's projection gives the same posteriors, bit for bit, as projecting
+// every window afresh, for the dense and the delta pass; and the embedding MACs per second
+// of audio drop from Frames per hop to one projection per frame.
+func TestFrameReuse(t *testing.T) {
+	a := infer.Arch{Dim: 16, Depth: 2, Heads: 2, MLPDim: 32, Frames: 50, Coeffs: 40, NumClasses: 4, NormEps: 1e-6, Norm: "post"}
+	m, err := infer.Random(a, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	frames := make([][]float32, 300) // 3 s
+	for i := range frames {
+		frames[i] = make([]float32, a.Coeffs)
+		for j := range frames[i] {
+			frames[i][j] = float32(rng.NormFloat64())
+		}
+	}
+	th := infer.UniformThresholds(a.Depth, 0.3)
+	for name, mk := range map[string]func() opsScorer{
+		"dense": func() opsScorer { return m.NewDense() },
+		"delta": func() opsScorer { return m.NewDelta(th) },
+	} {
+		direct, reused := mk(), mk()
+		want := runStream(t, m, direct, frames, true)
+		got := runStream(t, m, reused, frames, false)
+		if len(want) != 26 || len(got) != len(want) { // (300-50)/10 + 1 windows
+			t.Fatalf("%s: %d and %d windows", name, len(want), len(got))
+		}
+		for i := range want {
+			for c := range want[i] {
+				if math.Float32bits(got[i][c]) != math.Float32bits(want[i][c]) {
+					t.Fatalf("%s: window %d: reused %v, direct %v", name, i, got[i], want[i])
+				}
+			}
+		}
+		perFrame := int64(a.Coeffs * a.Dim)
+		od, or := direct.Ops(), reused.Ops()
+		if e := od.Model[infer.OpEmbed].Executed; e != 26*50*perFrame {
+			t.Errorf("%s without reuse: %d embed MACs, want %d", name, e, 26*50*perFrame)
+		}
+		if e := or.Model[infer.OpEmbed].Executed; e != 300*perFrame {
+			t.Errorf("%s with reuse: %d embed MACs, want one projection per frame, %d", name, e, 300*perFrame)
+		}
+		if od.Total().Dense != or.Total().Dense || od.Windows != or.Windows {
+			t.Errorf("%s: dense counts differ: %+v vs %+v", name, od.Total(), or.Total())
+		}
+		t.Logf("%s: embed MACs per second of audio: %d without reuse, %d with", name,
+			od.Model[infer.OpEmbed].Executed/3, or.Model[infer.OpEmbed].Executed/3)
+	}
+}
+
+func TestPushFrameWithDeltaDoesNotAllocate(t *testing.T) {
+	a := infer.Arch{Dim: 8, Depth: 1, Heads: 2, MLPDim: 8, Frames: 10, Coeffs: 40, NumClasses: 3, NormEps: 1e-6, Norm: "post"}
+	m, err := infer.Random(a, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, 10, 10*time.Millisecond, m.NewDelta(infer.UniformThresholds(1, 0.1)), nil)
+	frame := make([]float32, 40)
+	var i uint64
+	if a := testing.AllocsPerRun(500, func() { frame[0] = float32(i % 7); e.PushFrame(i, frame); i++ }); a != 0 {
 		t.Fatalf("%v allocations per frame", a)
 	}
 }

@@ -3,6 +3,7 @@ package infer
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 // Dense runs the dense (unpruned) forward pass of one model. It holds all
@@ -19,6 +20,8 @@ type Dense struct {
 	scores  []float32 // [Tokens] one row of attention scores
 	tmp     []float32 // [Dim] output of a projection before the residual sum
 	hidden  []float32 // [MLPDim] MLP hidden layer of one token
+
+	c counter // op counts and optional stage timing
 }
 
 // NewDense allocates the state for running m densely. m must be valid
@@ -39,6 +42,7 @@ func (m *Model) NewDense() *Dense {
 		scores: make([]float32, a.Tokens()),
 		tmp:    make([]float32, a.Dim),
 		hidden: make([]float32, a.MLPDim),
+		c:      newCounter(a, false),
 	}
 }
 
@@ -59,15 +63,34 @@ func (s *Dense) Forward(features, logits []float32) {
 		panic(fmt.Sprintf("infer: Forward: %d features and %d logits, want %d (%d frames x %d) and %d",
 			len(features), len(logits), a.Frames*a.Coeffs, a.Frames, a.Coeffs, a.NumClasses))
 	}
-	w := &s.m.Weights
-	d := a.Dim
+	t0 := s.c.now()
 	s.embed(features)
+	s.c.frames += int64(a.Frames)
+	dt, _ := s.c.since(t0)
+	s.c.times.Embed += dt
+	s.encode(logits, t0)
+}
+
+// encode runs the layers and the head over the tokens in s.x; start is
+// when the forward pass began (for timing).
+func (s *Dense) encode(logits []float32, start time.Time) {
+	a, w := s.m.Arch, &s.m.Weights
+	d := a.Dim
+	t0 := s.c.now()
 	for i := range w.Layers {
 		s.attention(&w.Layers[i])
+		var dt time.Duration
+		dt, t0 = s.c.since(t0)
+		s.c.times.MHSA += dt
 		s.mlp(&w.Layers[i])
+		dt, t0 = s.c.since(t0)
+		s.c.times.MLP += dt
 	}
 	matVec(logits, w.HeadW, s.x[:d], a.NumClasses, d)
 	add(logits, w.HeadB)
+	s.c.windows++
+	dt, _ := s.c.since(start)
+	s.c.times.Forward += dt
 }
 
 // embed sets the input tokens: the class token, then one projected frame

@@ -199,6 +199,10 @@ type Model struct {
 	Frontend  frontend.Params // the features the model was trained on
 	Detection Detection       // detection defaults
 
+	// Delta holds the delta-pruning thresholds chosen for this model (the
+	// optional "delta" metadata); nil when the file has none.
+	Delta *Thresholds
+
 	// Free-form provenance for the model card, kept as the file's JSON.
 	// Nil when the file has none.
 	Training   json.RawMessage
@@ -445,6 +449,13 @@ func parseMeta(meta map[string]string) (*Model, error) {
 			return nil, err
 		}
 	}
+	if s, ok := meta["delta"]; ok {
+		var th Thresholds
+		if err := th.UnmarshalJSON([]byte(s)); err != nil {
+			return nil, fmt.Errorf("metadata \"delta\": %v", err)
+		}
+		m.Delta = &th
+	}
 	for _, r := range []struct {
 		key string
 		dst *json.RawMessage
@@ -507,6 +518,11 @@ func (m *Model) validateMeta() error {
 	}
 	if err := m.Detection.validate(m.Classes); err != nil {
 		return err
+	}
+	if m.Delta != nil {
+		if err := m.Delta.Validate(m.Arch.Depth); err != nil {
+			return fmt.Errorf("metadata \"delta\": %v", err)
+		}
 	}
 	for _, r := range []struct {
 		key string
@@ -602,6 +618,13 @@ func (m *Model) fileParts() (map[string]string, []namedTensor, error) {
 			return nil, nil, fmt.Errorf("%s: %w", key, err)
 		}
 		meta[key] = string(b)
+	}
+	if m.Delta != nil {
+		b, err := json.Marshal(*m.Delta)
+		if err != nil {
+			return nil, nil, fmt.Errorf("delta: %w", err)
+		}
+		meta["delta"] = string(b)
 	}
 	if m.Training != nil {
 		meta["training"] = string(m.Training)

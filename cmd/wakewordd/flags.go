@@ -21,6 +21,7 @@ var configFlagTable = []configFlag{
 	{"lossless", "audio.lossless", "capture waits for processing instead of dropping audio (config audio.lossless)"},
 	{"model", "model.path", "model file (config model.path)"},
 	{"hop", "model.hop", "time between inferences, e.g. 100ms (config model.hop)"},
+	{"dense", "model.dense", "run the dense reference forward pass, not the delta-pruned one (config model.dense)"},
 	{"threshold", "detect.threshold", "detection threshold for every keyword, 0-1 (config detect.threshold)"},
 	{"log-level", "log.level", "debug, info, warn or error (config log.level)"},
 	{"log-format", "log.format", "text or json (config log.format)"},
@@ -52,7 +53,7 @@ func addConfigFlags(fs *flag.FlagSet, keys ...string) *configFlags {
 	for _, key := range keys {
 		for _, cf := range configFlagTable {
 			if cf.key == key {
-				v := &overrideValue{isBool: cf.key == "audio.lossless"}
+				v := &overrideValue{isBool: cf.key == "audio.lossless" || cf.key == "model.dense"}
 				f.overrides[cf.key], f.flagOf[cf.key] = v, cf.flag
 				fs.Var(v, cf.flag, cf.usage)
 			}
@@ -104,6 +105,8 @@ func applyOverride(c *config.Config, key, v string) error {
 		var d time.Duration
 		d, err = time.ParseDuration(v)
 		c.Model.Hop = &d
+	case "model.dense":
+		c.Model.Dense, err = strconv.ParseBool(v)
 	case "detect.threshold":
 		var t float64
 		t, err = strconv.ParseFloat(v, 64)

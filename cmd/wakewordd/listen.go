@@ -79,12 +79,46 @@ func overlay(r detect.Rule, o config.Rule) detect.Rule {
 	return r
 }
 
+// deltaThresholds merges the delta thresholds: the model's, scaled by model.delta_scale,
+// then model.delta's per-site values.
+func deltaThresholds(c config.Config, m *infer.Model) infer.Thresholds {
+	var th infer.Thresholds
+	if m.Delta != nil {
+		th = m.Delta.Clone()
+	}
+	if c.Model.DeltaScale != nil {
+		th = th.Scaled(float32(*c.Model.DeltaScale))
+	}
+	for name, theta := range c.Model.Delta {
+		site, err := infer.ParseDeltaSite(name)
+		if err != nil {
+			continue // config validation has rejected it already
+		}
+		th.Set(site, m.Arch.Depth, float32(theta))
+	}
+	return th
+}
+
+// scorerFor picks the forward pass: dense when model.dense is set or no delta site is on,
+// else delta-pruned. It also returns a description for logs.
+func scorerFor(c config.Config, m *infer.Model) (engine.Scorer, string) {
+	th := deltaThresholds(c, m)
+	switch {
+	case c.Model.Dense:
+		return m.NewDense(), "dense (model.dense)"
+	case !th.Any():
+		return m.NewDense(), "dense (no delta thresholds in the model or config)"
+	}
+	return m.NewDelta(th), "delta " + th.String()
+}
+
 // listener is a model, its detector and engine for one stream at a time.
 type listener struct {
 	model  *infer.Model
 	det    *detect.Detector
 	engine *engine.Engine
 	onDet  func(detect.Detection)
+	pass   string // the forward pass, for logs
 }
 
 func newListener(c config.Config, src *config.Source, m *infer.Model) (*listener, error) {
@@ -96,7 +130,8 @@ func newListener(c config.Config, src *config.Source, m *infer.Model) (*listener
 	if c.Model.Hop != nil {
 		hop = *c.Model.Hop
 	}
-	l := &listener{model: m, det: det}
+	scorer, pass := scorerFor(c, m)
+	l := &listener{model: m, det: det, pass: pass}
 	l.engine, err = engine.New(engine.Config{
 		Frames: m.Arch.Frames, Classes: len(m.Classes), Hop: hop, Frontend: m.Frontend,
 		OnDetect: func(d detect.Detection) {
@@ -104,7 +139,7 @@ func newListener(c config.Config, src *config.Source, m *infer.Model) (*listener
 				l.onDet(d)
 			}
 		},
-	}, m.NewDense(), det)
+	}, scorer, det)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ type runFlags struct {
 func addRunFlags(fs *flag.FlagSet) *runFlags {
 	f := &runFlags{configFlags: addConfigFlags(fs,
 		"site_id", "audio.device", "audio.rate", "audio.channel", "audio.buffer", "audio.lossless",
-		"model.path", "model.hop", "detect.threshold", "log.level", "log.format", "log.stats_interval")}
+		"model.path", "model.hop", "model.dense", "detect.threshold", "log.level", "log.format", "log.stats_interval")}
 	fs.StringVar(&f.input, "input", "", "read a WAV or FLAC file instead of a device; '-' reads raw s16le from stdin")
 	fs.IntVar(&f.inputRate, "input-rate", 16000, "sample rate of raw stdin input")
 	fs.IntVar(&f.inputChans, "input-channels", 1, "channels of raw stdin input")
@@ -132,7 +132,7 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 		return err
 	}
 	log.Info("wakewordd started", "version", version, "site_id", c.SiteID, "input", desc,
-		"model", m.Path, "keywords", strings.Join(l.det.Enabled(), ","))
+		"model", m.Path, "inference", l.pass, "keywords", strings.Join(l.det.Enabled(), ","))
 
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()

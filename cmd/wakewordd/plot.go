@@ -1,0 +1,300 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/wakewordd/wakewordd/infer"
+)
+
+// writeSweepPlot draws the sweep as a PNG in the manner of the Delta KWT paper's figure:
+// accuracy against the share of operations removed, one panel for the MHSA operations and
+// one for all operations, with the global-theta curve and the greedy per-layer path of
+// both scopes, the dense accuracy and the accuracy budget. It uses only the standard
+// library (and the small bitmap font below), so no plotting tool is needed at run time.
+func writeSweepPlot(path string, points []sweepPoint, denseAcc, budget float64, m *infer.Model) error {
+	const W, H = 1400, 640
+	img := image.NewRGBA(image.Rect(0, 0, W, H))
+	fill(img, img.Bounds(), color.RGBA{255, 255, 255, 255})
+	title := fmt.Sprintf("DELTA KWT: ACCURACY VS MACS REMOVED - %d LAYERS, D=%d, DENSE ACCURACY %.2f %%", m.Arch.Depth, m.Arch.Dim, 100*denseAcc)
+	drawText(img, 40, 12, title, color.RGBA{0, 0, 0, 255}, 2)
+
+	// The accuracy axis spans every point, the dense accuracy and the budget line.
+	lo, hi := denseAcc-budget, denseAcc
+	for _, p := range points {
+		lo, hi = min(lo, p.Accuracy), max(hi, p.Accuracy)
+	}
+	step := niceStep((hi - lo) * 100 / 6)
+	yLo := math.Floor(lo*100/step) * step
+	yHi := math.Ceil(hi*100/step) * step
+	if yHi-yLo < step {
+		yHi = yLo + step
+	}
+	panels := []struct {
+		title string
+		x     func(sweepPoint) float64
+	}{
+		{"MHSA MACS REMOVED (%)", func(p sweepPoint) float64 { return 100 * p.MHSARed }},
+		{"ALL MACS REMOVED (%)", func(p sweepPoint) float64 { return 100 * p.TotalRed }},
+	}
+	for i, pn := range panels {
+		r := image.Rect(90+i*W/2, 76, W/2*(i+1)-30, H-80)
+		drawPanel(img, r, pn.title, pn.x, points, denseAcc, budget, yLo, yHi, step)
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(fh, img); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
+}
+
+var (
+	colMHSA = color.RGBA{31, 119, 180, 255}
+	colAll  = color.RGBA{230, 110, 0, 255}
+	colGrid = color.RGBA{225, 225, 225, 255}
+	colAxis = color.RGBA{60, 60, 60, 255}
+	colRef  = color.RGBA{120, 120, 120, 255}
+)
+
+func drawPanel(img *image.RGBA, r image.Rectangle, xTitle string, xOf func(sweepPoint) float64,
+	points []sweepPoint, denseAcc, budget, yLo, yHi, yStep float64) {
+	px := func(x float64) int { return r.Min.X + int(math.Round(x/100*float64(r.Dx()))) }
+	py := func(y float64) int { return r.Max.Y - int(math.Round((y-yLo)/(yHi-yLo)*float64(r.Dy()))) }
+	black := color.RGBA{0, 0, 0, 255}
+	for x := 0.0; x <= 100; x += 10 {
+		line(img, px(x), r.Min.Y, px(x), r.Max.Y, colGrid, 1, 0)
+		label := fmt.Sprintf("%g", x)
+		drawText(img, px(x)-len(label)*6, r.Max.Y+8, label, black, 2)
+	}
+	for y := yLo; y <= yHi+1e-9; y += yStep {
+		line(img, r.Min.X, py(y), r.Max.X, py(y), colGrid, 1, 0)
+		label := strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", y), "0"), ".")
+		drawText(img, r.Min.X-12-len(label)*12, py(y)-7, label, black, 2)
+	}
+	line(img, r.Min.X, r.Max.Y, r.Max.X, r.Max.Y, colAxis, 2, 0)
+	line(img, r.Min.X, r.Min.Y, r.Min.X, r.Max.Y, colAxis, 2, 0)
+	drawText(img, r.Min.X+r.Dx()/2-len(xTitle)*6, r.Max.Y+34, xTitle, black, 2)
+	drawText(img, r.Min.X-70, r.Min.Y-30, "ACCURACY (%)", black, 2)
+
+	line(img, r.Min.X, py(100*denseAcc), r.Max.X, py(100*denseAcc), colRef, 2, 0)
+	line(img, r.Min.X, py(100*(denseAcc-budget)), r.Max.X, py(100*(denseAcc-budget)), colRef, 1, 6)
+
+	type series struct {
+		scope, search string
+		col           color.RGBA
+		label         string
+	}
+	all := []series{
+		{"mhsa", "global", colMHSA, "MHSA SITES, GLOBAL THETA"},
+		{"mhsa", "greedy", colMHSA, "MHSA SITES, PER-LAYER GREEDY"},
+		{"all", "global", colAll, "ALL SITES, GLOBAL THETA"},
+		{"all", "greedy", colAll, "ALL SITES, PER-LAYER GREEDY"},
+	}
+	dashOf := func(s series) int {
+		if s.search == "global" {
+			return 8
+		}
+		return 0
+	}
+	for _, s := range all {
+		var pts []sweepPoint
+		for _, p := range points {
+			if p.Scope == s.scope && p.Search == s.search {
+				pts = append(pts, p)
+			}
+		}
+		if s.search == "greedy" && len(pts) > 0 {
+			// The path starts at the global point it was started from.
+			for _, p := range points {
+				if p.Scope == s.scope && p.Search == "global" && p.Theta == pts[0].Theta {
+					pts = append([]sweepPoint{p}, pts...)
+					break
+				}
+			}
+		}
+		dash := dashOf(s)
+		for j := 1; j < len(pts); j++ {
+			line(img, px(xOf(pts[j-1])), py(100*pts[j-1].Accuracy), px(xOf(pts[j])), py(100*pts[j].Accuracy), s.col, 2, dash)
+		}
+		for _, p := range pts {
+			marker(img, px(xOf(p)), py(100*p.Accuracy), s.col, s.search == "greedy")
+		}
+	}
+	// Legend, bottom left, where the curves (which fall to the right) leave room.
+	legendTop := r.Max.Y - 20 - (len(all)+2)*22 - 6
+	fill(img, image.Rect(r.Min.X+8, legendTop, r.Min.X+400, r.Max.Y-14), color.RGBA{255, 255, 255, 255})
+	for _, e := range []image.Rectangle{
+		image.Rect(r.Min.X+8, legendTop, r.Min.X+400, legendTop+1), image.Rect(r.Min.X+8, r.Max.Y-15, r.Min.X+400, r.Max.Y-14),
+		image.Rect(r.Min.X+8, legendTop, r.Min.X+9, r.Max.Y-14), image.Rect(r.Min.X+399, legendTop, r.Min.X+400, r.Max.Y-14),
+	} {
+		fill(img, e, colGrid)
+	}
+	for k, s := range all {
+		ly := r.Max.Y - 20 - (len(all)+2-k)*22
+		line(img, r.Min.X+16, ly+7, r.Min.X+52, ly+7, s.col, 2, dashOf(s))
+		marker(img, r.Min.X+34, ly+7, s.col, s.search == "greedy")
+		drawText(img, r.Min.X+62, ly, s.label, black, 2)
+	}
+	ly := r.Max.Y - 20 - 2*22
+	line(img, r.Min.X+16, ly+7, r.Min.X+52, ly+7, colRef, 2, 0)
+	drawText(img, r.Min.X+62, ly, "DENSE", black, 2)
+	ly += 22
+	line(img, r.Min.X+16, ly+7, r.Min.X+52, ly+7, colRef, 1, 6)
+	drawText(img, r.Min.X+62, ly, fmt.Sprintf("DENSE - %.2g POINTS", 100*budget), black, 2)
+}
+
+// niceStep rounds a raw tick step up to 1, 2 or 5 times a power of ten.
+func niceStep(raw float64) float64 {
+	if !(raw > 0) {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if raw <= m*p {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+func fill(img *image.RGBA, r image.Rectangle, c color.RGBA) {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			img.SetRGBA(x, y, c)
+		}
+	}
+}
+
+// line draws a line of the given width; dash > 0 draws dash pixels on, dash off.
+func line(img *image.RGBA, x0, y0, x1, y1 int, c color.RGBA, width, dash int) {
+	dx, dy := abs(x1-x0), -abs(y1-y0)
+	sx, sy := sign(x1-x0), sign(y1-y0)
+	e := dx + dy
+	for n := 0; ; n++ {
+		if dash == 0 || (n/dash)%2 == 0 {
+			fill(img, image.Rect(x0-width/2, y0-width/2, x0-width/2+width, y0-width/2+width).Intersect(img.Bounds()), c)
+		}
+		if x0 == x1 && y0 == y1 {
+			return
+		}
+		if e2 := 2 * e; e2 >= dy {
+			e += dy
+			x0 += sx
+		} else {
+			e += dx
+			y0 += sy
+		}
+	}
+}
+
+// marker draws a filled square (greedy points) or a filled disc (global points).
+func marker(img *image.RGBA, x, y int, c color.RGBA, square bool) {
+	const r = 4
+	for j := -r; j <= r; j++ {
+		for i := -r; i <= r; i++ {
+			if square || i*i+j*j <= r*r {
+				if image.Pt(x+i, y+j).In(img.Bounds()) {
+					img.SetRGBA(x+i, y+j, c)
+				}
+			}
+		}
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func sign(x int) int {
+	switch {
+	case x < 0:
+		return -1
+	case x > 0:
+		return 1
+	}
+	return 0
+}
+
+// drawText writes s (upper-cased) in the 5x7 font below, each pixel scale x scale, with
+// its top-left corner at (x, y).
+func drawText(img *image.RGBA, x, y int, s string, c color.RGBA, scale int) {
+	for _, ch := range strings.ToUpper(s) {
+		g, ok := glyphs[ch]
+		if !ok {
+			g = glyphs['?']
+		}
+		for row, bits := range g {
+			for col, b := range bits {
+				if b == '#' {
+					fill(img, image.Rect(x+col*scale, y+row*scale, x+(col+1)*scale, y+(row+1)*scale).Intersect(img.Bounds()), c)
+				}
+			}
+		}
+		x += 6 * scale
+	}
+}
+
+// glyphs is a 5x7 pixel font: digits, capitals and the punctuation the plot uses.
+var glyphs = map[rune][7]string{
+	' ': {".....", ".....", ".....", ".....", ".....", ".....", "....."},
+	'0': {".###.", "#...#", "#..##", "#.#.#", "##..#", "#...#", ".###."},
+	'1': {"..#..", ".##..", "..#..", "..#..", "..#..", "..#..", ".###."},
+	'2': {".###.", "#...#", "....#", "...#.", "..#..", ".#...", "#####"},
+	'3': {"#####", "...#.", "..#..", "...#.", "....#", "#...#", ".###."},
+	'4': {"...#.", "..##.", ".#.#.", "#..#.", "#####", "...#.", "...#."},
+	'5': {"#####", "#....", "####.", "....#", "....#", "#...#", ".###."},
+	'6': {"..##.", ".#...", "#....", "####.", "#...#", "#...#", ".###."},
+	'7': {"#####", "....#", "...#.", "..#..", ".#...", ".#...", ".#..."},
+	'8': {".###.", "#...#", "#...#", ".###.", "#...#", "#...#", ".###."},
+	'9': {".###.", "#...#", "#...#", ".####", "....#", "...#.", ".##.."},
+	'A': {".###.", "#...#", "#...#", "#####", "#...#", "#...#", "#...#"},
+	'B': {"####.", "#...#", "#...#", "####.", "#...#", "#...#", "####."},
+	'C': {".###.", "#...#", "#....", "#....", "#....", "#...#", ".###."},
+	'D': {"###..", "#..#.", "#...#", "#...#", "#...#", "#..#.", "###.."},
+	'E': {"#####", "#....", "#....", "####.", "#....", "#....", "#####"},
+	'F': {"#####", "#....", "#....", "####.", "#....", "#....", "#...."},
+	'G': {".###.", "#...#", "#....", "#.###", "#...#", "#...#", ".####"},
+	'H': {"#...#", "#...#", "#...#", "#####", "#...#", "#...#", "#...#"},
+	'I': {".###.", "..#..", "..#..", "..#..", "..#..", "..#..", ".###."},
+	'J': {"..###", "...#.", "...#.", "...#.", "...#.", "#..#.", ".##.."},
+	'K': {"#...#", "#..#.", "#.#..", "##...", "#.#..", "#..#.", "#...#"},
+	'L': {"#....", "#....", "#....", "#....", "#....", "#....", "#####"},
+	'M': {"#...#", "##.##", "#.#.#", "#.#.#", "#...#", "#...#", "#...#"},
+	'N': {"#...#", "#...#", "##..#", "#.#.#", "#..##", "#...#", "#...#"},
+	'O': {".###.", "#...#", "#...#", "#...#", "#...#", "#...#", ".###."},
+	'P': {"####.", "#...#", "#...#", "####.", "#....", "#....", "#...."},
+	'Q': {".###.", "#...#", "#...#", "#...#", "#.#.#", "#..#.", ".##.#"},
+	'R': {"####.", "#...#", "#...#", "####.", "#.#..", "#..#.", "#...#"},
+	'S': {".####", "#....", "#....", ".###.", "....#", "....#", "####."},
+	'T': {"#####", "..#..", "..#..", "..#..", "..#..", "..#..", "..#.."},
+	'U': {"#...#", "#...#", "#...#", "#...#", "#...#", "#...#", ".###."},
+	'V': {"#...#", "#...#", "#...#", "#...#", "#...#", ".#.#.", "..#.."},
+	'W': {"#...#", "#...#", "#...#", "#.#.#", "#.#.#", "#.#.#", ".#.#."},
+	'X': {"#...#", "#...#", ".#.#.", "..#..", ".#.#.", "#...#", "#...#"},
+	'Y': {"#...#", "#...#", ".#.#.", "..#..", "..#..", "..#..", "..#.."},
+	'Z': {"#####", "....#", "...#.", "..#..", ".#...", "#....", "#####"},
+	'.': {".....", ".....", ".....", ".....", ".....", ".##..", ".##.."},
+	',': {".....", ".....", ".....", ".....", ".##..", "..#..", ".#..."},
+	':': {".....", ".##..", ".##..", ".....", ".##..", ".##..", "....."},
+	'-': {".....", ".....", ".....", "#####", ".....", ".....", "....."},
+	'+': {".....", "..#..", "..#..", "#####", "..#..", "..#..", "....."},
+	'=': {".....", ".....", "#####", ".....", "#####", ".....", "....."},
+	'%': {"##...", "##..#", "...#.", "..#..", ".#...", "#..##", "...##"},
+	'(': {"...#.", "..#..", ".#...", ".#...", ".#...", "..#..", "...#."},
+	')': {".#...", "..#..", "...#.", "...#.", "...#.", "..#..", ".#..."},
+	'/': {".....", "....#", "...#.", "..#..", ".#...", "#....", "....."},
+	'_': {".....", ".....", ".....", ".....", ".....", ".....", "#####"},
+	'?': {".###.", "#...#", "....#", "...#.", "..#..", ".....", "..#.."},
+}
