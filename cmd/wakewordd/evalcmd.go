@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wakewordd/wakewordd/eval"
@@ -22,6 +24,7 @@ func cmdEval(ctx context.Context, args []string, stdout io.Writer) error {
 	truth := fs.String("truth", "", "ground truth for --stream: CSV lines keyword,start_s,end_s (default: the recording's name with .csv)")
 	tolerance := fs.Duration("tolerance", time.Second, "with --stream: how long after a keyword ends its detection still counts")
 	pad := fs.Duration("pad", time.Second, "silence added before and after each clip")
+	jobs := fs.Int("j", runtime.NumCPU(), "clips evaluated in parallel, each with its own detector")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,24 +51,67 @@ func cmdEval(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var results []eval.Clip
-	for _, clip := range clips {
-		dets, _, err := l.scanFile(ctx, clip.Path, *pad)
-		if err != nil {
-			return err
-		}
-		for _, d := range dets {
-			clip.Fired = append(clip.Fired, d.Keyword)
-		}
-		results = append(results, clip)
+	if err := scanClips(ctx, clips, *pad, max(*jobs, 1), l, func() (*listener, error) { return newListener(c, src, m) }); err != nil {
+		return err
 	}
-	rep := eval.Score(m.Classes, results)
+	rep := eval.Score(m.Classes, clips)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
 	return rep.WriteText(stdout)
+}
+
+// scanClips fills in what fired on each clip, running jobs listeners side by side: each
+// clip is an independent stream, so the result does not depend on jobs.
+func scanClips(ctx context.Context, clips []eval.Clip, pad time.Duration, jobs int, first *listener, more func() (*listener, error)) error {
+	listeners := []*listener{first}
+	for len(listeners) < jobs {
+		l, err := more()
+		if err != nil {
+			return err
+		}
+		listeners = append(listeners, l)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	errs := make(chan error, jobs)
+	var wg sync.WaitGroup
+	for _, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				dets, _, err := l.scanFile(ctx, clips[i].Path, pad)
+				if err != nil {
+					errs <- err
+					cancel()
+					return
+				}
+				for _, d := range dets {
+					clips[i].Fired = append(clips[i].Fired, d.Keyword)
+				}
+			}
+		}()
+	}
+feed:
+	for i := range clips {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 // listClips finds DIR/<class>/<clip> audio files, sorted, skipping anything else.

@@ -150,13 +150,8 @@ func newListener(c config.Config, src *config.Source, m *infer.Model) (*listener
 // before and after, and returns its detections (times from the start of the file) and
 // the length of the audio.
 func (l *listener) scanFile(ctx context.Context, path string, pad time.Duration) ([]detect.Detection, time.Duration, error) {
-	src, err := audio.OpenFile(path, audio.FileOptions{Channel: audio.MixAll})
+	r, err := audio.OpenFile16k(path)
 	if err != nil {
-		return nil, 0, err
-	}
-	r, err := audio.Resample16k(src)
-	if err != nil {
-		src.Close()
 		return nil, 0, err
 	}
 	if pad > 0 {
