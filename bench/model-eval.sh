@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Measures a trained model the way MODEL.md reports it:
+#   0. sweeps the delta thresholds on the validation split and stores them (SWEEP=0 skips);
 #   1. tunes its detection defaults (smoothing, patience, per-keyword thresholds) on the
 #      selection split and 20 min of generated keyword-free audio, and stores them in the
 #      model file (TUNE=0 skips this);
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 MODEL=${MODEL:-models/kwt.safetensors}
 SPLIT=${SPLIT:-${MODEL%.safetensors}.split.json}
 DATA=${DATA:-../shared/data}
+CACHE=${CACHE:-/work/train-cache}   # training cache: its held-out synthetic speech joins the validation folder
 WORK=${WORK:-/tmp/wakewordd-eval}
 mkdir -p bin "$WORK"
 for tool in wakewordd:./cmd/wakewordd streamgen:./bench/streamgen tune:./bench/tune; do
@@ -26,15 +28,24 @@ KEYWORDS=alexa,computer,jarvis,smart_mirror,snowboy,view_glass
 [ -f "$WORK/neg-test.wav" ] || bin/streamgen -seed 1 -minutes 10 -noise "$DATA/noise" -out "$WORK/neg-test.wav"
 [ -f "$WORK/pos-test.wav" ] || bin/streamgen -seed 7 -minutes 10 -every 15s -keywords "$KEYWORDS" -noise "$DATA/noise" -out "$WORK/pos-test.wav"
 
+rm -rf "$WORK/validation"
+cacheflag=()
+[ -f "$CACHE/features/items.json" ] && cacheflag=(-cache "$CACHE")
+bin/tune -split "$SPLIT" -set validation -data "$DATA/keywords" -noise "$DATA/noise" "${cacheflag[@]}" -link "$WORK/validation"
+
+if [ "${SWEEP:-1}" = 1 ]; then
+  echo "=== delta threshold sweep on the validation split"
+  bin/wakewordd bench --model "$MODEL" --sweep "$WORK/validation" --out "${MODEL%.safetensors}.sweep" --write-model "$MODEL"
+fi
 if [ "${TUNE:-1}" = 1 ]; then
   echo "=== tuning detection defaults on the selection split and $WORK/neg-tune.wav"
   bin/tune -model "$MODEL" -split "$SPLIT" -set selection -data "$DATA/keywords" -write "$MODEL" "$WORK/neg-tune.wav"
 fi
-rm -rf "$WORK/validation"
-bin/tune -split "$SPLIT" -set validation -data "$DATA/keywords" -link "$WORK/validation" >/dev/null
 echo "=== eval on the validation split"
 bin/wakewordd eval --model "$MODEL" "$WORK/validation"
 echo "=== keyword-free stream (false alarms)"
 bin/wakewordd eval --model "$MODEL" --stream "$WORK/neg-test.wav"
 echo "=== stream with wake words (misses)"
 bin/wakewordd eval --model "$MODEL" --stream "$WORK/pos-test.wav"
+echo "=== ops and speed, dense vs delta, on the bundled example"
+bin/wakewordd bench --model "$MODEL" --input examples/kitchen.wav

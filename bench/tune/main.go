@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,11 +52,13 @@ func main() {
 	workers := flag.Int("j", runtime.NumCPU(), "recordings processed in parallel")
 	write := flag.String("write", "", "write the model with the chosen detection defaults here")
 	limit := flag.Int("limit", 0, "use only every n-th clip, for a quick look (0: all)")
-	link := flag.String("link", "", "only lay out the split's clips as DIR/<keyword>/<clip> links for `wakewordd eval DIR`")
+	link := flag.String("link", "", "only lay out the split's clips as DIR/<class>/<clip> for `wakewordd eval DIR`")
+	cache := flag.String("cache", "", "with -link: the training cache, whose held-out synthetic speech becomes DIR/unknown")
+	noise := flag.String("noise", "", "with -link: noise recordings whose unseen last 30 % become 3 s clips in DIR/silence")
 	flag.Parse()
 	negatives := flag.Args()
 	if *link != "" {
-		if err := linkSplit(*splitPath, *set, *data, *link); err != nil {
+		if err := linkSplit(*splitPath, *set, *data, *cache, *noise, *link); err != nil {
 			fmt.Fprintln(os.Stderr, "tune:", err)
 			os.Exit(1)
 		}
@@ -87,10 +91,27 @@ func readSplit(splitPath, set string) ([]string, error) {
 	return clips, nil
 }
 
-func linkSplit(splitPath, set, data, dir string) error {
+// linkSplit lays out one split as an eval folder: links to the keyword recordings, and
+// optionally the held-out synthetic negatives of the training cache and excerpts of the
+// part of each noise recording that training never used.
+func linkSplit(splitPath, set, data, cache, noise, dir string) error {
 	clips, err := readSplit(splitPath, set)
 	if err != nil {
 		return err
+	}
+	if cache != "" {
+		n, err := linkNegatives(cache, set, filepath.Join(dir, "unknown"))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("linked %d held-out synthetic negatives under %s/unknown\n", n, dir)
+	}
+	if noise != "" {
+		n, err := noiseClips(noise, filepath.Join(dir, "silence"))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("wrote %d unseen noise excerpts under %s/silence\n", n, dir)
 	}
 	abs, err := filepath.Abs(data)
 	if err != nil {
@@ -268,7 +289,7 @@ func run(m *infer.Model, path string, pad time.Duration) (trace, error) {
 			tr.at = append(tr.at, at)
 			tr.probs = append(tr.probs, slices.Clone(p))
 		},
-	}, m.NewDense(), det)
+	}, scorer(m), det)
 	if err != nil {
 		return tr, err
 	}
@@ -333,4 +354,79 @@ func replay(t trace, classes []string, th map[string]float64, smoothing, patienc
 		}
 	}
 	return fired
+}
+
+// linkNegatives links the synthetic `unknown` clips of one split, as listed in the
+// training cache's features/items.json.
+func linkNegatives(cache, set, dir string) (int, error) {
+	raw, err := os.ReadFile(filepath.Join(cache, "features", "items.json"))
+	if err != nil {
+		return 0, err
+	}
+	var items []struct{ ID, Split, Label, Kind string }
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return 0, fmt.Errorf("items.json: %w", err)
+	}
+	abs, err := filepath.Abs(cache)
+	if err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, it := range items {
+		if it.Split != set || it.Label != "unknown" || !strings.HasPrefix(it.ID, "tts/") {
+			continue
+		}
+		dst := filepath.Join(dir, filepath.Base(it.ID)+".wav")
+		os.Remove(dst)
+		if err := os.Symlink(filepath.Join(abs, it.ID+".wav"), dst); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// noiseClips cuts the last 30 % of each noise recording (never used in training) into
+// 3 s clips.
+func noiseClips(noise, dir string) (int, error) {
+	paths, _ := filepath.Glob(filepath.Join(noise, "*.flac"))
+	if len(paths) == 0 {
+		return 0, fmt.Errorf("no FLAC recordings in %s", noise)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	n := 0
+	const clip = 3 * audio.TargetRate
+	for _, p := range paths {
+		x, err := audio.DecodeFile(p)
+		if err != nil {
+			return n, err
+		}
+		x = x[len(x)*7/10:]
+		for i := 0; i+clip <= len(x); i += clip {
+			var b bytes.Buffer
+			if err := audio.WriteWAV(&b, audio.TargetRate, 1, 16, false, x[i:i+clip]); err != nil {
+				return n, err
+			}
+			name := fmt.Sprintf("%s-%02d.wav", strings.TrimSuffix(filepath.Base(p), ".flac"), i/clip)
+			if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// scorer is the forward pass the daemon runs by default: delta when the model carries
+// thresholds, dense otherwise, so the policy is tuned on the posteriors it will see.
+func scorer(m *infer.Model) engine.Scorer {
+	if m.Delta != nil && m.Delta.Any() {
+		return m.NewDelta(*m.Delta)
+	}
+	return m.NewDense()
 }
