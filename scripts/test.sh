@@ -26,7 +26,7 @@ step "race detector on the concurrent packages"
 go test -count=1 -race -gcflags=all=-d=checkptr=0 ./audio/ ./pipeline/
 
 step "fuzzing the parsers (${FUZZTIME:-10s} each)"
-for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "eval FuzzReadTruth" "frontend FuzzStreamingEqualsBatch"; do
+for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "eval FuzzReadTruth" "frontend FuzzStreamingEqualsBatch" "infer FuzzParse" "infer FuzzThresholdsJSON" "infer FuzzDeltaEqualsDense"; do
   set -- $target
   # A short minimize time: minimizing a large new input can otherwise stall a short run.
   go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-10s}" -fuzzminimizetime 5s "./$1/"

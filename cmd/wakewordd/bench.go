@@ -148,25 +148,6 @@ func benchThresholds(c config.Config, f *benchFlags, m *infer.Model) (infer.Thre
 	return infer.UniformThresholds(depth, 0), "none in the model or config: theta 0 at every site (exact)", nil
 }
 
-// decodeAudio reads a whole file as 16 kHz mono.
-func decodeAudio(path string) ([]float32, error) {
-	src, err := audio.OpenFile(path, audio.FileOptions{Channel: audio.MixAll})
-	if err != nil {
-		return nil, err
-	}
-	r, err := audio.Resample16k(src)
-	if err != nil {
-		src.Close()
-		return nil, err
-	}
-	defer r.Close()
-	samples, err := audio.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return samples, nil
-}
-
 // streamFrames runs samples through the streaming frontend, one hop at a time, as the
 // daemon's pipeline does.
 func streamFrames(samples []float32, p frontend.Params) ([][]float32, error) {
@@ -283,7 +264,7 @@ func runBench(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 		}
 		p = m.Frontend
 	}
-	samples, err := decodeAudio(f.input)
+	samples, err := audio.DecodeFile(f.input)
 	if err != nil {
 		return err
 	}

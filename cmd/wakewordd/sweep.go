@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/wakewordd/wakewordd/audio"
 	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/frontend"
 	"github.com/wakewordd/wakewordd/infer"
@@ -371,7 +372,7 @@ func loadSweepSet(ctx context.Context, m *infer.Model, dir string, perClass, wor
 			continue
 		}
 		count[clip.Class]++
-		samples, err := decodeAudio(clip.Path)
+		samples, err := audio.DecodeFile(clip.Path)
 		if err != nil {
 			return nil, err
 		}
