@@ -35,7 +35,8 @@ bin/tune -split "$SPLIT" -set validation -data "$DATA/keywords" -noise "$DATA/no
 
 if [ "${SWEEP:-1}" = 1 ]; then
   echo "=== delta threshold sweep on the validation split"
-  bin/wakewordd bench --model "$MODEL" --sweep "$WORK/validation" --out "${MODEL%.safetensors}.sweep" --write-model "$MODEL"
+  # SWEEP_ARGS narrows the search on a slow machine, e.g. "--per-class 40 --steps 10".
+  bin/wakewordd bench --model "$MODEL" --sweep "$WORK/validation" --out "${MODEL%.safetensors}.sweep" --write-model "$MODEL" ${SWEEP_ARGS:-}
 fi
 if [ "${TUNE:-1}" = 1 ]; then
   echo "=== tuning detection defaults on the selection split and $WORK/neg-tune.wav"
