@@ -314,7 +314,8 @@ func runBench(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 		engines = append(engines, e)
 	}
 	var pushed int64
-	for engines[1].Inferences() < uint64(f.windows) {
+	var scored uint64 // windows of the passes before this one: Reset zeroes the engine's count
+	for scored < uint64(f.windows) {
 		for _, e := range engines {
 			e.Reset() // each pass over the input starts a new stream
 		}
@@ -323,10 +324,11 @@ func runBench(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 				e.PushFrame(uint64(i), fr)
 			}
 			pushed++
-			if engines[1].Inferences() >= uint64(f.windows) {
+			if scored+engines[1].Inferences() >= uint64(f.windows) {
 				break
 			}
 		}
+		scored += engines[1].Inferences()
 		if err := ctx.Err(); err != nil {
 			return err
 		}

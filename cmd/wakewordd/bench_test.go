@@ -293,3 +293,12 @@ func TestSpeechRegionAndWindow(t *testing.T) {
 		t.Errorf("clip shorter than a frame: %d frames", len(w))
 	}
 }
+
+// An input shorter than the windows asked for is streamed again until they are scored.
+func TestBenchRepeatsShortInput(t *testing.T) {
+	short := writeFile(t, "short.wav", wavBytes(t, make([]float32, 16000))) // 8 windows a pass
+	rep := benchJSON(t, "--model", randomModel, "--input", short, "--windows", "20", "--theta", "0.3")
+	if rep.Windows != 20 {
+		t.Fatalf("scored %d windows, want 20", rep.Windows)
+	}
+}
