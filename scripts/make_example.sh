@@ -10,7 +10,7 @@ say en-us 150 50 a "Good morning. I think we should start the coffee before anyt
 say en-gb 140 40 b "Alexa"
 say en-us 160 55 c "turn on the kitchen lights"
 say en-us 150 45 d "And later, maybe a short walk."
-say en-us 145 60 e "Hey Jarvis"
+say en-gb-x-rp 150 45 e "Jarvis"
 say en-us 155 50 f "what is the weather tomorrow"
 sox -n -r 22050 -c 1 "$tmp/gap.wav" trim 0 0.8
 sox -n -r 22050 -c 1 "$tmp/lead.wav" trim 0 1.0

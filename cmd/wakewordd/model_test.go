@@ -95,3 +95,26 @@ func TestShippedModelOnAStream(t *testing.T) {
 		t.Logf("detections:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+// The bundled example says "Alexa" and later "Jarvis" among other speech: the README's first
+// command shows exactly these two detections.
+func TestShippedModelOnTheExample(t *testing.T) {
+	if _, err := os.Stat(shippedModel); err != nil {
+		t.Skip("no trained model at models/kwt.safetensors")
+	}
+	stdout, stderr, code := wakewordd(t, nil, "detect", "--json", "--model", shippedModel, "../../examples/kitchen.wav")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var d struct{ Keyword string }
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		got = append(got, d.Keyword)
+	}
+	if strings.Join(got, ",") != "alexa,jarvis" {
+		t.Fatalf("detections %v, want alexa then jarvis:\n%s", got, stdout)
+	}
+}
