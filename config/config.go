@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -287,7 +288,7 @@ func (c *Config) Validate(src *Source) error {
 	if f := c.Model.DeltaScale; f != nil && !(*f >= 0 && *f <= MaxDeltaScale) {
 		return src.Errorf("model.delta_scale", "must be between 0 and %d, got %v", MaxDeltaScale, *f)
 	}
-	for _, site := range sortedKeys(c.Model.Delta) {
+	for _, site := range slices.Sorted(maps.Keys(c.Model.Delta)) {
 		key := "model.delta." + site
 		if !slices.Contains(DeltaSites, site) {
 			return src.Errorf(key, "unknown delta site %q (want one of %s)", site, strings.Join(DeltaSites, ", "))
@@ -334,13 +335,4 @@ func (r Rule) validate(src *Source, prefix string) error {
 		return src.Errorf(prefix+".refractory", "must be between 0s and 1h, got %s", *d)
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -143,7 +144,7 @@ func (d Detection) validate(classes []string) error {
 	case !(d.RefractoryS >= 0 && d.RefractoryS <= maxRefractory):
 		return bad("refractory_s", d.RefractoryS, fmt.Sprintf("0..%g", maxRefractory))
 	}
-	for _, name := range sortedKeys(d.Thresholds) {
+	for _, name := range slices.Sorted(maps.Keys(d.Thresholds)) {
 		known := false
 		for _, c := range classes {
 			known = known || c == name
@@ -382,7 +383,7 @@ func parse(data []byte) (*Model, error) {
 		}
 		*p.data = t.Data
 	}
-	for _, n := range sortedKeys(tensors) {
+	for _, n := range slices.Sorted(maps.Keys(tensors)) {
 		if !want[n] {
 			return nil, fmt.Errorf("unexpected tensor %q", n)
 		}

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -85,7 +86,7 @@ func parseSafetensors(data []byte) (meta map[string]string, tensors map[string]T
 	}
 
 	var entries []tensorEntry
-	for _, name := range sortedKeys(fields) {
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		raw := fields[name]
 		if name == "__metadata__" {
 			if meta, err = parseMetadata(raw); err != nil {
@@ -299,21 +300,12 @@ func requiredKeys(fields map[string]json.RawMessage, keys ...string) error {
 
 // knownKeys reports the first key (in sorted order) that is not in keys.
 func knownKeys(fields map[string]json.RawMessage, keys ...string) error {
-	for _, k := range sortedKeys(fields) {
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		if !slices.Contains(keys, k) {
 			return fmt.Errorf("unknown key %q", k)
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // namedTensor is a tensor to be written, in file order.
@@ -392,7 +384,7 @@ func encodeSafetensors(meta map[string]string, tensors []namedTensor) ([]byte, e
 // sorted by name; it is the counterpart of ReadTensors for test vectors.
 func WriteTensors(w io.Writer, tensors map[string]Tensor) error {
 	list := make([]namedTensor, 0, len(tensors))
-	for _, name := range sortedKeys(tensors) {
+	for _, name := range slices.Sorted(maps.Keys(tensors)) {
 		t := tensors[name]
 		list = append(list, namedTensor{name, t.Shape, t.Data})
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -245,7 +247,7 @@ func (t *Thresholds) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("sites: %v", err)
 	}
 	var out Thresholds
-	for _, name := range sortedKeys(sites) {
+	for _, name := range slices.Sorted(maps.Keys(sites)) {
 		s, err := ParseDeltaSite(name)
 		if err != nil {
 			return fmt.Errorf("sites: %v", err)
