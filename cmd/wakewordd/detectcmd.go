@@ -26,15 +26,7 @@ func cmdDetect(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	c, src, err := cf.load(fs)
-	if err != nil {
-		return err
-	}
-	m, err := loadModel(c)
-	if err != nil {
-		return err
-	}
-	l, err := newListener(c, src, m)
+	l, _, err := listenerFromFlags(fs, cf)
 	if err != nil {
 		return err
 	}

@@ -32,15 +32,7 @@ func cmdEval(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	c, src, err := cf.load(fs)
-	if err != nil {
-		return err
-	}
-	m, err := loadModel(c)
-	if err != nil {
-		return err
-	}
-	l, err := newListener(c, src, m)
+	l, more, err := listenerFromFlags(fs, cf)
 	if err != nil {
 		return err
 	}
@@ -51,10 +43,10 @@ func cmdEval(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := scanClips(ctx, clips, *pad, max(*jobs, 1), l, func() (*listener, error) { return newListener(c, src, m) }); err != nil {
+	if err := scanClips(ctx, clips, *pad, max(*jobs, 1), l, more); err != nil {
 		return err
 	}
-	rep := eval.Score(m.Classes, clips)
+	rep := eval.Score(l.model.Classes, clips)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -110,6 +111,22 @@ func scorerFor(c config.Config, m *infer.Model) (engine.Scorer, string) {
 		return m.NewDense(), "dense (no delta thresholds in the model or config)"
 	}
 	return m.NewDelta(th), "delta " + th.String()
+}
+
+// listenerFromFlags loads the config (file, then flags), the model and one listener; more
+// makes further independent listeners over the same model.
+func listenerFromFlags(fs *flag.FlagSet, cf *configFlags) (l *listener, more func() (*listener, error), err error) {
+	c, src, err := cf.load(fs)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := loadModel(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	more = func() (*listener, error) { return newListener(c, src, m) }
+	l, err = more()
+	return l, more, err
 }
 
 // listener is a model, its detector and engine for one stream at a time.
