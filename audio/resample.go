@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/wakewordd/wakewordd/infer/asm"
 )
 
 // Resampler design. The input is conceptually upsampled by L (zeros inserted), low-pass
@@ -158,22 +160,10 @@ func (r *Resampler) Process(dst, src []float32) (nOut, nIn int) {
 }
 
 // dot is the inner product of two equally long slices, in a fixed order so results do
-// not depend on how the stream was chunked.
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+// not depend on how the stream was chunked. It is infer/asm's kernel (NEON, AVX2 or plain
+// Go), whose order of operations is the same on arm64 and amd64: the same audio resamples
+// to the same bits on both.
+func dot(a, b []float32) float32 { return asm.Dot(a, b) }
 
 func gcd(a, b int) int {
 	for b != 0 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/wakewordd/wakewordd/infer/asm"
 )
 
 // Delta runs the delta-pruned forward pass of one model (Jelcicova and
@@ -27,21 +29,22 @@ import (
 // (Ops). All scratch space is allocated by NewDelta: Forward allocates
 // nothing. A Delta is not safe for concurrent use; create one per goroutine.
 type Delta struct {
-	m     *Model
-	th    Thresholds
-	scale float32 // 1/sqrt(Dim/Heads)
-	eps   float32
-	lw    []deltaWeights
+	m      *Model
+	th     Thresholds
+	scale  float32 // 1/sqrt(Dim/Heads)
+	eps    float32
+	embedT []float32     // [Coeffs, Dim] embedding, transposed
+	lw     []packedLayer // the layers' linear maps, transposed
 
 	tokens  []float32 // [Frames, Dim] frames projected by Forward
 	x       []float32 // [Tokens, Dim] token activations
 	q, k, v []float32 // [Tokens, Dim] projections of x
-	kT      []float32 // [Dim, Tokens] K transposed: row i is channel i of every key
+	kT      []float32 // [Dim, padded Tokens] K transposed: row i is channel i of every key
 	acc3    []float32 // [3 Dim] running q|k|v of the current token
 	rx      []float32 // [Dim] reference of the Q/K/V input
 	rq      []float32 // [Dim] reference of the query (per head slices)
-	sAcc    []float32 // [Heads, Tokens] running score rows
-	p       []float32 // [Tokens] one row of attention probabilities
+	sAcc    []float32 // [Heads, padded Tokens] running score rows (padded with zeros)
+	p       []float32 // [padded Tokens] one row of attention probabilities (see softmaxRow)
 	rp      []float32 // [Heads, Tokens] reference of the probability rows
 	oAcc    []float32 // [Dim] running head outputs
 	ot      []float32 // [Dim] head outputs of the current token
@@ -59,15 +62,6 @@ type Delta struct {
 	c counter
 }
 
-// deltaWeights are one layer's weights transposed to [in, out], so that a
-// kept input element i updates the output with the contiguous row i.
-type deltaWeights struct {
-	qkvT []float32 // [Dim, 3 Dim]: row i is (Q[:,i], K[:,i], V[:,i])
-	outT []float32 // [Dim, Dim]
-	fc1T []float32 // [Dim, MLPDim]
-	fc2T []float32 // [MLPDim, Dim]
-}
-
 // NewDelta allocates the state for running m with delta pruning at the
 // thresholds th. m must be valid and must not change while the Delta is in
 // use. It panics if th is not valid for m (Thresholds.Validate); thresholds
@@ -79,18 +73,17 @@ func (m *Model) NewDelta(th Thresholds) *Delta {
 		m:      m,
 		scale:  float32(1 / math.Sqrt(float64(a.Dim/a.Heads))),
 		eps:    float32(a.NormEps),
-		lw:     make([]deltaWeights, a.Depth),
 		tokens: make([]float32, a.Frames*d),
 		x:      make([]float32, n*d),
 		q:      make([]float32, n*d),
 		k:      make([]float32, n*d),
 		v:      make([]float32, n*d),
-		kT:     make([]float32, d*n),
+		kT:     make([]float32, d*padTokens(n)),
 		acc3:   make([]float32, 3*d),
 		rx:     make([]float32, d),
 		rq:     make([]float32, d),
-		sAcc:   make([]float32, a.Heads*n),
-		p:      make([]float32, n),
+		sAcc:   make([]float32, a.Heads*padTokens(n)),
+		p:      make([]float32, padTokens(n)),
 		rp:     make([]float32, a.Heads*n),
 		oAcc:   make([]float32, d),
 		ot:     make([]float32, d),
@@ -106,36 +99,11 @@ func (m *Model) NewDelta(th Thresholds) *Delta {
 		dv:     make([]float32, max(d, n, M)),
 		c:      newCounter(a, true),
 	}
-	for i := range m.Weights.Layers {
-		l := &m.Weights.Layers[i]
-		w := &s.lw[i]
-		w.qkvT = make([]float32, d*3*d)
-		for j := range d { // output channel
-			for c := range d { // input channel
-				w.qkvT[c*3*d+j] = l.Q[j*d+c]
-				w.qkvT[c*3*d+d+j] = l.K[j*d+c]
-				w.qkvT[c*3*d+2*d+j] = l.V[j*d+c]
-			}
-		}
-		w.outT = transpose(l.Out, d, d)
-		w.fc1T = transpose(l.FC1, M, d)
-		w.fc2T = transpose(l.FC2, d, M)
-	}
+	s.embedT, s.lw = packWeights(m)
 	if err := s.SetThresholds(th); err != nil {
 		panic("infer: NewDelta: " + err.Error())
 	}
 	return s
-}
-
-// transpose returns the [cols, rows] transpose of the row-major [rows, cols] w.
-func transpose(w []float32, rows, cols int) []float32 {
-	t := make([]float32, rows*cols)
-	for r := range rows {
-		for c := range cols {
-			t[c*rows+r] = w[r*cols+c]
-		}
-	}
-	return t
 }
 
 // SetThresholds replaces the thresholds (a copy of th is kept); the op
@@ -163,9 +131,7 @@ func (s *Delta) Forward(features, logits []float32) {
 	d, K := a.Dim, a.Coeffs
 	w := &s.m.Weights
 	for t := range a.Frames {
-		tok := s.tokens[t*d : (t+1)*d]
-		matVec(tok, w.EmbedW, features[t*K:(t+1)*K], d, K)
-		add(tok, w.EmbedB)
+		linear(s.tokens[t*d:(t+1)*d], features[t*K:(t+1)*K], s.embedT, w.EmbedB)
 	}
 	s.c.frames += int64(a.Frames)
 	dt, _ := s.c.since(t0)
@@ -181,8 +147,7 @@ func (s *Delta) EmbedFrame(frame, token []float32) {
 	a := s.m.Arch
 	checkEmbed(a, frame, token)
 	t0 := s.c.now()
-	matVec(token, s.m.Weights.EmbedW, frame, a.Dim, a.Coeffs)
-	add(token, s.m.Weights.EmbedB)
+	linear(token, frame, s.embedT, s.m.Weights.EmbedB)
 	s.c.frames++
 	dt, _ := s.c.since(t0)
 	s.c.times.Embed += dt
@@ -261,11 +226,11 @@ func (s *Delta) attention(li int) {
 		ops[OpK] += kept * int64(d)
 		ops[OpV] += kept * int64(d)
 	} else {
-		for t := range n {
-			xt := s.x[t*d : (t+1)*d]
-			matVec(s.q[t*d:(t+1)*d], l.Q, xt, d, d)
-			matVec(s.k[t*d:(t+1)*d], l.K, xt, d, d)
-			matVec(s.v[t*d:(t+1)*d], l.V, xt, d, d)
+		for t := range n { // as Dense: one linear map to q | k | v
+			linear(s.acc3, s.x[t*d:(t+1)*d], lw.qkvT, nil)
+			copy(s.q[t*d:(t+1)*d], s.acc3[:d])
+			copy(s.k[t*d:(t+1)*d], s.acc3[d:2*d])
+			copy(s.v[t*d:(t+1)*d], s.acc3[2*d:])
 		}
 		dense := int64(n) * int64(d) * int64(d)
 		ops[OpQ] += dense
@@ -277,9 +242,10 @@ func (s *Delta) attention(li int) {
 	var thScores, thValues, thOut float32
 	if deltaScores {
 		thScores = s.th.Theta[DeltaScores][li]
-		for u := range n { // kT[i, u] = k[u, i]
+		np := padTokens(n)
+		for u := range n { // kT[i, u] = k[u, i]; the padding columns stay 0
 			for i, kv := range s.k[u*d : (u+1)*d] {
-				s.kT[i*n+u] = kv
+				s.kT[i*np+u] = kv
 			}
 		}
 		clear(s.rq)
@@ -300,31 +266,26 @@ func (s *Delta) attention(li int) {
 		for h := 0; h < d; h += hd {
 			q := s.q[t*d+h : t*d+h+hd]
 			if deltaScores {
-				row := s.sAcc[h/hd*n : (h/hd+1)*n]
+				np := len(s.p)
+				row := s.sAcc[h/hd*np : (h/hd+1)*np]
 				nz := selectDelta(q, s.rq[h:h+hd], thScores, s.idx, s.dv)
-				rowAXPY(row, s.kT[h*n:], n, s.idx[:nz], s.dv[:nz])
+				rowAXPY(row, s.kT[h*np:], np, s.idx[:nz], s.dv[:nz]) // whole blocks of 16
 				keptScores += int64(nz)
-				for u, sv := range row {
-					s.p[u] = sv * s.scale
-				}
+				copy(s.p, row[:n])
 			} else {
-				for u := range n {
-					s.p[u] = dot(q, s.k[u*d+h:u*d+h+hd]) * s.scale
-				}
+				asm.DotRows(s.p[:n], q, s.k[h:], d) // q·k_u for every token u
 			}
-			softmax(s.p)
+			softmaxRow(s.p, n, s.scale)
 			o := s.ot[h : h+hd]
 			if deltaValues {
 				acc := s.oAcc[h : h+hd]
-				nz := selectDelta(s.p, s.rp[h/hd*n:(h/hd+1)*n], thValues, s.idx, s.dv)
+				nz := selectDelta(s.p[:n], s.rp[h/hd*n:(h/hd+1)*n], thValues, s.idx, s.dv)
 				rowAXPY(acc, s.v[h:], d, s.idx[:nz], s.dv[:nz])
 				keptValues += int64(nz)
 				copy(o, acc)
 			} else {
 				clear(o)
-				for u, pu := range s.p {
-					axpy(o, pu, s.v[u*d+h:u*d+h+hd])
-				}
+				asm.AXPYRows(o, s.p[:n], s.v[h:], d) // Σ_u p_u v_u
 			}
 		}
 		if deltaOut {
@@ -332,10 +293,10 @@ func (s *Delta) attention(li int) {
 			rowAXPY(s.outAcc, lw.outT, d, s.idx[:nz], s.dv[:nz])
 			keptOut += int64(nz)
 			copy(s.tmp, s.outAcc)
+			add(s.tmp, l.OutB)
 		} else {
-			matVec(s.tmp, l.Out, s.ot, d, d)
+			linear(s.tmp, s.ot, lw.outT, l.OutB)
 		}
-		add(s.tmp, l.OutB)
 		xt := s.x[t*d : (t+1)*d]
 		add(xt, s.tmp)
 		layerNorm(xt, l.Norm1, l.Norm1B, s.eps)
@@ -384,20 +345,20 @@ func (s *Delta) mlp(li int) {
 			rowAXPY(s.h1Acc, lw.fc1T, M, s.idx[:nz], s.dv[:nz])
 			kept1 += int64(nz)
 			copy(s.hidden, s.h1Acc)
+			add(s.hidden, l.FC1B)
 		} else {
-			matVec(s.hidden, l.FC1, xt, M, d)
+			linear(s.hidden, xt, lw.fc1T, l.FC1B)
 		}
-		add(s.hidden, l.FC1B)
 		gelu(s.hidden)
 		if delta2 {
 			nz := selectDelta(s.hidden, s.r2, th2, s.idx, s.dv)
 			rowAXPY(s.f2Acc, lw.fc2T, d, s.idx[:nz], s.dv[:nz])
 			kept2 += int64(nz)
 			copy(s.tmp, s.f2Acc)
+			add(s.tmp, l.FC2B)
 		} else {
-			matVec(s.tmp, l.FC2, s.hidden, d, M)
+			linear(s.tmp, s.hidden, lw.fc2T, l.FC2B)
 		}
-		add(s.tmp, l.FC2B)
 		add(xt, s.tmp)
 		layerNorm(xt, l.Norm2, l.Norm2B, s.eps)
 	}
@@ -411,63 +372,5 @@ func (s *Delta) mlp(li int) {
 		ops[OpFC2] += kept2 * int64(d)
 	} else {
 		ops[OpFC2] += dense
-	}
-}
-
-// selectDelta compares x with its reference ref element by element. For
-// every element that differs by more than theta (|x_i - ref_i| > theta) it
-// records the position in idx and the difference in dv, and sets
-// ref_i = x_i. A NaN difference is kept, so that a NaN propagates as in
-// the dense pass instead of being hidden. It returns how many elements were kept; idx and dv need room
-// for len(x).
-func selectDelta(x, ref []float32, theta float32, idx []int32, dv []float32) int {
-	ref = ref[:len(x)]
-	idx = idx[:len(x)]
-	dv = dv[:len(x)]
-	// Branch-free: every element is written at position n, and n moves on
-	// only for the kept ones (keep rates of 5-50 % defeat branch
-	// prediction). The references are updated afterwards, for the kept
-	// elements only.
-	// |d| > theta is compared on the bits: for non-negative floats the
-	// order of the bit patterns is that of the values, and a NaN's pattern
-	// is above every number's.
-	th := uint64(math.Float32bits(theta) &^ (1 << 31))
-	n := 0
-	for i, xv := range x {
-		d := xv - ref[i]
-		idx[n] = int32(i) // n <= i < len(x)
-		dv[n] = d
-		abs := uint64(math.Float32bits(d) &^ (1 << 31))
-		n += int((th - abs) >> 63) // 1 when abs > th
-	}
-	for _, i := range idx[:n] {
-		ref[i] = x[i]
-	}
-	return n
-}
-
-// rowAXPY adds dv[j] times row idx[j] of w to y, for every j; row r is
-// w[r*stride : r*stride+len(y)]. Rows are taken four at a time so that y
-// is loaded and stored once per four rows.
-func rowAXPY(y, w []float32, stride int, idx []int32, dv []float32) {
-	n := len(y)
-	dv = dv[:len(idx)]
-	j := 0
-	for ; j+4 <= len(idx); j += 4 {
-		a0, a1, a2, a3 := dv[j], dv[j+1], dv[j+2], dv[j+3]
-		w0 := w[int(idx[j])*stride:][:n]
-		w1 := w[int(idx[j+1])*stride:][:n]
-		w2 := w[int(idx[j+2])*stride:][:n]
-		w3 := w[int(idx[j+3])*stride:][:n]
-		for i := range y {
-			y[i] += (a0*w0[i] + a1*w1[i]) + (a2*w2[i] + a3*w3[i])
-		}
-	}
-	for ; j < len(idx); j++ {
-		a0 := dv[j]
-		w0 := w[int(idx[j])*stride:][:n]
-		for i := range y {
-			y[i] += a0 * w0[i]
-		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/wakewordd/wakewordd/infer/asm"
 )
 
 // Dense runs the dense (unpruned) forward pass of one model. It holds all
@@ -14,12 +16,14 @@ type Dense struct {
 	scale float32 // 1/sqrt(Dim/Heads)
 	eps   float32
 
-	x       []float32 // [Tokens, Dim] token activations
-	q, k, v []float32 // [Tokens, Dim] projections of x
-	o       []float32 // [Tokens, Dim] concatenated head outputs
-	scores  []float32 // [Tokens] one row of attention scores
-	tmp     []float32 // [Dim] output of a projection before the residual sum
-	hidden  []float32 // [MLPDim] MLP hidden layer of one token
+	embedT []float32     // [Coeffs, Dim] embedding, transposed
+	lw     []packedLayer // the layers' linear maps, transposed
+	x      []float32     // [Tokens, Dim] token activations
+	qkv    []float32     // [Tokens, 3 Dim] q | k | v of every token
+	o      []float32     // [Tokens, Dim] concatenated head outputs
+	scores []float32     // [padded Tokens] one row of attention scores (see softmaxRow)
+	tmp    []float32     // [Dim] output of a projection before the residual sum
+	hidden []float32     // [MLPDim] MLP hidden layer of one token
 
 	c counter // op counts and optional stage timing
 }
@@ -30,16 +34,17 @@ type Dense struct {
 func (m *Model) NewDense() *Dense {
 	a := m.Arch
 	n := a.Tokens() * a.Dim
+	embedT, lw := packWeights(m)
 	return &Dense{
 		m:      m,
 		scale:  float32(1 / math.Sqrt(float64(a.Dim/a.Heads))),
 		eps:    float32(a.NormEps),
+		embedT: embedT,
+		lw:     lw,
 		x:      make([]float32, n),
-		q:      make([]float32, n),
-		k:      make([]float32, n),
-		v:      make([]float32, n),
+		qkv:    make([]float32, 3*n),
 		o:      make([]float32, n),
-		scores: make([]float32, a.Tokens()),
+		scores: make([]float32, padTokens(a.Tokens())),
 		tmp:    make([]float32, a.Dim),
 		hidden: make([]float32, a.MLPDim),
 		c:      newCounter(a, false),
@@ -52,7 +57,7 @@ func (m *Model) NewDense() *Dense {
 // values. It panics if either length is wrong.
 //
 // The math is that of models/FORMAT.md, in float32 with float32 dot
-// products:
+// products (infer/asm's kernels; GELU's erf is a rational approximation):
 //
 //	x_0 = cls + pos[0];  x_t = embed(f_t) + pos[t]
 //	per layer: x = LN1(x + MHSA(x));  x = LN2(x + fc2(GELU(fc1(x))))
@@ -78,11 +83,11 @@ func (s *Dense) encode(logits []float32, start time.Time) {
 	d := a.Dim
 	t0 := s.c.now()
 	for i := range w.Layers {
-		s.attention(&w.Layers[i])
+		s.attention(&w.Layers[i], &s.lw[i])
 		var dt time.Duration
 		dt, t0 = s.c.since(t0)
 		s.c.times.MHSA += dt
-		s.mlp(&w.Layers[i])
+		s.mlp(&w.Layers[i], &s.lw[i])
 		dt, t0 = s.c.since(t0)
 		s.c.times.MLP += dt
 	}
@@ -100,58 +105,46 @@ func (s *Dense) embed(features []float32) {
 	d, K := a.Dim, a.Coeffs
 	copy(s.x[:d], w.Cls)
 	for t := 1; t <= a.Frames; t++ {
-		xt := s.x[t*d : (t+1)*d]
-		matVec(xt, w.EmbedW, features[(t-1)*K:t*K], d, K)
-		add(xt, w.EmbedB)
+		linear(s.x[t*d:(t+1)*d], features[(t-1)*K:t*K], s.embedT, w.EmbedB)
 	}
 	add(s.x, w.Pos)
 }
 
 // attention runs x = LN1(x + out(MHSA(x))) over all tokens.
-func (s *Dense) attention(l *Layer) {
+func (s *Dense) attention(l *Layer, lw *packedLayer) {
 	a := s.m.Arch
 	d, n := a.Dim, a.Tokens()
 	hd := d / a.Heads
 	for t := range n {
-		xt := s.x[t*d : (t+1)*d]
-		matVec(s.q[t*d:(t+1)*d], l.Q, xt, d, d)
-		matVec(s.k[t*d:(t+1)*d], l.K, xt, d, d)
-		matVec(s.v[t*d:(t+1)*d], l.V, xt, d, d)
+		linear(s.qkv[t*3*d:(t+1)*3*d], s.x[t*d:(t+1)*d], lw.qkvT, nil)
 	}
 	for t := range n {
 		for h := 0; h < d; h += hd {
-			q := s.q[t*d+h : t*d+h+hd]
-			for u := range n {
-				s.scores[u] = dot(q, s.k[u*d+h:u*d+h+hd]) * s.scale
-			}
-			softmax(s.scores)
+			q := s.qkv[t*3*d+h : t*3*d+h+hd]
+			asm.DotRows(s.scores[:n], q, s.qkv[d+h:], 3*d) // q·k_u for every token u
+			softmaxRow(s.scores, n, s.scale)
 			o := s.o[t*d+h : t*d+h+hd]
 			clear(o)
-			for u, p := range s.scores {
-				axpy(o, p, s.v[u*d+h:u*d+h+hd])
-			}
+			asm.AXPYRows(o, s.scores[:n], s.qkv[2*d+h:], 3*d) // Σ_u p_u v_u
 		}
 	}
 	for t := range n {
 		xt := s.x[t*d : (t+1)*d]
-		matVec(s.tmp, l.Out, s.o[t*d:(t+1)*d], d, d)
-		add(s.tmp, l.OutB)
+		linear(s.tmp, s.o[t*d:(t+1)*d], lw.outT, l.OutB)
 		add(xt, s.tmp)
 		layerNorm(xt, l.Norm1, l.Norm1B, s.eps)
 	}
 }
 
 // mlp runs x = LN2(x + fc2(GELU(fc1(x)))) token by token.
-func (s *Dense) mlp(l *Layer) {
+func (s *Dense) mlp(l *Layer, lw *packedLayer) {
 	a := s.m.Arch
-	d, M := a.Dim, a.MLPDim
+	d := a.Dim
 	for t := range a.Tokens() {
 		xt := s.x[t*d : (t+1)*d]
-		matVec(s.hidden, l.FC1, xt, M, d)
-		add(s.hidden, l.FC1B)
+		linear(s.hidden, xt, lw.fc1T, l.FC1B)
 		gelu(s.hidden)
-		matVec(s.tmp, l.FC2, s.hidden, d, M)
-		add(s.tmp, l.FC2B)
+		linear(s.tmp, s.hidden, lw.fc2T, l.FC2B)
 		add(xt, s.tmp)
 		layerNorm(xt, l.Norm2, l.Norm2B, s.eps)
 	}

@@ -1,130 +1,73 @@
 package infer
 
-import "math"
+import (
+	"math"
 
-// The kernels below are the plain-Go building blocks of the forward passes.
-// They stay the reference (and the fallback) when infer/asm provides SIMD
-// versions. All work in place or into caller-supplied slices and never
-// allocate. Lengths are the callers' responsibility; slicing panics on a
-// mismatch rather than reading the wrong memory.
+	"github.com/wakewordd/wakewordd/infer/asm"
+)
 
-// dot returns the float32 dot product of a and b[:len(a)], summed in four
-// independent lanes (so the loop is not one long dependency chain) that are
-// added pairwise at the end.
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		x, y := a[i:i+4:i+4], b[i:i+4:i+4]
-		s0 += x[0] * y[0]
-		s1 += x[1] * y[1]
-		s2 += x[2] * y[2]
-		s3 += x[3] * y[3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+// The building blocks of the forward passes. The loops themselves live in
+// infer/asm: NEON and AVX2 assembly, with a plain-Go version of each that is
+// the fallback and the tests' reference. All work in place or into
+// caller-supplied slices and never allocate. Lengths are the callers'
+// responsibility; slicing panics on a mismatch rather than reading the wrong
+// memory.
+
+// dot returns the float32 dot product of a and b[:len(a)].
+func dot(a, b []float32) float32 { return asm.Dot(a, b) }
 
 // matVec sets dst[j] = W[j,:]·x for the rows x cols row-major matrix W,
 // i.e. dst = W x, a PyTorch Linear without bias.
 func matVec(dst, w, x []float32, rows, cols int) {
-	dst = dst[:rows]
-	x = x[:cols]
-	w = w[:rows*cols]
-	j := 0
-	// Four rows at a time: each x[i] is loaded once for four products.
-	for ; j+4 <= rows; j += 4 {
-		n := len(x) // re-slicing to len(x) lets the compiler drop bounds checks
-		w0 := w[j*cols:][:n]
-		w1 := w[(j+1)*cols:][:n]
-		w2 := w[(j+2)*cols:][:n]
-		w3 := w[(j+3)*cols:][:n]
-		var s0, s1, s2, s3 float32
-		for i, v := range x {
-			s0 += w0[i] * v
-			s1 += w1[i] * v
-			s2 += w2[i] * v
-			s3 += w3[i] * v
-		}
-		d := dst[j : j+4 : j+4]
-		d[0], d[1], d[2], d[3] = s0, s1, s2, s3
-	}
-	for ; j < rows; j++ {
-		dst[j] = dot(w[j*cols:(j+1)*cols], x)
-	}
+	asm.DotRows(dst[:rows], x[:cols], w[:rows*cols], cols)
 }
 
-// axpy sets dst += a*x over len(dst) elements.
-func axpy(dst []float32, a float32, x []float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] += a * x[i]
+// linear sets y = b + x W for the transposed weights wT (len(x) rows of
+// len(y)), i.e. a PyTorch Linear whose weight matrix is wTᵀ; b == nil is a
+// zero bias. It is one AXPYRows: each output is a chain of fused
+// multiply-adds over the inputs, starting from the bias.
+func linear(y, x, wT, b []float32) {
+	if b == nil {
+		clear(y)
+	} else {
+		copy(y, b[:len(y)])
 	}
+	asm.AXPYRows(y, x, wT[:len(x)*len(y)], len(y))
 }
 
 // add sets dst += x over len(dst) elements (residual sums, biases).
-func add(dst, x []float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] += x[i]
-	}
-}
+func add(dst, x []float32) { asm.Add(dst, x) }
 
 // layerNorm normalises x in place to zero mean and unit (biased) variance,
-// then scales by g and shifts by b, as torch.nn.LayerNorm. The mean is
-// subtracted before squaring (two passes), which keeps the variance
-// accurate in float32.
-func layerNorm(x, g, b []float32, eps float32) {
-	g, b = g[:len(x)], b[:len(x)]
-	n := float32(len(x))
-	var sum float32
-	for _, v := range x {
-		sum += v
-	}
-	mean := sum / n
-	var ss float32
-	for _, v := range x {
-		d := v - mean
-		ss += d * d
-	}
-	inv := float32(1 / math.Sqrt(float64(ss/n+eps)))
-	for i, v := range x {
-		x[i] = (v-mean)*inv*g[i] + b[i]
-	}
-}
+// then scales by g and shifts by b, as torch.nn.LayerNorm (asm.LayerNorm).
+func layerNorm(x, g, b []float32, eps float32) { asm.LayerNorm(x, g, b, eps) }
 
-// gelu applies the exact GELU, 0.5 x (1 + erf(x/√2)), in place. It is
-// evaluated in float64 and rounded once, so it is exact to float32.
-func gelu(x []float32) {
-	for i, v := range x {
-		f := float64(v)
-		x[i] = float32(0.5 * f * (1 + math.Erf(f/math.Sqrt2)))
-	}
-}
+// gelu applies GELU, 0.5 x (1 + erf(x/√2)), in place, with a rational
+// approximation of erf (asm.GELU: error below 3e-7·max(1, |x|)).
+func gelu(x []float32) { asm.GELU(x) }
 
-// softmax replaces x by exp(x - max x) / sum, in place. Subtracting the
-// maximum keeps every exponent <= 0, so nothing overflows.
-func softmax(x []float32) {
-	if len(x) == 0 {
-		return
+// softmax replaces x by exp(x - max x) / sum, in place (asm.Softmax).
+func softmax(x []float32) { asm.Softmax(x, 1) }
+
+// padTokens rounds a row of n attention scores up to whole blocks of 16,
+// the assembly's vector length, so that the row kernels need no Go tail.
+func padTokens(n int) int { return (n + 15) &^ 15 }
+
+// negInf pads score rows: exp(-Inf) = 0.
+var negInf = func() (v [15]float32) {
+	for i := range v {
+		v[i] = float32(math.Inf(-1))
 	}
-	mx := x[0]
-	for _, v := range x[1:] {
-		mx = max(mx, v)
-	}
-	var sum float64
-	for i, v := range x {
-		e := math.Exp(float64(v - mx))
-		x[i] = float32(e)
-		sum += e
-	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
-	}
+	return v
+}()
+
+// softmaxRow replaces p[:n] by softmax(scale·p[:n]) and p[n:] (the padding,
+// len(p) = padTokens(n)) by 0. It is asm.Softmax over the whole padded row
+// with -Inf in the padding, which gives the bits of asm.Softmax over p[:n]
+// without its tail handling.
+func softmaxRow(p []float32, n int, scale float32) {
+	copy(p[n:], negInf[:])
+	asm.Softmax(p, scale)
 }
 
 // Softmax writes the softmax of logits into probs, which must have the
@@ -135,4 +78,66 @@ func Softmax(logits, probs []float32) {
 	}
 	copy(probs, logits)
 	softmax(probs)
+}
+
+// selectDelta compares x with its reference ref element by element. For
+// every element that differs by more than theta (|x_i - ref_i| > theta) it
+// records the position in idx and the difference in dv, and sets
+// ref_i = x_i. A NaN difference is kept, so that a NaN propagates as in
+// the dense pass instead of being hidden. It returns how many elements were
+// kept; idx and dv need room for len(x) (asm.SelectDelta).
+func selectDelta(x, ref []float32, theta float32, idx []int32, dv []float32) int {
+	return asm.SelectDelta(x, ref, theta, idx, dv)
+}
+
+// rowAXPY adds dv[j] times row idx[j] of w to y, for every j; row r is
+// w[r*stride : r*stride+len(y)] (asm.RowAXPY).
+func rowAXPY(y, w []float32, stride int, idx []int32, dv []float32) {
+	asm.RowAXPY(y, w, stride, idx, dv)
+}
+
+// packedLayer holds one layer's token-wise linear maps transposed to
+// [in, out]: y = x W is one AXPYRows over the rows of the transpose, and a
+// delta update a RowAXPY over the rows of the kept inputs.
+type packedLayer struct {
+	qkvT []float32 // [Dim, 3 Dim]: row i is (Q[:,i], K[:,i], V[:,i])
+	outT []float32 // [Dim, Dim]
+	fc1T []float32 // [Dim, MLPDim]
+	fc2T []float32 // [MLPDim, Dim]
+}
+
+// packWeights returns the embedding ([Coeffs, Dim]) and every layer's maps
+// transposed, as Dense and Delta run them.
+func packWeights(m *Model) (embedT []float32, layers []packedLayer) {
+	a := m.Arch
+	d, M := a.Dim, a.MLPDim
+	embedT = transpose(m.Weights.EmbedW, d, a.Coeffs)
+	layers = make([]packedLayer, len(m.Weights.Layers))
+	for i := range m.Weights.Layers {
+		l := &m.Weights.Layers[i]
+		w := &layers[i]
+		w.qkvT = make([]float32, d*3*d)
+		for j := range d { // output channel
+			for c := range d { // input channel
+				w.qkvT[c*3*d+j] = l.Q[j*d+c]
+				w.qkvT[c*3*d+d+j] = l.K[j*d+c]
+				w.qkvT[c*3*d+2*d+j] = l.V[j*d+c]
+			}
+		}
+		w.outT = transpose(l.Out, d, d)
+		w.fc1T = transpose(l.FC1, M, d)
+		w.fc2T = transpose(l.FC2, d, M)
+	}
+	return embedT, layers
+}
+
+// transpose returns the [cols, rows] transpose of the row-major [rows, cols] w.
+func transpose(w []float32, rows, cols int) []float32 {
+	t := make([]float32, rows*cols)
+	for r := range rows {
+		for c := range cols {
+			t[c*rows+r] = w[r*cols+c]
+		}
+	}
+	return t
 }

@@ -20,8 +20,7 @@ func (s *Dense) EmbedFrame(frame, token []float32) {
 	a := s.m.Arch
 	checkEmbed(a, frame, token)
 	t0 := s.c.now()
-	matVec(token, s.m.Weights.EmbedW, frame, a.Dim, a.Coeffs)
-	add(token, s.m.Weights.EmbedB)
+	linear(token, frame, s.embedT, s.m.Weights.EmbedB)
 	s.c.frames++
 	dt, _ := s.c.since(t0)
 	s.c.times.Embed += dt

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what wakewordd needs on Debian 12 / Ubuntu, idempotently.
-# Usage: scripts/setup.sh [build] [test] [demo] [train]   (default: build)
+# Usage: scripts/setup.sh [build] [test] [demo] [train] [cross]   (default: build)
+# cross: the arm64 cross toolchain and arm64 PortAudio for `make build-arm64` (adds the
+# arm64 dpkg architecture once).
 # Only packages that are missing are installed; nothing happens when all are present.
 set -euo pipefail
 
@@ -13,25 +15,37 @@ for g in "${groups[@]}"; do
     build) pkgs+=(gcc libc6-dev pkg-config portaudio19-dev libasound2-dev git ca-certificates) ;;
     demo)  pkgs+=(gcc libc6-dev pkg-config portaudio19-dev libasound2-dev alsa-utils mosquitto mosquitto-clients) ;;
     test)  pkgs+=(gcc libc6-dev pkg-config portaudio19-dev libasound2-dev alsa-utils jackd2 jack-tools
-                  python3 python3-numpy python3-torch mosquitto mosquitto-clients sox systemd espeak-ng wamerican) ;;
+                  python3 python3-numpy python3-torch mosquitto mosquitto-clients sox systemd espeak-ng wamerican
+                  qemu-user qemu-user-static binfmt-support crossbuild-essential-arm64 make) ;;
+    cross) pkgs+=(gcc libc6-dev pkg-config make crossbuild-essential-arm64 qemu-user portaudio19-dev:arm64) ;;
     train) pkgs+=(python3 python3-numpy python3-scipy python3-soundfile python3-torch espeak-ng sox libsox-fmt-all flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts wamerican) ;;
-    *) echo "setup.sh: unknown group '$g' (want build, test, demo or train)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown group '$g' (want build, test, demo, train or cross)" >&2; exit 2 ;;
   esac
 done
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+# arm64 packages (name:arm64) need the foreign architecture; adding it is idempotent, and
+# the package lists must then be refreshed for it.
+need_update=""
+if printf '%s\n' "${pkgs[@]}" | grep -q ':arm64$' && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  echo "setup.sh: adding the arm64 dpkg architecture" >&2
+  $sudo dpkg --add-architecture arm64
+  need_update=1
+fi
 
 missing=()
 for p in $(printf '%s\n' "${pkgs[@]}" | sort -u); do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+if [ ${#missing[@]} -gt 0 ] || [ -n "$need_update" ]; then
   echo "setup.sh: installing ${missing[*]}" >&2
   # jackd2 asks about realtime priority; never prompt.
   echo "jackd2 jackd/tweak_rt_limits boolean false" | $sudo debconf-set-selections 2>/dev/null || true
   $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  [ ${#missing[@]} -eq 0 ] || $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
 # Go: the module needs go >= 1.26; newer toolchains fetch it through the module proxy.

@@ -3,7 +3,7 @@
 # FUZZEXECS=200000 scripts/test.sh fuzzes longer (default 20000 inputs per target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh test
+scripts/setup.sh test cross
 . scripts/env.sh
 export JACK_NO_START_SERVER=1
 
@@ -25,8 +25,64 @@ step "race detector on the concurrent packages"
 # rejects, which says nothing about our code.
 go test -count=1 -race -gcflags=all=-d=checkptr=0 ./audio/ ./pipeline/
 
-step "fuzzing (${FUZZEXECS:-20000} inputs per target)"
-for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "eval FuzzReadTruth" "frontend FuzzStreamingEqualsBatch" "infer FuzzParse" "infer FuzzThresholdsJSON" "infer FuzzDeltaEqualsDense"; do
+step "arm64: every package that builds without cgo, under qemu-aarch64 (Cortex-A76)"
+# The NEON kernels (infer/asm) run here. cmd/wakewordd is left out: its tests exec the
+# binary they build, which qemu-user cannot follow; the next step runs that binary.
+# -short skips the PyTorch training smoke test (it ran natively above).
+qemu="qemu-aarch64 -cpu cortex-a76"
+arm64_pkgs=$(CGO_ENABLED=0 GOARCH=arm64 go list ./... | grep -v '/cmd/wakewordd$')
+CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -short -exec "$qemu" $arm64_pkgs
+# The kernels use no optional extension (no SDOT): they also run on a Cortex-A53 (Pi 3).
+CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -exec "qemu-aarch64 -cpu cortex-a53" ./infer/asm/
+
+step "arm64 daemon: cross-built with cgo PortAudio, same detections as amd64 (qemu)"
+xdir=$(mktemp -d)
+trap 'rm -rf "$xdir"' EXIT
+go build -o "$xdir/wakewordd" ./cmd/wakewordd
+make --no-print-directory build-arm64 BIN="$xdir"
+model=models/kwt.safetensors
+if [ ! -f "$model" ]; then
+  # No trained model: a random KWT-1 (input normalisation fitted to the example, delta
+  # thresholds 0.5).
+  model=$xdir/random.safetensors
+  "$xdir/wakewordd" bench --random --theta 0.5 --windows 1 --write-model "$model" >/dev/null
+fi
+# At the model's thresholds; if that finds nothing, at a low one, so that there is
+# something to compare.
+compared=0
+for path in delta dense; do
+  for threshold in model 0.2; do
+    flags=()
+    [ "$path" = dense ] && flags+=(--dense)
+    [ "$threshold" = model ] || flags+=(--threshold "$threshold")
+    "$xdir/wakewordd" detect --json --model "$model" "${flags[@]}" examples/kitchen.wav >"$xdir/amd64.out"
+    $qemu "$xdir/wakewordd-linux-arm64" detect --json --model "$model" "${flags[@]}" examples/kitchen.wav >"$xdir/arm64.out"
+    diff -u "$xdir/amd64.out" "$xdir/arm64.out" ||
+      { echo "arm64 daemon: detections differ from amd64 ($path pass, threshold $threshold)" >&2; exit 1; }
+    n=$(wc -l <"$xdir/amd64.out")
+    compared=$((compared + n))
+    echo "$path pass, threshold $threshold: $n detections, the same on arm64 and amd64"
+    [ "$n" -eq 0 ] || break
+  done
+done
+[ "$compared" -gt 0 ] || { echo "arm64 daemon: no detections to compare" >&2; exit 1; }
+# Stronger: the whole pipeline (resampling, MFCC, both forward passes, softmax) gives the
+# same bits on both; bench/icount hashes every posterior of 5 s of audio.
+go build -o "$xdir/icount" ./bench/icount
+CGO_ENABLED=0 GOARCH=arm64 go build -o "$xdir/icount-arm64" ./bench/icount
+for pass in "" -dense; do
+  a=$("$xdir/icount" -model "$model" -seconds 5 $pass | grep posteriors_fnv64)
+  b=$($qemu "$xdir/icount-arm64" -model "$model" -seconds 5 $pass | grep posteriors_fnv64)
+  [ "$a" = "$b" ] || { echo "arm64 pipeline ${pass:-delta}: $b, amd64 $a" >&2; exit 1; }
+  name=${pass#-}
+  echo "${name:-delta} pipeline: bit for bit the same on arm64 and amd64 ($a)"
+done
+
+step "fuzzing the parsers and the kernels (${FUZZEXECS:-20000} inputs per target)"
+for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "eval FuzzReadTruth" "frontend FuzzStreamingEqualsBatch" "infer FuzzParse" "infer FuzzThresholdsJSON" "infer FuzzDeltaEqualsDense" \
+              "infer/asm FuzzDot" "infer/asm FuzzDotRows" "infer/asm FuzzAXPY" "infer/asm FuzzAXPYRows" \
+              "infer/asm FuzzRowAXPY" "infer/asm FuzzAdd" "infer/asm FuzzSelectDelta" "infer/asm FuzzGELU" \
+              "infer/asm FuzzSoftmax" "infer/asm FuzzLayerNorm"; do
   set -- $target
   # A count, not a duration: a run whose time runs out while the engine is still gathering
   # coverage or minimising fails with "context deadline exceeded" on a loaded machine.

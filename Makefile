@@ -1,0 +1,32 @@
+# Builds, tests and cross-compiles wakewordd. Every target installs what it needs first
+# (scripts/setup.sh, idempotent: nothing happens when all is present).
+#
+#   make build        bin/wakewordd for this machine (cgo PortAudio)
+#   make build-arm64  bin/wakewordd-linux-arm64 for 64-bit ARM boards (Raspberry Pi 3/4/5):
+#                     cgo PortAudio through the Debian cross toolchain and portaudio19-dev:arm64
+#   make test         the whole suite, as CI runs it (scripts/test.sh)
+#   make demo         the daemon on the bundled example recording (scripts/demo.sh)
+
+GO ?= go
+BIN ?= bin
+
+ARM64_ENV := CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc PKG_CONFIG=aarch64-linux-gnu-pkg-config
+
+.PHONY: build build-arm64 test demo clean
+
+build:
+	scripts/setup.sh build
+	. scripts/env.sh && $(GO) build -o $(BIN)/wakewordd ./cmd/wakewordd
+
+build-arm64:
+	scripts/setup.sh cross
+	. scripts/env.sh && $(ARM64_ENV) $(GO) build -o $(BIN)/wakewordd-linux-arm64 ./cmd/wakewordd
+
+test:
+	scripts/test.sh
+
+demo:
+	scripts/demo.sh
+
+clean:
+	rm -f $(BIN)/wakewordd $(BIN)/wakewordd-linux-arm64

@@ -1,0 +1,159 @@
+// Command icount streams audio through the daemon's pipeline (streaming
+// MFCC frontend, per-frame embedding, one inference per hop, detection) for
+// a given number of seconds, with the dense or the delta-pruned forward
+// pass. It exists to be counted: run it under qemu-aarch64 with the icount
+// plugin for two lengths, and the difference in instructions divided by the
+// difference in audio seconds is the pipeline's steady-state cost in
+// instructions per second of audio (bench/icount.sh, bench/README.md).
+//
+//	icount -seconds 20 [-dense] [-generic] [-model models/kwt.safetensors] [-input examples/kitchen.wav]
+//
+// Without -model (or when the file does not exist) it uses a random-weight
+// KWT-1 (d=64, 12 layers, 148 frames, 8 classes) with its input
+// normalisation fitted to the input and delta thresholds theta=0.5 (values
+// site 0.002), as `wakewordd bench --random --theta 0.5`. The input is
+// decoded once and repeated as needed.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"time"
+
+	"github.com/wakewordd/wakewordd/audio"
+	"github.com/wakewordd/wakewordd/detect"
+	"github.com/wakewordd/wakewordd/engine"
+	"github.com/wakewordd/wakewordd/frontend"
+	"github.com/wakewordd/wakewordd/infer"
+	"github.com/wakewordd/wakewordd/infer/asm"
+)
+
+func main() {
+	seconds := flag.Float64("seconds", 10, "audio seconds to stream")
+	dense := flag.Bool("dense", false, "run the dense forward pass instead of the delta-pruned one")
+	generic := flag.Bool("generic", false, "use the plain-Go kernels instead of the assembly")
+	modelPath := flag.String("model", "models/kwt.safetensors", "model file; a random KWT-1 when it does not exist")
+	input := flag.String("input", "examples/kitchen.wav", "audio to stream (repeated)")
+	theta := flag.Float64("theta", 0.5, "delta threshold of the random model (values site: theta x 0.004)")
+	hop := flag.Duration("hop", 0, "time between inferences (0: the model's)")
+	flag.Parse()
+	if err := run(*seconds, *dense, *generic, *modelPath, *input, float32(*theta), *hop); err != nil {
+		fmt.Fprintln(os.Stderr, "icount:", err)
+		os.Exit(1)
+	}
+}
+
+func run(seconds float64, dense, generic bool, modelPath, input string, theta float32, hop time.Duration) error {
+	asm.UseGeneric(generic)
+	samples, err := audio.DecodeFile(input)
+	if err != nil {
+		return err
+	}
+	m, err := infer.Load(modelPath)
+	random := errors.Is(err, fs.ErrNotExist)
+	switch {
+	case random:
+		if m, err = randomModel(samples, theta); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	p := m.Frontend
+	if hop == 0 {
+		hop = time.Duration(m.Detection.HopMS) * time.Millisecond
+	}
+	var scorer engine.Scorer
+	th := infer.Thresholds{}
+	if m.Delta != nil {
+		th = m.Delta.Clone()
+	}
+	if dense || !th.Any() {
+		scorer, dense = m.NewDense(), true
+	} else {
+		scorer = m.NewDelta(th)
+	}
+	det, err := detect.New(m.Classes, detect.Rule{Enabled: true, Threshold: 0.5, Smoothing: 3, Patience: 1}, nil)
+	if err != nil {
+		return err
+	}
+	detections := 0
+	// FNV-1a over the bits of every posterior: equal hashes on two machines
+	// mean bit-for-bit equal pipelines.
+	hash := uint64(14695981039346656037)
+	e, err := engine.New(engine.Config{
+		Frames: m.Arch.Frames, Classes: m.Arch.NumClasses, Hop: hop, Frontend: p,
+		OnDetect: func(detect.Detection) { detections++ },
+		OnPosteriors: func(_ time.Duration, probs []float32) {
+			for _, v := range probs {
+				hash = (hash ^ uint64(math.Float32bits(v))) * 1099511628211
+			}
+		},
+	}, scorer, det)
+	if err != nil {
+		return err
+	}
+	fe, err := frontend.New(p)
+	if err != nil {
+		return err
+	}
+	frame := make([]float32, p.NumCoeffs)
+	total := int(seconds * float64(p.SampleRate))
+	var index uint64
+	for fed := 0; fed < total; {
+		off := fed % len(samples)
+		n := min(p.Hop, len(samples)-off, total-fed)
+		fe.Write(samples[off : off+n])
+		fed += n
+		for fe.Next(frame) {
+			e.PushFrame(index, frame)
+			index++
+		}
+	}
+	path := "delta"
+	if dense {
+		path = "dense"
+	}
+	src := modelPath
+	if random {
+		src = fmt.Sprintf("random KWT-1, theta %g", theta)
+	}
+	fmt.Printf("model: %s\npath: %s\nkernels: %s\naudio_s: %.2f\nhop: %v\nframes: %d\ninferences: %d\ndetections: %d\nposteriors_fnv64: %016x\n",
+		src, path, asm.Impl(), float64(total)/float64(p.SampleRate), hop, index, e.Inferences(), detections, hash)
+	return nil
+}
+
+// randomModel is the random KWT-1 of `wakewordd bench --random`: input
+// normalisation fitted to the frames of samples, uniform delta thresholds.
+func randomModel(samples []float32, theta float32) (*infer.Model, error) {
+	a := infer.Arch{Dim: 64, Depth: 12, Heads: 1, MLPDim: 256, Frames: 148, Coeffs: 40, NumClasses: 8, NormEps: 1e-6, Norm: "post"}
+	m, err := infer.Random(a, 1)
+	if err != nil {
+		return nil, err
+	}
+	fe, err := frontend.New(m.Frontend)
+	if err != nil {
+		return nil, err
+	}
+	fe.Write(samples)
+	var frames [][]float32
+	for {
+		f := make([]float32, a.Coeffs)
+		if !fe.Next(f) {
+			break
+		}
+		frames = append(frames, f)
+	}
+	mean, std := infer.FrameStats(frames)
+	if err := m.FoldInputNorm(mean, std); err != nil {
+		return nil, err
+	}
+	th := infer.UniformThresholds(a.Depth, theta, infer.AllSites...)
+	th.Set(infer.DeltaValues, a.Depth, theta*0.004)
+	m.Delta = &th
+	return m, nil
+}
