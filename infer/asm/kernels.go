@@ -6,9 +6,14 @@
 // forces the plain-Go kernels.
 //
 // The assembly does the bulk of a vector, in blocks of 16 float32; Go does
-// the rest (the tail). All kernels work in place or into caller-supplied
-// slices and never allocate. They panic, before touching memory, when a
-// slice is too short.
+// the rest (the tail), with plain loops or, where the result must not depend
+// on the split (GELU, softmax's exp), by running the assembly on a padded
+// copy of the tail. All kernels work in place or into caller-supplied slices
+// and never allocate. They panic, before touching memory, when a slice is too
+// short or a row index out of range.
+//
+// UseGeneric switches the assembly off, so that tests and benchmarks can
+// run both implementations on the same machine.
 //
 // # The same bits on arm64 and amd64
 //
