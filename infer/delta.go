@@ -144,13 +144,7 @@ func (s *Delta) TokenDim() int { return s.m.Arch.Dim }
 
 // EmbedFrame projects one MFCC frame into a token, as Dense.EmbedFrame.
 func (s *Delta) EmbedFrame(frame, token []float32) {
-	a := s.m.Arch
-	checkEmbed(a, frame, token)
-	t0 := s.c.now()
-	linear(token, frame, s.embedT, s.m.Weights.EmbedB)
-	s.c.frames++
-	dt, _ := s.c.since(t0)
-	s.c.times.Embed += dt
+	embedFrame(s.m, s.embedT, &s.c, frame, token)
 }
 
 // ForwardEmbedded computes the logits of one window from its frames'

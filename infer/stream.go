@@ -17,13 +17,7 @@ func (s *Dense) TokenDim() int { return s.m.Arch.Dim }
 // values): embed.weight · frame + embed.bias, without the positional
 // embedding.
 func (s *Dense) EmbedFrame(frame, token []float32) {
-	a := s.m.Arch
-	checkEmbed(a, frame, token)
-	t0 := s.c.now()
-	linear(token, frame, s.embedT, s.m.Weights.EmbedB)
-	s.c.frames++
-	dt, _ := s.c.since(t0)
-	s.c.times.Embed += dt
+	embedFrame(s.m, s.embedT, &s.c, frame, token)
 }
 
 // ForwardEmbedded computes the logits of one window from its frames'
@@ -67,4 +61,14 @@ func checkEmbedded(a Arch, tokens, logits []float32) {
 		panic(fmt.Sprintf("infer: ForwardEmbedded: %d token values and %d logits, want %d (%d frames x %d) and %d",
 			len(tokens), len(logits), a.Frames*a.Dim, a.Frames, a.Dim, a.NumClasses))
 	}
+}
+
+// embedFrame is EmbedFrame for both passes: the projection, counted and timed in c.
+func embedFrame(m *Model, embedT []float32, c *counter, frame, token []float32) {
+	checkEmbed(m.Arch, frame, token)
+	t0 := c.now()
+	linear(token, frame, embedT, m.Weights.EmbedB)
+	c.frames++
+	dt, _ := c.since(t0)
+	c.times.Embed += dt
 }
