@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -34,6 +36,8 @@ type Config struct {
 	Audio  Audio  `yaml:"audio"`
 	Model  Model  `yaml:"model"`
 	Detect Detect `yaml:"detect"`
+	MQTT   MQTT   `yaml:"mqtt"`
+	Output Output `yaml:"output"`
 	Log    Log    `yaml:"log"`
 }
 
@@ -100,6 +104,46 @@ type Audio struct {
 	Lossless bool `yaml:"lossless"`
 }
 
+// MQTT configures publishing to a broker (publish.MQTTConfig); the site id comes from
+// Config.SiteID.
+type MQTT struct {
+	// Broker is the broker URL; "" = no MQTT.
+	Broker   string `yaml:"broker"`
+	ClientID string `yaml:"client_id"` // "" = wakewordd-<site>-<random>
+	Username string `yaml:"username"`
+	// PasswordFile holds the password, so that it never sits in the config.
+	PasswordFile    string        `yaml:"password_file"`
+	TLS             TLS           `yaml:"tls"`
+	TopicPrefix     string        `yaml:"topic_prefix"`
+	Discovery       bool          `yaml:"discovery"` // Home Assistant discovery
+	DiscoveryPrefix string        `yaml:"discovery_prefix"`
+	Hermes          bool          `yaml:"hermes"` // Rhasspy/Hermes hotword topics
+	Queue           int           `yaml:"queue"`  // detections held while the broker is away
+	KeepAlive       time.Duration `yaml:"keepalive"`
+}
+
+// TLS holds the PEM files for a TLS broker connection.
+type TLS struct {
+	CAFile   string `yaml:"ca_file"`   // "" = the system roots
+	CertFile string `yaml:"cert_file"` // client certificate; needs KeyFile
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether detections go to a broker.
+func (m MQTT) Enabled() bool { return m.Broker != "" }
+
+// BrokerSchemes are the broker URL schemes MQTT.Broker accepts.
+var BrokerSchemes = []string{"tcp", "ssl", "mqtt", "mqtts", "ws", "wss"}
+
+// MaxQueue bounds mqtt.queue: a million detections is far beyond any outage.
+const MaxQueue = 1000000
+
+// Output selects extra detection outputs.
+type Output struct {
+	// JSON writes every detection to stdout as one JSON object per line.
+	JSON bool `yaml:"json"`
+}
+
 // Log configures the daemon's log output on stderr.
 type Log struct {
 	Level  string        `yaml:"level"`  // debug, info, warn or error
@@ -112,7 +156,11 @@ func Default() Config {
 	return Config{
 		SiteID: "default",
 		Audio:  Audio{Channel: -1, Buffer: 2 * time.Second},
-		Log:    Log{Level: "info", Format: "text", Stats: 10 * time.Second},
+		MQTT: MQTT{
+			TopicPrefix: "wakewordd", Discovery: true, DiscoveryPrefix: "homeassistant", Hermes: true,
+			Queue: 1000, KeepAlive: 30 * time.Second,
+		},
+		Log: Log{Level: "info", Format: "text", Stats: 10 * time.Second},
 	}
 }
 
@@ -305,6 +353,9 @@ func (c *Config) Validate(src *Source) error {
 			return err
 		}
 	}
+	if err := c.MQTT.validate(src); err != nil {
+		return err
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -335,4 +386,74 @@ func (r Rule) validate(src *Source, prefix string) error {
 		return src.Errorf(prefix+".refractory", "must be between 0s and 1h, got %s", *d)
 	}
 	return nil
+}
+
+var clientIDRE = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
+
+func (m MQTT) validate(src *Source) error {
+	if m.Broker != "" {
+		u, err := url.Parse(m.Broker)
+		if err != nil {
+			return src.Errorf("mqtt.broker", "not a URL: %v", errors.Unwrap(err))
+		}
+		if !slices.Contains(BrokerSchemes, u.Scheme) {
+			return src.Errorf("mqtt.broker", "scheme must be one of %s (as in tcp://host:1883), got %q", strings.Join(BrokerSchemes, ", "), m.Broker)
+		}
+		if u.Hostname() == "" {
+			return src.Errorf("mqtt.broker", "no host in %q (want e.g. %s://host:1883)", m.Broker, u.Scheme)
+		}
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+				return src.Errorf("mqtt.broker", "port must be 1-65535, got %q", p)
+			}
+		}
+		tlsScheme := u.Scheme == "ssl" || u.Scheme == "mqtts" || u.Scheme == "wss"
+		for _, f := range []struct{ key, val string }{{"ca_file", m.TLS.CAFile}, {"cert_file", m.TLS.CertFile}, {"key_file", m.TLS.KeyFile}} {
+			if f.val != "" && !tlsScheme {
+				return src.Errorf("mqtt.tls."+f.key, "needs a TLS broker (ssl://, mqtts:// or wss://), but mqtt.broker is %q", m.Broker)
+			}
+		}
+	}
+	if m.ClientID != "" && !clientIDRE.MatchString(m.ClientID) {
+		return src.Errorf("mqtt.client_id", "must be 1-128 printable ASCII characters without spaces, got %q", m.ClientID)
+	}
+	if m.PasswordFile != "" && m.Username == "" {
+		return src.Errorf("mqtt.password_file", "needs mqtt.username (MQTT sends no password without a user name)")
+	}
+	// Blame the one that is there: it has a line.
+	if m.TLS.CertFile != "" && m.TLS.KeyFile == "" {
+		return src.Errorf("mqtt.tls.cert_file", "needs mqtt.tls.key_file too (the client certificate's private key)")
+	}
+	if m.TLS.KeyFile != "" && m.TLS.CertFile == "" {
+		return src.Errorf("mqtt.tls.key_file", "needs mqtt.tls.cert_file too (the client certificate)")
+	}
+	for _, p := range []struct{ key, val string }{{"mqtt.topic_prefix", m.TopicPrefix}, {"mqtt.discovery_prefix", m.DiscoveryPrefix}} {
+		if err := checkTopicPrefix(p.val); err != "" {
+			return src.Errorf(p.key, "%s, got %q", err, p.val)
+		}
+	}
+	if m.Queue < 1 || m.Queue > MaxQueue {
+		return src.Errorf("mqtt.queue", "must be 1-%d detections, got %d", MaxQueue, m.Queue)
+	}
+	// MQTT carries the keep-alive as 16-bit seconds; 0 would switch it off and hide a dead
+	// connection.
+	if m.KeepAlive < time.Second || m.KeepAlive > 65535*time.Second || m.KeepAlive%time.Second != 0 {
+		return src.Errorf("mqtt.keepalive", "must be whole seconds between 1s and 65535s, got %s", m.KeepAlive)
+	}
+	return nil
+}
+
+// checkTopicPrefix returns what is wrong with an MQTT topic prefix, or "".
+func checkTopicPrefix(p string) string {
+	switch {
+	case p == "":
+		return "must not be empty"
+	case strings.ContainsAny(p, "+#"):
+		return "must not contain the MQTT wildcards + or #"
+	case strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//"):
+		return "must not start or end with '/' or contain an empty level"
+	case strings.ContainsRune(p, 0) || !utf8.ValidString(p):
+		return "must be UTF-8 text without NUL"
+	}
+	return ""
 }

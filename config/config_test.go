@@ -59,6 +59,27 @@ func TestErrorsNameFileKeyAndLine(t *testing.T) {
 		{"detect:\n  threshold: 1.5\n", "config c.yaml:2: detect.threshold: must be in (0, 1]"},
 		{"detect:\n  keywords:\n    alexa:\n      patience: 0\n", "config c.yaml:4: detect.keywords.alexa.patience: must be 1-100"},
 		{"detect:\n  keywords:\n    alexa:\n      sensitivity: 0.5\n", `config c.yaml:4: detect.keywords.alexa.sensitivity: unknown key "sensitivity"`},
+		{"mqtt:\n  broker: http://example.com\n", `config c.yaml:2: mqtt.broker: scheme must be one of tcp, ssl, mqtt, mqtts, ws, wss (as in tcp://host:1883), got "http://example.com"`},
+		{"mqtt:\n  broker: localhost:1883\n", `config c.yaml:2: mqtt.broker: scheme must be one of`},
+		{"mqtt:\n  broker: tcp://\n", `config c.yaml:2: mqtt.broker: no host in "tcp://"`},
+		{"mqtt:\n  broker: \"tcp://[::1\"\n", `config c.yaml:2: mqtt.broker: not a URL: missing ']' in host`},
+		{"mqtt:\n  broker: tcp://h:99999\n", `config c.yaml:2: mqtt.broker: port must be 1-65535, got "99999"`},
+		{"mqtt:\n  broker: tcp://h\n  tls:\n    ca_file: /ca.pem\n", `config c.yaml:4: mqtt.tls.ca_file: needs a TLS broker (ssl://, mqtts:// or wss://), but mqtt.broker is "tcp://h"`},
+		{"mqtt:\n  broker: ssl://h\n  tls:\n    cert_file: /c.pem\n", "config c.yaml:4: mqtt.tls.cert_file: needs mqtt.tls.key_file too"},
+		{"mqtt:\n  tls:\n    key_file: /k.pem\n", "config c.yaml:3: mqtt.tls.key_file: needs mqtt.tls.cert_file too"},
+		{"mqtt:\n  password_file: /p\n", "config c.yaml:2: mqtt.password_file: needs mqtt.username"},
+		{"mqtt:\n  client_id: a b\n", `config c.yaml:2: mqtt.client_id: must be 1-128 printable ASCII characters without spaces, got "a b"`},
+		{"mqtt:\n  topic_prefix: \"\"\n", `config c.yaml:2: mqtt.topic_prefix: must not be empty, got ""`},
+		{"mqtt:\n  topic_prefix: a/+/b\n", `config c.yaml:2: mqtt.topic_prefix: must not contain the MQTT wildcards + or #, got "a/+/b"`},
+		{"mqtt:\n  discovery_prefix: \"ha/#\"\n", `config c.yaml:2: mqtt.discovery_prefix: must not contain the MQTT wildcards`},
+		{"mqtt:\n  topic_prefix: home/\n", `config c.yaml:2: mqtt.topic_prefix: must not start or end with '/'`},
+		{"mqtt:\n  queue: 0\n", "config c.yaml:2: mqtt.queue: must be 1-1000000 detections, got 0"},
+		{"mqtt:\n  queue: 2000000\n", "config c.yaml:2: mqtt.queue: must be 1-1000000 detections, got 2000000"},
+		{"mqtt:\n  keepalive: 0s\n", "config c.yaml:2: mqtt.keepalive: must be whole seconds between 1s and 65535s, got 0s"},
+		{"mqtt:\n  keepalive: 1500ms\n", "config c.yaml:2: mqtt.keepalive: must be whole seconds"},
+		{"mqtt:\n  discovery: sometimes\n", "config c.yaml:2: mqtt.discovery: cannot unmarshal"},
+		{"mqtt:\n  password: secret\n", `config c.yaml:2: mqtt.password: unknown key "password"`},
+		{"output:\n  json: yes please\n", "config c.yaml:2: output.json: cannot unmarshal"},
 	}
 	for _, tc := range cases {
 		c, src, err := Parse("c.yaml", []byte(tc.yaml))
@@ -71,6 +92,48 @@ func TestErrorsNameFileKeyAndLine(t *testing.T) {
 		}
 		if !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q:\n got %q\nwant prefix %q on one line", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+func TestMQTTKeys(t *testing.T) {
+	c, src, err := Parse("c.yaml", []byte(`mqtt:
+  broker: mqtts://broker.lan
+  client_id: kitchen-satellite
+  username: wakewordd
+  password_file: /etc/wakewordd/mqtt.pass
+  tls: {ca_file: /ca.pem, cert_file: /c.pem, key_file: /k.pem}
+  topic_prefix: home/wake
+  discovery: false
+  discovery_prefix: ha
+  hermes: false
+  queue: 50
+  keepalive: 1m
+output:
+  json: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(src); err != nil {
+		t.Fatal(err)
+	}
+	want := MQTT{
+		Broker: "mqtts://broker.lan", ClientID: "kitchen-satellite", Username: "wakewordd",
+		PasswordFile: "/etc/wakewordd/mqtt.pass", TLS: TLS{CAFile: "/ca.pem", CertFile: "/c.pem", KeyFile: "/k.pem"},
+		TopicPrefix: "home/wake", DiscoveryPrefix: "ha", Queue: 50, KeepAlive: time.Minute,
+	}
+	if !reflect.DeepEqual(c.MQTT, want) || !c.Output.JSON || !c.MQTT.Enabled() {
+		t.Fatalf("mqtt %+v output %+v, want %+v", c.MQTT, c.Output, want)
+	}
+	if Default().MQTT.Enabled() {
+		t.Fatal("MQTT enabled by default")
+	}
+	for _, b := range []string{"tcp://h:1883", "mqtt://h", "ssl://h:8883", "ws://h:9001/mqtt", "wss://[::1]:443/mqtt"} {
+		c := Default()
+		c.MQTT.Broker = b
+		if err := c.Validate(nil); err != nil {
+			t.Errorf("%s: %v", b, err)
 		}
 	}
 }
