@@ -27,6 +27,9 @@ var paMu sync.Mutex
 func paInit() (chatter string, err error) {
 	paMu.Lock()
 	defer paMu.Unlock()
+	if paWedged.Load() {
+		return "", ErrAudioWedged
+	}
 	if os.Getenv("JACK_NO_START_SERVER") == "" {
 		os.Setenv("JACK_NO_START_SERVER", "1") // never spawn a jackd as a side effect
 	}
@@ -171,6 +174,7 @@ type Capture struct {
 	rate     int
 	ring     *Ring
 	lossless bool
+	stall    time.Duration
 	device   Device
 
 	deviceOverflows atomic.Uint64 // reads PortAudio reported as overflowed
@@ -235,6 +239,7 @@ func openCapture(opt CaptureOptions) (*Capture, error) {
 		rate:     rate,
 		ring:     NewRing(max(int(opt.Buffer.Seconds()*float64(rate)), frames*2)),
 		lossless: opt.Lossless,
+		stall:    opt.StallTimeout,
 		done:     make(chan struct{}),
 	}
 	host := ""
@@ -269,8 +274,14 @@ func (c *Capture) pump() {
 	defer c.ring.Close()
 	frames := len(c.mono)
 	blockTime := time.Duration(frames) * time.Second / time.Duration(c.rate)
+	lastData := time.Now()
 	for !c.isClosed.Load() {
 		avail, err := c.stream.AvailableToRead()
+		if err == nil && avail < frames && c.stall > 0 && time.Since(lastData) > c.stall {
+			// Some hosts never report a vanished device (JACK's server gone, an ALSA
+			// plug over a dead card): silence from the driver is the only sign.
+			err = fmt.Errorf("%w for %v", ErrDeviceStalled, c.stall)
+		}
 		if err == nil && avail < frames {
 			// Sleep about as long as the missing audio takes to arrive, in short steps so
 			// that Close is prompt.
@@ -291,6 +302,7 @@ func (c *Capture) pump() {
 			}
 			return
 		}
+		lastData = time.Now()
 		n := DownmixS16(c.mono, c.buf, c.channels, c.channel)
 		if c.lossless {
 			if c.ring.WriteWait(c.mono[:n]) != nil {
@@ -345,11 +357,30 @@ func (c *Capture) Close() error {
 		c.isClosed.Store(true)
 		c.ring.Close() // unblocks a pump waiting in WriteWait
 		<-c.done       // the pump never waits inside PortAudio for long
-		err = c.stream.Abort()
-		if cerr := c.stream.Close(); err == nil {
-			err = cerr
+		released := make(chan error, 1)
+		go func() {
+			err := c.stream.Abort()
+			if cerr := c.stream.Close(); err == nil {
+				err = cerr
+			}
+			released <- err
+		}()
+		select {
+		case err = <-released:
+			paTerminate()
+		case <-time.After(releaseTimeout):
+			// A host API whose server vanished can block here for good (JACK). The stream
+			// stays allocated, and PortAudio cannot be restarted under it.
+			paWedged.Store(true)
+			err = fmt.Errorf("%w (%q)", ErrAudioWedged, c.device.Name)
 		}
-		paTerminate()
 	})
 	return err
 }
+
+// releaseTimeout bounds how long Close waits for PortAudio to release a stream.
+const releaseTimeout = 2 * time.Second
+
+// paWedged is set once PortAudio failed to release a stream: it cannot be restarted to
+// find devices again, so no further stream is opened in this process.
+var paWedged atomic.Bool

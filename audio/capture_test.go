@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -170,10 +171,16 @@ func TestCaptureErrors(t *testing.T) {
 	}
 }
 
-// TestCaptureJACKRealtime captures through a JACK server with a dummy backend, which runs
-// in real time like a sound card. jack-play feeds a 1 kHz tone into the capture port: the
-// tone must arrive, the stream must be paced, and Close must be prompt.
-func TestCaptureJACKRealtime(t *testing.T) {
+// jackServer is a JACK server with a dummy backend at 16 kHz, run by a test.
+type jackServer struct {
+	dir   string
+	start func(name string, args ...string) *exec.Cmd // runs a tool, logging to the server's log
+	log   func() string
+	run   func() // (re)starts jackd and waits until it is up
+	jackd *exec.Cmd
+}
+
+func startJACK(t *testing.T) *jackServer {
 	if testing.Short() {
 		t.Skip("real-time JACK capture takes seconds")
 	}
@@ -191,9 +198,10 @@ func TestCaptureJACKRealtime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logf.Close()
-	jackLog := func() string { b, _ := os.ReadFile(logf.Name()); return strings.TrimSpace(string(b)) }
-	start := func(name string, args ...string) *exec.Cmd {
+	t.Cleanup(func() { logf.Close() })
+	j := &jackServer{dir: dir}
+	j.log = func() string { b, _ := os.ReadFile(logf.Name()); return strings.TrimSpace(string(b)) }
+	j.start = func(name string, args ...string) *exec.Cmd {
 		cmd := exec.Command(name, args...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
@@ -202,24 +210,39 @@ func TestCaptureJACKRealtime(t *testing.T) {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		return cmd
 	}
-	start("jackd", "--no-realtime", "-n", "wakewordd-test", "-d", "dummy", "-r", "16000", "-p", "320")
-	if out, err := exec.Command("jack_wait", "-w", "-t", "10").CombinedOutput(); err != nil {
-		t.Fatalf("jackd did not come up: %v %s\n%s", err, out, jackLog())
+	j.run = func() {
+		j.jackd = j.start("jackd", "--no-realtime", "-n", "wakewordd-test", "-d", "dummy", "-r", "16000", "-p", "320")
+		if out, err := exec.Command("jack_wait", "-w", "-t", "10").CombinedOutput(); err != nil {
+			t.Fatalf("jackd did not come up: %v %s\n%s", err, out, j.log())
+		}
 	}
+	j.run()
+	return j
+}
 
+// jackInput is the PortAudio index of the JACK input device.
+func jackInput(t *testing.T, j *jackServer) string {
 	devs, err := Devices()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sel := ""
 	for _, d := range devs {
 		if strings.Contains(d.HostAPI, "JACK") {
-			sel = strconv.Itoa(d.Index)
+			return strconv.Itoa(d.Index)
 		}
 	}
-	if sel == "" {
-		t.Fatalf("PortAudio lists no JACK input among %+v\n%s", devs, jackLog())
-	}
+	t.Fatalf("PortAudio lists no JACK input among %+v\n%s", devs, j.log())
+	return ""
+}
+
+// TestCaptureJACKRealtime captures through a JACK server with a dummy backend, which runs
+// in real time like a sound card. jack-play feeds a 1 kHz tone into the capture port: the
+// tone must arrive, the stream must be paced, and Close must be prompt.
+func TestCaptureJACKRealtime(t *testing.T) {
+	j := startJACK(t)
+	dir, start, jackLog := j.dir, j.start, j.log
+
+	sel := jackInput(t, j)
 	c, err := OpenCapture(CaptureOptions{Device: sel, Channel: 0, Buffer: 4 * time.Second})
 	if err != nil {
 		t.Fatalf("opening the JACK device: %v\n%s", err, jackLog())
@@ -294,4 +317,84 @@ func TestCaptureJACKRealtime(t *testing.T) {
 	if el := time.Since(t1); el > 5*time.Second { // a hang, not a speed target
 		t.Errorf("Close took %v", el)
 	}
+}
+
+// TestCaptureNoticesJACKServerDeath kills the JACK server under a live capture, the way
+// unplugging a USB microphone takes a device away. The capture must notice (JACK reports
+// nothing: the stall timeout does), and must not hang: PortAudio's JACK host blocks for
+// good releasing a stream whose server is gone, so Close gives up after a bound and further
+// opens fail with ErrAudioWedged, which makes the daemon exit for its service manager to
+// restart it. (A lost ALSA device is released normally and reopened in-process; the
+// reopening itself is tested in reopen_test.go.)
+//
+// A wedged PortAudio stays wedged for the process, so the test runs in a child process.
+func TestCaptureNoticesJACKServerDeath(t *testing.T) {
+	if os.Getenv("WAKEWORDD_TEST_CHILD") == "" {
+		if testing.Short() {
+			t.Skip("real-time JACK capture takes seconds")
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCaptureNoticesJACKServerDeath$", "-test.v")
+		cmd.Env = append(os.Environ(), "WAKEWORDD_TEST_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if strings.Contains(string(out), "--- SKIP") {
+			t.Skipf("%s", out)
+		}
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return
+	}
+	j := startJACK(t)
+	sel := jackInput(t, j)
+	opts := CaptureOptions{Device: sel, Channel: 0, Buffer: 2 * time.Second, StallTimeout: 500 * time.Millisecond}
+	first, err := OpenCapture(opts)
+	if err != nil {
+		t.Fatalf("opening the JACK device: %v\n%s", err, j.log())
+	}
+	var mu sync.Mutex
+	var lost []error
+	r := NewReopening(first, ReopenOptions{
+		Open:       func() (Source, error) { return OpenCapture(opts) },
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: 400 * time.Millisecond,
+		OnLost: func(err error) { mu.Lock(); lost = append(lost, err); mu.Unlock() },
+	})
+	defer r.Close()
+	buf := make([]float32, 1600)
+	if _, err := ReadFull(r, buf); err != nil {
+		t.Fatal(err)
+	}
+	j.jackd.Process.Kill()
+	j.jackd.Wait()
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := r.Read(buf); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrAudioWedged) {
+			t.Fatalf("read after the server died: %v, want ErrAudioWedged", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("reads still block 20 s after the server died\n%s", j.log())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lost) != 1 || !errors.Is(lost[0], ErrDeviceStalled) {
+		t.Fatalf("lost reported %v, want one ErrDeviceStalled", lost)
+	}
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool, context string) {
+	t.Helper()
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s\n%s", what, context)
 }
