@@ -115,6 +115,18 @@ func (d *Detector) Enabled() []string {
 	return out
 }
 
+// Rule returns a keyword's current rule, and false for a name that is not a keyword.
+func (d *Detector) Rule(name string) (Rule, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, k := range d.keywords {
+		if k.name == name {
+			return k.rule, true
+		}
+	}
+	return Rule{}, false
+}
+
 // SetEnabled switches a keyword on or off at run time.
 func (d *Detector) SetEnabled(name string, on bool) error {
 	d.mu.Lock()

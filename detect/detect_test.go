@@ -108,6 +108,12 @@ func TestToggle(t *testing.T) {
 	if err := d.SetEnabled("silence", true); err == nil {
 		t.Fatal("silence accepted as a keyword")
 	}
+	if r, ok := d.Rule("alexa"); !ok || !r.Enabled || r.Threshold != 0.5 {
+		t.Fatalf("Rule(alexa) = %+v, %v", r, ok)
+	}
+	if _, ok := d.Rule("silence"); ok {
+		t.Fatal("Rule(silence) found a keyword")
+	}
 }
 
 func TestConfigErrors(t *testing.T) {

@@ -26,6 +26,10 @@ var configFlagTable = []configFlag{
 	{"log-level", "log.level", "debug, info, warn or error (config log.level)"},
 	{"log-format", "log.format", "text or json (config log.format)"},
 	{"stats-interval", "log.stats_interval", "how often to log statistics, 0 = never (config log.stats_interval)"},
+	{"mqtt-broker", "mqtt.broker", "MQTT broker URL, e.g. tcp://localhost:1883; empty = no MQTT (config mqtt.broker)"},
+	{"mqtt-username", "mqtt.username", "MQTT user name (config mqtt.username)"},
+	{"mqtt-password-file", "mqtt.password_file", "file holding the MQTT password (config mqtt.password_file)"},
+	{"json-events", "output.json", "also write each detection to stdout as a JSON line (config output.json)"},
 }
 
 // overrideValue holds a flag's text until the config file has been read; isBool lets
@@ -53,7 +57,7 @@ func addConfigFlags(fs *flag.FlagSet, keys ...string) *configFlags {
 	for _, key := range keys {
 		for _, cf := range configFlagTable {
 			if cf.key == key {
-				v := &overrideValue{isBool: cf.key == "audio.lossless" || cf.key == "model.dense"}
+				v := &overrideValue{isBool: cf.key == "audio.lossless" || cf.key == "model.dense" || cf.key == "output.json"}
 				f.overrides[cf.key], f.flagOf[cf.key] = v, cf.flag
 				fs.Var(v, cf.flag, cf.usage)
 			}
@@ -117,6 +121,14 @@ func applyOverride(c *config.Config, key, v string) error {
 		c.Log.Format = v
 	case "log.stats_interval":
 		c.Log.Stats, err = time.ParseDuration(v)
+	case "mqtt.broker":
+		c.MQTT.Broker = v
+	case "mqtt.username":
+		c.MQTT.Username = v
+	case "mqtt.password_file":
+		c.MQTT.PasswordFile = v
+	case "output.json":
+		c.Output.JSON, err = strconv.ParseBool(v)
 	default:
 		return fmt.Errorf("no flag for this key")
 	}

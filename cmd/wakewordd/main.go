@@ -34,6 +34,7 @@ var commands = []command{
 	{"devices", "list audio input devices", cmdDevices},
 	{"features", "write the MFCC frames of audio files as .npy for training", cmdFeatures},
 	{"bench", "measure operations and speed of the dense and delta passes; sweep delta thresholds", cmdBench},
+	{"uninstall", "remove this site's Home Assistant entity from the MQTT broker", cmdUninstall},
 	{"version", "print the version", cmdVersion},
 }
 

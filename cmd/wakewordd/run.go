@@ -27,16 +27,23 @@ type runFlags struct {
 	inputRate  int
 	inputChans int
 	realtime   bool
+	faultStall time.Duration
+	cpuProfile string
+	memProfile string
 }
 
 func addRunFlags(fs *flag.FlagSet) *runFlags {
 	f := &runFlags{configFlags: addConfigFlags(fs,
 		"site_id", "audio.device", "audio.rate", "audio.channel", "audio.buffer", "audio.lossless",
-		"model.path", "model.hop", "model.dense", "detect.threshold", "log.level", "log.format", "log.stats_interval")}
+		"model.path", "model.hop", "model.dense", "detect.threshold", "log.level", "log.format", "log.stats_interval",
+		"mqtt.broker", "mqtt.username", "mqtt.password_file", "output.json")}
 	fs.StringVar(&f.input, "input", "", "read a WAV or FLAC file instead of a device; '-' reads raw s16le from stdin")
 	fs.IntVar(&f.inputRate, "input-rate", 16000, "sample rate of raw stdin input")
 	fs.IntVar(&f.inputChans, "input-channels", 1, "channels of raw stdin input")
 	fs.BoolVar(&f.realtime, "realtime", false, "pace file input like a microphone")
+	fs.DurationVar(&f.faultStall, "fault-stall-after", 0, "testing only: hang the pipeline after this much audio, so that the systemd watchdog fires")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to this file")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a pprof heap profile to this file on exit")
 	return f
 }
 
@@ -50,6 +57,18 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// deviceStall is how long a device may deliver nothing before it counts as lost: a real
+// sound card delivers every few milliseconds, silent or not.
+const deviceStall = 3 * time.Second
+
+func openDevice(c config.Config, log *slog.Logger) (*audio.Capture, error) {
+	return audio.OpenCapture(audio.CaptureOptions{
+		Device: c.Audio.Device, Rate: c.Audio.Rate, Channel: c.Audio.Channel,
+		Buffer: c.Audio.Buffer, Lossless: c.Audio.Lossless, StallTimeout: deviceStall,
+		Chatter: func(s string) { log.Debug("audio host libraries said", "output", s) },
+	})
+}
+
 // openInput opens the configured device, or the file or stdin given on the command line,
 // always delivering 16 kHz mono. It also returns a description for logs and STATUS.
 func openInput(c config.Config, f *runFlags, log *slog.Logger) (audio.Source, string, error) {
@@ -57,15 +76,33 @@ func openInput(c config.Config, f *runFlags, log *slog.Logger) (audio.Source, st
 	var desc string
 	switch f.input {
 	case "":
-		capt, err := audio.OpenCapture(audio.CaptureOptions{
-			Device: c.Audio.Device, Rate: c.Audio.Rate, Channel: c.Audio.Channel,
-			Buffer: c.Audio.Buffer, Lossless: c.Audio.Lossless,
-			Chatter: func(s string) { log.Debug("audio host libraries said", "output", s) },
-		})
+		capt, err := openDevice(c, log)
 		if err != nil {
 			return nil, "", err
 		}
-		src, desc = capt, fmt.Sprintf("%q", capt.Device().Name)
+		desc = fmt.Sprintf("%q @ %d Hz", capt.Device().Name, capt.Rate())
+		first, err := audio.Resample16k(capt)
+		if err != nil {
+			capt.Close()
+			return nil, "", err
+		}
+		// A device that goes away (a USB microphone pulled out) is reopened, at the same
+		// selection, until it is back; the pipeline sees a gap, not an error.
+		return audio.NewReopening(first, audio.ReopenOptions{
+			Open: func() (audio.Source, error) {
+				capt, err := openDevice(c, log)
+				if err != nil {
+					return nil, err
+				}
+				return audio.Resample16k(capt)
+			},
+			MinBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second,
+			OnLost: func(err error) { log.Error("audio device lost; reopening it", "input", desc, "err", err) },
+			OnRetry: func(attempt int, err error, wait time.Duration) {
+				log.Warn("audio device still missing", "attempt", attempt, "err", err, "retry_in", wait)
+			},
+			OnReopened: func(attempt int) { log.Info("audio device reopened", "input", desc, "attempts", attempt) },
+		}), desc, nil
 	case "-":
 		raw, err := audio.NewRawS16LE(os.Stdin, f.inputRate, f.inputChans, c.Audio.Channel)
 		if err != nil {
@@ -88,7 +125,7 @@ func openInput(c config.Config, f *runFlags, log *slog.Logger) (audio.Source, st
 	return r, desc, nil
 }
 
-func cmdRun(ctx context.Context, args []string, _ io.Writer) error {
+func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("run", "[flags]")
 	f := addRunFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -101,14 +138,22 @@ func cmdRun(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return run(ctx, c, src, f, newLogger(c.Log, os.Stderr))
+	stopProfiles, err := startProfiles(f.cpuProfile, f.memProfile)
+	if err != nil {
+		return err
+	}
+	err = run(ctx, c, src, f, newLogger(c.Log, os.Stderr), stdout)
+	if perr := stopProfiles(); err == nil {
+		err = perr
+	}
+	return err
 }
 
-// run wires the daemon: model, input, frontend, detection, statistics and systemd
-// supervision. The model is loaded before the device is opened, so a bad model file never
-// holds a microphone. It returns nil when ctx is cancelled (SIGINT/SIGTERM) or a file
-// input ends.
-func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags, log *slog.Logger) error {
+// run wires the daemon: model, publishing, input, frontend, detection, statistics and
+// systemd supervision. The model is loaded before the device is opened, so a bad model
+// file never holds a microphone. It returns nil when ctx is cancelled (SIGINT/SIGTERM) or
+// a file input has ended and every detection has been delivered.
+func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags, log *slog.Logger, stdout io.Writer) error {
 	m, err := loadModel(c)
 	if err != nil {
 		return err
@@ -117,36 +162,80 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 	if err != nil {
 		return err
 	}
+	out, err := newOutputs(c, m, l.det, log, stdout)
+	if err != nil {
+		return err
+	}
 	var detections atomic.Uint64
 	l.onDet = func(d detect.Detection) {
+		if out.muted.Load() {
+			log.Info("detected while hotword detection is off (Hermes toggleOff); not published", "keyword", d.Keyword, "score", round(d.Score, 3))
+			return
+		}
 		detections.Add(1)
 		log.Info("detected", "keyword", d.Keyword, "score", round(d.Score, 3), "stream_s", round(d.At.Seconds(), 2))
+		out.publish(d)
 	}
 	in, desc, err := openInput(c, f, log)
 	if err != nil {
+		out.close(0, log)
 		return err
 	}
-	p, err := pipeline.New(in, m.Frontend, l.engine.PushFrame)
+	onFrame := l.engine.PushFrame
+	if f.faultStall > 0 {
+		onFrame = stallAfter(ctx, f.faultStall, time.Duration(m.Frontend.Hop)*time.Second/time.Duration(m.Frontend.SampleRate), onFrame, log)
+	}
+	p, err := pipeline.New(in, m.Frontend, onFrame)
 	if err != nil {
 		in.Close()
+		out.close(0, log)
 		return err
 	}
 	log.Info("wakewordd started", "version", version, "site_id", c.SiteID, "input", desc,
-		"model", m.Path, "inference", l.pass, "keywords", strings.Join(l.det.Enabled(), ","))
+		"model", m.Path, "inference", l.pass, "keywords", strings.Join(l.det.Enabled(), ","), "outputs", out.describe())
 
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	err = supervise(ctx, p, &detections, c, desc, log, done)
+	err = supervise(ctx, p, in, out, &detections, c, desc, log, done)
 	notify.Stopping()
+	if err == nil && ctx.Err() == nil {
+		// A file has ended: deliver everything before exiting (SIGTERM cuts the wait short).
+		if ferr := out.flush(ctx, log); ferr != nil && ctx.Err() == nil {
+			err = ferr
+		}
+	}
+	out.close(5*time.Second, log)
 	st := p.Stats()
 	log.Info("wakewordd stopped", "audio_s", round(st.AudioSeconds(), 2), "frames", st.Frames,
-		"detections", detections.Load(), "load", round(st.Load(), 5), "overruns", st.Audio.Overruns)
+		"detections", detections.Load(), "load", round(st.Load(), 5), "overruns", st.Audio.Overruns,
+		"published", out.stats())
 	return err
 }
 
+// stallAfter is the --fault-stall-after fault: after the given audio, the frame callback
+// blocks (until shutdown), as a hung inference would, so that the watchdog test can see
+// systemd restart the service.
+func stallAfter(ctx context.Context, after, hop time.Duration, next pipeline.FrameFunc, log *slog.Logger) pipeline.FrameFunc {
+	limit := uint64(after / hop)
+	return func(i uint64, frame []float32) {
+		if i == limit {
+			log.Warn("fault injected: the pipeline stalls now (--fault-stall-after)", "after", after)
+			<-ctx.Done()
+			return
+		}
+		next(i, frame)
+	}
+}
+
+// lostSource is a device input that can be away and being reopened.
+type lostSource interface {
+	Lost() (lost bool, attempts int, err error)
+}
+
 // supervise waits for the pipeline, logging statistics, keeping systemd's STATUS current
-// and pinging the watchdog only while frames advance, so a hung pipeline gets restarted.
-func supervise(ctx context.Context, p *pipeline.Pipeline, detections *atomic.Uint64, c config.Config, desc string, log *slog.Logger, done <-chan error) error {
+// and pinging the watchdog only while frames advance (or a lost device is being reopened,
+// which is progress too), so that a hung pipeline gets restarted.
+func supervise(ctx context.Context, p *pipeline.Pipeline, in audio.Source, out *outputs, detections *atomic.Uint64, c config.Config, desc string, log *slog.Logger, done <-chan error) error {
 	tick := 250 * time.Millisecond
 	if wd := notify.WatchdogInterval(); wd > 0 && wd < tick {
 		tick = wd
@@ -155,7 +244,7 @@ func supervise(ctx context.Context, p *pipeline.Pipeline, detections *atomic.Uin
 	defer t.Stop()
 	var ready bool
 	var lastFrames, lastSamples uint64
-	lastStats := time.Now()
+	lastStats, lastStatus, lastStatusAt := time.Now(), "", time.Time{}
 	for {
 		select {
 		case err := <-done:
@@ -163,7 +252,11 @@ func supervise(ctx context.Context, p *pipeline.Pipeline, detections *atomic.Uin
 		case <-t.C:
 		}
 		st := p.Stats()
-		if st.Frames > lastFrames {
+		lost, attempts, lostErr := false, 0, error(nil)
+		if ls, ok := in.(lostSource); ok {
+			lost, attempts, lostErr = ls.Lost()
+		}
+		if st.Frames > lastFrames || (ready && lost) {
 			if !ready {
 				ready = true
 				notify.Ready()
@@ -172,13 +265,21 @@ func supervise(ctx context.Context, p *pipeline.Pipeline, detections *atomic.Uin
 			notify.Watchdog()
 			lastFrames = st.Frames
 		}
+		status := fmt.Sprintf("%s; %.0f s of audio; %d detections; load %.2f%%%s", desc, st.AudioSeconds(), detections.Load(), 100*st.Load(), out.status())
+		if lost {
+			status = fmt.Sprintf("audio device lost, reopening (%d attempts): %v; %s", attempts, lostErr, status)
+		}
+		if status != lastStatus && (lost || time.Since(lastStatusAt) >= time.Second) {
+			notify.Status(status)
+			lastStatus, lastStatusAt = status, time.Now()
+		}
 		if c.Log.Stats > 0 && time.Since(lastStats) >= c.Log.Stats {
 			rms, peak := p.Level(st.Samples - lastSamples)
 			lastSamples, lastStats = st.Samples, time.Now()
 			log.Info("stats", "audio_s", round(st.AudioSeconds(), 2), "frames", st.Frames,
 				"load", round(st.Load(), 5), "rms_dbfs", round(rms, 1), "peak_dbfs", round(peak, 1),
-				"detections", detections.Load(), "overruns", st.Audio.Overruns, "device_overflows", st.Audio.DeviceOverflows)
-			notify.Status(fmt.Sprintf("%s; %.0f s of audio; %d detections; load %.2f%%", desc, st.AudioSeconds(), detections.Load(), 100*st.Load()))
+				"detections", detections.Load(), "overruns", st.Audio.Overruns, "device_overflows", st.Audio.DeviceOverflows,
+				"published", out.stats())
 		}
 		if ctx.Err() != nil {
 			return <-done
