@@ -31,11 +31,15 @@ import (
 //
 // Two scopes are swept: the MHSA sites only (the paper's scope) and all sites. For each,
 // first one global theta over a grid (the values site, whose input is a probability, gets
-// theta x value-ratio), then a greedy per-layer search: from the best global point within
-// the accuracy budget, each step multiplies one layer's thresholds by a factor, choosing
-// the layer that removes the most operations per accuracy lost, until the loss passes
-// max-loss. The chosen thresholds are those of the point that removes the most operations
-// (MHSA operations for the mhsa scope, all operations for the all scope) within the budget.
+// theta x value-ratio), then a greedy search per layer and site: from the best point so
+// far within the accuracy budget, each step multiplies the threshold of one site in one
+// layer by a factor, choosing the (layer, site) that removes the most operations per
+// accuracy lost, until the loss passes max-loss. The all scope starts from the MHSA
+// scope's best point when that removes more, so that its MLP pruning comes on top of the
+// paper's. The chosen thresholds are those of the point that removes the most operations
+// (MHSA operations for the mhsa scope, all operations for the all scope) within the
+// budget, among the points that remove at least --min-mhsa of the MHSA operations when
+// any does.
 
 type sweepFlags struct {
 	out       string
@@ -45,6 +49,7 @@ type sweepFlags struct {
 	steps     int
 	factor    float64
 	pickScope string
+	minMHSA   float64
 	perClass  int
 	workers   int
 }
@@ -57,6 +62,7 @@ func (s *sweepFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.steps, "steps", 30, "with --sweep: greedy steps per scope at most")
 	fs.Float64Var(&s.factor, "factor", 1.4, "with --sweep: a greedy step multiplies one layer's thresholds by this")
 	fs.StringVar(&s.pickScope, "pick", "all", "with --sweep: scope of the chosen thresholds, mhsa or all")
+	fs.Float64Var(&s.minMHSA, "min-mhsa", 0.8, "with --sweep: prefer chosen thresholds that remove at least this share of the MHSA operations")
 	fs.IntVar(&s.perClass, "per-class", 0, "with --sweep: use at most this many clips per class (0 = all)")
 	fs.IntVar(&s.workers, "workers", 0, "with --sweep: parallel forward passes (0 = one per CPU)")
 }
@@ -163,8 +169,8 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 	if sw.pickScope != "mhsa" && sw.pickScope != "all" {
 		return fmt.Errorf("bench: --pick %q: want mhsa or all", sw.pickScope)
 	}
-	if !(sw.budget >= 0 && sw.budget < 1) || !(sw.maxLoss > 0 && sw.maxLoss <= 1) || !(sw.factor > 1 && sw.factor <= 10) || sw.steps < 0 {
-		return fmt.Errorf("bench: want 0 <= --budget < 1, 0 < --max-loss <= 1, 1 < --factor <= 10 and --steps >= 0")
+	if !(sw.budget >= 0 && sw.budget < 1) || !(sw.maxLoss > 0 && sw.maxLoss <= 1) || !(sw.factor > 1 && sw.factor <= 10) || sw.steps < 0 || !(sw.minMHSA >= 0 && sw.minMHSA <= 1) {
+		return fmt.Errorf("bench: want 0 <= --budget < 1, 0 < --max-loss <= 1, 1 < --factor <= 10, --steps >= 0 and 0 <= --min-mhsa <= 1")
 	}
 	grid, err := parseGrid(sw.grid)
 	if err != nil {
@@ -212,6 +218,7 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 	if minTheta == 0 {
 		minTheta = 0.1
 	}
+	var mhsaBest sweepPoint // the mhsa scope's best point within the budget
 	for _, scope := range []string{"mhsa", "all"} {
 		var global []sweepPoint
 		for _, theta := range grid {
@@ -223,21 +230,38 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 			global = append(global, p)
 		}
 		points = append(points, global...)
-		// Greedy per layer, from the global point that removes the most within the budget.
+		// Greedy per layer and site, from the point that removes the most within the budget.
 		cur := sweepPoint{Scope: scope, Accuracy: denseAcc, Th: uniformThresholds(depth, 0, f.valueRatio, scope)}
-		for _, p := range global {
-			if p.Loss <= sw.budget && p.measure(scope) > cur.measure(scope) {
+		starts := global
+		if scope == "all" && mhsaBest.Th.Any() {
+			start := mhsaBest
+			start.Scope, start.Search, start.Step = "all", "greedy", 0
+			starts = append(starts, start)
+			points = append(points, start)
+		}
+		// Points that keep the --min-mhsa reduction come first, so that the all scope's
+		// MLP pruning is added to the paper's rather than traded for it.
+		better := func(p, q sweepPoint) bool {
+			if pk, qk := p.MHSARed >= sw.minMHSA, q.MHSARed >= sw.minMHSA; pk != qk {
+				return pk
+			}
+			return p.measure(scope) > q.measure(scope)
+		}
+		for _, p := range starts {
+			if p.Loss <= sw.budget && better(p, cur) {
 				cur = p
 			}
 		}
 		startTheta := cur.Theta
-		sites := scopeSites(scope) // the values site among them
 		for step := 1; step <= sw.steps && cur.Loss <= sw.maxLoss; step++ {
 			var best sweepPoint
 			bestRatio := 0.0
 			for l := range depth {
-				th := cur.Th.Clone()
-				for _, s := range sites {
+				for _, s := range scopeSites(scope) {
+					th := cur.Th.Clone()
+					if len(th.Theta[s]) < depth { // a site the start point left off
+						th.Theta[s] = make([]float32, depth)
+					}
 					v := float64(th.Theta[s][l])
 					switch {
 					case v == 0 && s == infer.DeltaValues:
@@ -248,18 +272,18 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 						v *= sw.factor
 					}
 					th.Theta[s][l] = float32(min(roundSig(v, 3), infer.MaxTheta))
-				}
-				p, err := evalPoint(scope, "greedy", step, startTheta, th)
-				if err != nil {
-					return err
-				}
-				gain := p.measure(scope) - cur.measure(scope)
-				if gain <= 1e-9 {
-					continue
-				}
-				cost := max(0, cur.Accuracy-p.Accuracy) + 0.5/float64(len(set.tokens))
-				if r := gain / cost; r > bestRatio {
-					best, bestRatio = p, r
+					p, err := evalPoint(scope, "greedy", step, startTheta, th)
+					if err != nil {
+						return err
+					}
+					gain := p.measure(scope) - cur.measure(scope)
+					if gain <= 1e-9 {
+						continue
+					}
+					cost := max(0, cur.Accuracy-p.Accuracy) + 0.5/float64(len(set.tokens))
+					if r := gain / cost; r > bestRatio {
+						best, bestRatio = p, r
+					}
 				}
 			}
 			if bestRatio == 0 {
@@ -269,15 +293,18 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 			points = append(points, cur)
 			log("%s greedy step %-3d accuracy %6.2f %%  MHSA -%5.1f %%  total -%5.1f %%  (%s)", scope, step, 100*cur.Accuracy, 100*cur.MHSARed, 100*cur.TotalRed, cur.Th)
 		}
+		if scope == "mhsa" {
+			if p := bestPoint(points, "mhsa", sw.budget, 0); p != nil {
+				mhsaBest = *p
+			}
+		}
 	}
 
-	// The chosen thresholds: the most removed within the budget, in the picked scope.
-	var chosen *sweepPoint
-	for i := range points {
-		p := &points[i]
-		if p.Scope == sw.pickScope && p.Loss <= sw.budget && (chosen == nil || p.measure(sw.pickScope) > chosen.measure(sw.pickScope)) {
-			chosen = p
-		}
+	// The chosen thresholds: the most removed within the budget, in the picked scope, and
+	// removing at least --min-mhsa of the MHSA operations when any point does.
+	chosen := bestPoint(points, sw.pickScope, sw.budget, sw.minMHSA)
+	if chosen == nil {
+		chosen = bestPoint(points, sw.pickScope, sw.budget, 0)
 	}
 	if err := writeSweepCSV(sw.out+".csv", points); err != nil {
 		return err
@@ -326,6 +353,19 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 	}
 	_, err = io.WriteString(stdout, b.String())
 	return err
+}
+
+// bestPoint is the point of scope that removes the most operations within the accuracy
+// budget and removes at least minMHSA of the MHSA operations, or nil.
+func bestPoint(points []sweepPoint, scope string, budget, minMHSA float64) *sweepPoint {
+	var best *sweepPoint
+	for i := range points {
+		p := &points[i]
+		if p.Scope == scope && p.Loss <= budget && p.MHSARed >= minMHSA && (best == nil || p.measure(scope) > best.measure(scope)) {
+			best = p
+		}
+	}
+	return best
 }
 
 // roundSig rounds v to n significant digits, so that thresholds stay readable.
