@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -279,12 +280,26 @@ func supervise(ctx context.Context, p *pipeline.Pipeline, in audio.Source, out *
 			log.Info("stats", "audio_s", round(st.AudioSeconds(), 2), "frames", st.Frames,
 				"load", round(st.Load(), 5), "rms_dbfs", round(rms, 1), "peak_dbfs", round(peak, 1),
 				"detections", detections.Load(), "overruns", st.Audio.Overruns, "device_overflows", st.Audio.DeviceOverflows,
-				"published", out.stats())
+				"published", out.stats(), "rss_mib", round(rssMiB(), 1), "goroutines", runtime.NumGoroutine())
 		}
 		if ctx.Err() != nil {
 			return <-done
 		}
 	}
+}
+
+// rssMiB is the resident set size, for the stats line that long runs are watched by (0
+// where /proc is missing).
+func rssMiB() float64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, resident uint64
+	if _, err := fmt.Sscan(string(b), &size, &resident); err != nil {
+		return 0
+	}
+	return float64(resident*uint64(os.Getpagesize())) / (1 << 20)
 }
 
 // round keeps logs readable.
