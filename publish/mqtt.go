@@ -493,13 +493,18 @@ func (m *MQTT) Stats() MQTTStats {
 	}
 }
 
+// stableAfter is how long a connection must last for its loss to reset the backoff: one
+// that drops at once (another client with our id, a broker that refuses us after CONNACK)
+// must not turn into a tight reconnect loop.
+const stableAfter = 10 * time.Second
+
 // manage connects, announces, waits for the connection to drop, and starts over, backing
 // off while the broker stays away. Each failure is logged once (at warn) per change of
 // reason; repeats go to debug.
 func (m *MQTT) manage() {
 	defer close(m.managerDone)
 	wait := m.cfg.retryMin
-	var lastErr string
+	var lastErr, lastLost string
 	var connects uint64
 	down := time.Now() // since when we have been without a connection
 	for {
@@ -516,70 +521,88 @@ func (m *MQTT) manage() {
 			}()
 			return
 		}
-		if err := tok.Error(); err != nil {
-			wait = m.retryAfter(err, &lastErr, wait)
-			if wait < 0 {
-				return
+		err := tok.Error()
+		if err == nil {
+			connects++
+			if err = m.announce(c); err != nil {
+				if m.stopping() {
+					m.setConn(c) // Close marks the site offline
+					return
+				}
+				c.client.Disconnect(0)
+				err = fmt.Errorf("announcing: %w", err)
 			}
-			continue
 		}
-		connects++
-		if err := m.announce(c); err != nil {
-			if m.stopping() {
-				m.setConn(c) // Close marks the site offline
+		if err != nil {
+			m.logFailure("mqtt: cannot connect, retrying", err, &lastErr, wait)
+			if !m.pause(wait) {
 				return
 			}
-			c.client.Disconnect(0)
-			if wait = m.retryAfter(fmt.Errorf("announcing: %w", err), &lastErr, wait); wait < 0 {
-				return
-			}
+			wait = min(2*wait, m.cfg.retryMax)
 			continue
 		}
 		m.setConn(c)
-		wait, lastErr = m.cfg.retryMin, ""
+		up := time.Now()
 		attrs := []any{"broker", m.dial.broker, "client_id", m.dial.clientID}
 		if connects > 1 {
 			m.mu.Lock()
 			m.reconnects++
 			n := m.pendingLocked()
 			m.mu.Unlock()
-			attrs = append(attrs, "down", time.Since(down).Round(time.Millisecond), "queued", n)
+			attrs = append(attrs, "down", up.Sub(down).Round(time.Millisecond), "queued", n)
 		}
 		m.log.Info("mqtt: connected", attrs...)
 		select {
 		case <-c.lost:
-			down = time.Now()
-			m.mu.Lock()
-			if m.conn == c {
-				m.conn = nil
-				m.notifyLocked()
-			}
-			m.mu.Unlock()
-			m.log.Warn("mqtt: connection lost, reconnecting", "broker", m.dial.broker, "err", c.lostErr)
 		case <-m.quit:
 			return
 		}
+		down = time.Now()
+		m.mu.Lock()
+		if m.conn == c {
+			m.conn = nil
+			m.notifyLocked()
+		}
+		m.mu.Unlock()
+		if down.Sub(up) >= stableAfter {
+			wait, lastErr, lastLost = m.cfg.retryMin, "", ""
+			m.logFailure("mqtt: connection lost, reconnecting", c.lostErr, &lastLost, 0)
+			continue
+		}
+		m.logFailure("mqtt: connection lost soon after connecting, reconnecting", c.lostErr, &lastLost, wait)
+		if !m.pause(wait) {
+			return
+		}
+		wait = min(2*wait, m.cfg.retryMax)
 	}
 }
 
-// retryAfter logs a failed attempt and sleeps before the next; it returns the next backoff,
-// or -1 when closing.
-func (m *MQTT) retryAfter(err error, lastErr *string, wait time.Duration) time.Duration {
-	if msg := err.Error(); msg != *lastErr {
-		m.log.Warn("mqtt: cannot connect, retrying", "broker", m.dial.broker, "err", err, "retry_in", wait)
-		*lastErr = msg
-	} else {
-		m.log.Debug("mqtt: cannot connect", "broker", m.dial.broker, "err", err, "retry_in", wait)
+// logFailure logs err at warn when its message differs from *last, else at debug.
+func (m *MQTT) logFailure(msg string, err error, last *string, retryIn time.Duration) {
+	reason := fmt.Sprint(err)
+	attrs := []any{"broker", m.dial.broker, "err", reason}
+	if retryIn > 0 {
+		attrs = append(attrs, "retry_in", retryIn)
 	}
-	// ±20% so that satellites restarted together do not retry in step.
-	t := time.NewTimer(time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64())))
+	if reason != *last {
+		*last = reason
+		m.log.Warn(msg, attrs...)
+		return
+	}
+	m.log.Debug(msg, attrs...)
+}
+
+// pause sleeps about d, ±20% so that satellites restarted together do not retry in step;
+// false means Close was called.
+func (m *MQTT) pause(d time.Duration) bool {
+	t := time.NewTimer(time.Duration(float64(d) * (0.8 + 0.4*rand.Float64())))
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return true
 	case <-m.quit:
-		return -1
+		return false
 	}
-	return min(2*wait, m.cfg.retryMax)
 }
 
 func (m *MQTT) stopping() bool {
