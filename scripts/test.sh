@@ -23,7 +23,7 @@ go test -count=1 ./...
 step "race detector on the concurrent packages"
 # checkptr is off: the PortAudio binding builds slices from C pointers in a way checkptr
 # rejects, which says nothing about our code.
-go test -count=1 -race -gcflags=all=-d=checkptr=0 ./audio/ ./pipeline/
+go test -count=1 -race -gcflags=all=-d=checkptr=0 ./audio/ ./pipeline/ ./publish/
 
 step "arm64: every package that builds without cgo, under qemu-aarch64 (Cortex-A76)"
 # The NEON kernels (infer/asm) run here. cmd/wakewordd is left out: its tests exec the
@@ -82,7 +82,8 @@ step "fuzzing the parsers and the kernels (${FUZZEXECS:-20000} inputs per target
 for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "eval FuzzReadTruth" "frontend FuzzStreamingEqualsBatch" "infer FuzzParse" "infer FuzzThresholdsJSON" "infer FuzzDeltaEqualsDense" \
               "infer/asm FuzzDot" "infer/asm FuzzDotRows" "infer/asm FuzzAXPY" "infer/asm FuzzAXPYRows" \
               "infer/asm FuzzRowAXPY" "infer/asm FuzzAdd" "infer/asm FuzzSelectDelta" "infer/asm FuzzGELU" \
-              "infer/asm FuzzSoftmax" "infer/asm FuzzLayerNorm"; do
+              "infer/asm FuzzSoftmax" "infer/asm FuzzLayerNorm" \
+              "publish FuzzParseSwitch" "publish FuzzParseHermesToggle" "publish FuzzParseHAStatus" "publish FuzzMessageHandlers"; do
   set -- $target
   # A count, not a duration: a run whose time runs out while the engine is still gathering
   # coverage or minimising fails with "context deadline exceeded" on a loaded machine.
