@@ -30,7 +30,8 @@ elif listening 127.0.0.1 1883; then
   echo "--- using the MQTT broker already listening on localhost:1883" >&2
 else
   host=127.0.0.1
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=18830
+  while listening "$host" "$port"; do port=$((port + 1)); done
   printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" >"$work/mosquitto.conf"
   mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
   pids+=($!)
