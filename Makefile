@@ -6,6 +6,8 @@
 #                     cgo PortAudio through the Debian cross toolchain and portaudio19-dev:arm64
 #   make test         the whole suite, as CI runs it (scripts/test.sh)
 #   make demo         the daemon on the bundled example recording (scripts/demo.sh)
+#   make deb          bin/wakewordd_VERSION_amd64.deb and _arm64.deb (packaging/build-deb.sh);
+#                     make deb-amd64 or make deb-arm64 for one
 
 GO ?= go
 BIN ?= bin
@@ -13,6 +15,7 @@ BIN ?= bin
 ARM64_ENV := CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc PKG_CONFIG=aarch64-linux-gnu-pkg-config
 
 .PHONY: build build-arm64 test demo clean
+.PHONY: deb deb-amd64 deb-arm64
 
 build:
 	scripts/setup.sh build
@@ -28,5 +31,14 @@ test:
 demo:
 	scripts/demo.sh
 
+deb: deb-amd64 deb-arm64
+
+deb-amd64:
+	packaging/build-deb.sh amd64 $(BIN)
+
+deb-arm64:
+	packaging/build-deb.sh arm64 $(BIN)
+
 clean:
 	rm -f $(BIN)/wakewordd $(BIN)/wakewordd-linux-arm64
+	rm -f $(BIN)/wakewordd_*.deb

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what wakewordd needs on Debian 12 / Ubuntu, idempotently.
-# Usage: scripts/setup.sh [build] [test] [demo] [train] [cross]   (default: build)
+# Usage: scripts/setup.sh [build] [test] [demo] [train] [cross] [package]   (default: build)
 # cross: the arm64 cross toolchain and arm64 PortAudio for `make build-arm64` (adds the
 # arm64 dpkg architecture once).
+# package: what packaging/build-deb.sh and packaging/test.sh use (dpkg-deb, lintian,
+# systemd-analyze, strip for both architectures, sox); add cross for the arm64 package.
 # Only packages that are missing are installed; nothing happens when all are present.
 set -euo pipefail
 
@@ -18,8 +20,9 @@ for g in "${groups[@]}"; do
                   python3 python3-numpy python3-torch mosquitto mosquitto-clients openssl sox systemd espeak-ng wamerican
                   qemu-user qemu-user-static binfmt-support crossbuild-essential-arm64 make) ;;
     cross) pkgs+=(gcc libc6-dev pkg-config make crossbuild-essential-arm64 qemu-user portaudio19-dev:arm64) ;;
+    package) pkgs+=(dpkg-dev lintian man-db binutils binutils-aarch64-linux-gnu systemd sox util-linux git make) ;;
     train) pkgs+=(python3 python3-numpy python3-scipy python3-soundfile python3-torch espeak-ng sox libsox-fmt-all flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts wamerican) ;;
-    *) echo "setup.sh: unknown group '$g' (want build, test, demo, train or cross)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown group '$g' (want build, test, demo, train, cross or package)" >&2; exit 2 ;;
   esac
 done
 
