@@ -78,6 +78,9 @@ for pass in "" -dense; do
   echo "${name:-delta} pipeline: bit for bit the same on arm64 and amd64 ($a)"
 done
 
+step "packaging: lintian, systemd-analyze, the unit under a user systemd"
+packaging/test.sh
+
 step "fuzzing the parsers and the kernels (${FUZZEXECS:-20000} inputs per target)"
 for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "eval FuzzReadTruth" "frontend FuzzStreamingEqualsBatch" "infer FuzzParse" "infer FuzzThresholdsJSON" "infer FuzzDeltaEqualsDense" \
               "infer/asm FuzzDot" "infer/asm FuzzDotRows" "infer/asm FuzzAXPY" "infer/asm FuzzAXPYRows" \
