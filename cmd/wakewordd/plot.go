@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wakewordd/wakewordd/infer"
+	"github.com/wakewordd/wakewordd/internal/plot"
 )
 
 // writeSweepPlot draws the sweep as a PNG in the manner of the Delta KWT paper's figure:
@@ -112,8 +113,9 @@ func drawPanel(img *image.RGBA, r image.Rectangle, xTitle string, xOf func(sweep
 				pts = append(pts, p)
 			}
 		}
-		if s.search == "greedy" && len(pts) > 0 {
-			// The path starts at the global point it was started from.
+		if s.search == "greedy" && len(pts) > 0 && pts[0].Step > 0 {
+			// The path starts at the global point it was started from (a step 0 point is
+			// its own start: the all scope's copy of the MHSA scope's best).
 			for _, p := range points {
 				if p.Scope == s.scope && p.Search == "global" && p.Theta == pts[0].Theta {
 					pts = append([]sweepPoint{p}, pts...)
@@ -152,149 +154,11 @@ func drawPanel(img *image.RGBA, r image.Rectangle, xTitle string, xOf func(sweep
 	drawText(img, r.Min.X+62, ly, fmt.Sprintf("DENSE - %.2g POINTS", 100*budget), black, 2)
 }
 
-// niceStep rounds a raw tick step up to 1, 2 or 5 times a power of ten.
-func niceStep(raw float64) float64 {
-	if !(raw > 0) {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if raw <= m*p {
-			return m * p
-		}
-	}
-	return 10 * p
-}
-
-func fill(img *image.RGBA, r image.Rectangle, c color.RGBA) {
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			img.SetRGBA(x, y, c)
-		}
-	}
-}
-
-// line draws a line of the given width; dash > 0 draws dash pixels on, dash off.
-func line(img *image.RGBA, x0, y0, x1, y1 int, c color.RGBA, width, dash int) {
-	dx, dy := abs(x1-x0), -abs(y1-y0)
-	sx, sy := sign(x1-x0), sign(y1-y0)
-	e := dx + dy
-	for n := 0; ; n++ {
-		if dash == 0 || (n/dash)%2 == 0 {
-			fill(img, image.Rect(x0-width/2, y0-width/2, x0-width/2+width, y0-width/2+width).Intersect(img.Bounds()), c)
-		}
-		if x0 == x1 && y0 == y1 {
-			return
-		}
-		if e2 := 2 * e; e2 >= dy {
-			e += dy
-			x0 += sx
-		} else {
-			e += dx
-			y0 += sy
-		}
-	}
-}
-
-// marker draws a filled square (greedy points) or a filled disc (global points).
-func marker(img *image.RGBA, x, y int, c color.RGBA, square bool) {
-	const r = 4
-	for j := -r; j <= r; j++ {
-		for i := -r; i <= r; i++ {
-			if square || i*i+j*j <= r*r {
-				if image.Pt(x+i, y+j).In(img.Bounds()) {
-					img.SetRGBA(x+i, y+j, c)
-				}
-			}
-		}
-	}
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
-func sign(x int) int {
-	switch {
-	case x < 0:
-		return -1
-	case x > 0:
-		return 1
-	}
-	return 0
-}
-
-// drawText writes s (upper-cased) in the 5x7 font below, each pixel scale x scale, with
-// its top-left corner at (x, y).
-func drawText(img *image.RGBA, x, y int, s string, c color.RGBA, scale int) {
-	for _, ch := range strings.ToUpper(s) {
-		g, ok := glyphs[ch]
-		if !ok {
-			g = glyphs['?']
-		}
-		for row, bits := range g {
-			for col, b := range bits {
-				if b == '#' {
-					fill(img, image.Rect(x+col*scale, y+row*scale, x+(col+1)*scale, y+(row+1)*scale).Intersect(img.Bounds()), c)
-				}
-			}
-		}
-		x += 6 * scale
-	}
-}
-
-// glyphs is a 5x7 pixel font: digits, capitals and the punctuation the plot uses.
-var glyphs = map[rune][7]string{
-	' ': {".....", ".....", ".....", ".....", ".....", ".....", "....."},
-	'0': {".###.", "#...#", "#..##", "#.#.#", "##..#", "#...#", ".###."},
-	'1': {"..#..", ".##..", "..#..", "..#..", "..#..", "..#..", ".###."},
-	'2': {".###.", "#...#", "....#", "...#.", "..#..", ".#...", "#####"},
-	'3': {"#####", "...#.", "..#..", "...#.", "....#", "#...#", ".###."},
-	'4': {"...#.", "..##.", ".#.#.", "#..#.", "#####", "...#.", "...#."},
-	'5': {"#####", "#....", "####.", "....#", "....#", "#...#", ".###."},
-	'6': {"..##.", ".#...", "#....", "####.", "#...#", "#...#", ".###."},
-	'7': {"#####", "....#", "...#.", "..#..", ".#...", ".#...", ".#..."},
-	'8': {".###.", "#...#", "#...#", ".###.", "#...#", "#...#", ".###."},
-	'9': {".###.", "#...#", "#...#", ".####", "....#", "...#.", ".##.."},
-	'A': {".###.", "#...#", "#...#", "#####", "#...#", "#...#", "#...#"},
-	'B': {"####.", "#...#", "#...#", "####.", "#...#", "#...#", "####."},
-	'C': {".###.", "#...#", "#....", "#....", "#....", "#...#", ".###."},
-	'D': {"###..", "#..#.", "#...#", "#...#", "#...#", "#..#.", "###.."},
-	'E': {"#####", "#....", "#....", "####.", "#....", "#....", "#####"},
-	'F': {"#####", "#....", "#....", "####.", "#....", "#....", "#...."},
-	'G': {".###.", "#...#", "#....", "#.###", "#...#", "#...#", ".####"},
-	'H': {"#...#", "#...#", "#...#", "#####", "#...#", "#...#", "#...#"},
-	'I': {".###.", "..#..", "..#..", "..#..", "..#..", "..#..", ".###."},
-	'J': {"..###", "...#.", "...#.", "...#.", "...#.", "#..#.", ".##.."},
-	'K': {"#...#", "#..#.", "#.#..", "##...", "#.#..", "#..#.", "#...#"},
-	'L': {"#....", "#....", "#....", "#....", "#....", "#....", "#####"},
-	'M': {"#...#", "##.##", "#.#.#", "#.#.#", "#...#", "#...#", "#...#"},
-	'N': {"#...#", "#...#", "##..#", "#.#.#", "#..##", "#...#", "#...#"},
-	'O': {".###.", "#...#", "#...#", "#...#", "#...#", "#...#", ".###."},
-	'P': {"####.", "#...#", "#...#", "####.", "#....", "#....", "#...."},
-	'Q': {".###.", "#...#", "#...#", "#...#", "#.#.#", "#..#.", ".##.#"},
-	'R': {"####.", "#...#", "#...#", "####.", "#.#..", "#..#.", "#...#"},
-	'S': {".####", "#....", "#....", ".###.", "....#", "....#", "####."},
-	'T': {"#####", "..#..", "..#..", "..#..", "..#..", "..#..", "..#.."},
-	'U': {"#...#", "#...#", "#...#", "#...#", "#...#", "#...#", ".###."},
-	'V': {"#...#", "#...#", "#...#", "#...#", "#...#", ".#.#.", "..#.."},
-	'W': {"#...#", "#...#", "#...#", "#.#.#", "#.#.#", "#.#.#", ".#.#."},
-	'X': {"#...#", "#...#", ".#.#.", "..#..", ".#.#.", "#...#", "#...#"},
-	'Y': {"#...#", "#...#", ".#.#.", "..#..", "..#..", "..#..", "..#.."},
-	'Z': {"#####", "....#", "...#.", "..#..", ".#...", "#....", "#####"},
-	'.': {".....", ".....", ".....", ".....", ".....", ".##..", ".##.."},
-	',': {".....", ".....", ".....", ".....", ".##..", "..#..", ".#..."},
-	':': {".....", ".##..", ".##..", ".....", ".##..", ".##..", "....."},
-	'-': {".....", ".....", ".....", "#####", ".....", ".....", "....."},
-	'+': {".....", "..#..", "..#..", "#####", "..#..", "..#..", "....."},
-	'=': {".....", ".....", "#####", ".....", "#####", ".....", "....."},
-	'%': {"##...", "##..#", "...#.", "..#..", ".#...", "#..##", "...##"},
-	'(': {"...#.", "..#..", ".#...", ".#...", ".#...", "..#..", "...#."},
-	')': {".#...", "..#..", "...#.", "...#.", "...#.", "..#..", ".#..."},
-	'/': {".....", "....#", "...#.", "..#..", ".#...", "#....", "....."},
-	'_': {".....", ".....", ".....", ".....", ".....", ".....", "#####"},
-	'?': {".###.", "#...#", "....#", "...#.", "..#..", ".....", "..#.."},
-}
+// The drawing primitives live in internal/plot (bench/accuracy draws with them too).
+var (
+	fill     = plot.Fill
+	line     = plot.Line
+	marker   = plot.Marker
+	drawText = plot.Text
+	niceStep = plot.NiceStep
+)
