@@ -34,6 +34,7 @@ type benchFlags struct {
 	asJSON      bool
 	writeModel  string
 	sweep       string
+	replot      string
 	sw          sweepFlags
 }
 
@@ -51,6 +52,7 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
 	fs.StringVar(&f.writeModel, "write-model", "", "write the model with the delta thresholds used (with --sweep: the chosen ones) in its metadata to this file")
 	fs.StringVar(&f.sweep, "sweep", "", "sweep the thresholds over a validation folder DIR/<class>/<clip>.wav|flac and write a CSV and a PNG plot")
+	fs.StringVar(&f.replot, "replot", "", "redraw the plot of a sweep from its CSV (to --out.png), without measuring")
 	f.sw.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -70,6 +72,9 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	c, _, err := f.cf.load(fs)
 	if err != nil {
 		return err
+	}
+	if f.replot != "" {
+		return replotSweep(c, f.replot, f.sw.out+".png", f.sw.budget)
 	}
 	if f.sweep != "" {
 		if f.random || f.theta != -1 || f.thresholds != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"image/png"
@@ -242,6 +243,17 @@ func TestBenchSweep(t *testing.T) {
 	m, err := infer.Load(out)
 	if err != nil || m.Delta == nil || !m.Delta.Equal(sum.Chosen.Th) {
 		t.Fatalf("written model: %v, %v", err, m.Delta)
+	}
+	// --replot draws the same plot again from the CSV alone.
+	orig, _ := os.ReadFile(prefix + ".png")
+	if _, stderr, code := wakewordd(t, nil, "bench", "--model", randomModel, "--replot", prefix+".csv", "--out", prefix+"-again"); code != 0 {
+		t.Fatalf("replot: exit %d, %s", code, stderr)
+	}
+	if again, err := os.ReadFile(prefix + "-again.png"); err != nil || !bytes.Equal(again, orig) {
+		t.Fatalf("replotted PNG differs from the sweep's (%v)", err)
+	}
+	if _, stderr, code := wakewordd(t, nil, "bench", "--model", randomModel, "--replot", out, "--out", prefix+"-bad"); code != 1 || !strings.Contains(stderr, "not a sweep CSV") {
+		t.Errorf("replot of a model file: exit %d, %s", code, stderr)
 	}
 	// A folder that is not a class of the model is an error that names it.
 	if err := os.MkdirAll(filepath.Join(dir, "clips", "alexa"), 0o755); err != nil {

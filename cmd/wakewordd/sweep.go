@@ -355,6 +355,46 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 	return err
 }
 
+// replotSweep redraws a sweep's plot from the CSV it wrote; the model names the
+// architecture in the title.
+func replotSweep(c config.Config, csvPath, pngPath string, budget float64) error {
+	m, err := loadModel(c)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(csvPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return fmt.Errorf("%s: not a sweep CSV written by bench --sweep: %w", csvPath, err)
+	}
+	if len(rows) < 2 || len(rows[0]) < 8 || rows[0][0] != "scope" || rows[0][7] != "total_reduction" {
+		return fmt.Errorf("%s: not a sweep CSV written by bench --sweep", csvPath)
+	}
+	var points []sweepPoint
+	denseAcc := math.NaN()
+	for i, r := range rows[1:] {
+		var v [5]float64
+		for j, col := range []int{2, 3, 4, 6, 7} {
+			if v[j], err = strconv.ParseFloat(r[col], 64); err != nil {
+				return fmt.Errorf("%s:%d: column %s: %w", csvPath, i+2, rows[0][col], err)
+			}
+		}
+		p := sweepPoint{Scope: r[0], Search: r[1], Step: int(v[0]), Theta: v[1], Accuracy: v[2], MHSARed: v[3], TotalRed: v[4]}
+		if p.Scope == "dense" {
+			denseAcc = p.Accuracy
+		}
+		points = append(points, p)
+	}
+	if math.IsNaN(denseAcc) {
+		return fmt.Errorf("%s: no dense row", csvPath)
+	}
+	return writeSweepPlot(pngPath, points, denseAcc, budget, m)
+}
+
 // bestPoint is the point of scope that removes the most operations within the accuracy
 // budget and removes at least minMHSA of the MHSA operations, or nil.
 func bestPoint(points []sweepPoint, scope string, budget, minMHSA float64) *sweepPoint {
