@@ -5,7 +5,8 @@
 #       sysusers file in a scratch root;
 #   (c) systemd-analyze security --offline=yes: the exposure score may not rise above
 #       EXPOSURE_CEILING;
-#   (d) the contents of both packages (no dpkg -i on this machine);
+#   (d) the contents of both packages (no dpkg -i on this machine), and the maintainer
+#       scripts with the commands they call stubbed;
 #   (e) the packaged unit under a real systemd (a user manager, packaging/user-systemd.sh):
 #       Type=notify start, clean stop, watchdog restart.
 # Needs root for (e); where no user manager can run, it says why and fails under CI=true,
@@ -131,6 +132,35 @@ for c in $("$root/usr/bin/wakewordd" help | awk '/^commands:/ { on = 1; next } o
   grep -Eq "^\.BI? \"?$c( |\"|$)" <<<"$man" || fail "the man page (packaging/wakewordd.8) does not describe the command '$c'"
 done
 echo "man page: describes every command of 'wakewordd help'"
+
+# The maintainer scripts, run with every command they call replaced by a stub that logs its
+# arguments, in a private mount namespace whose /run/systemd/system says "booted with
+# systemd": each case must call exactly the listed commands.
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+  ctl=$work/control stubs=$work/stubs
+  dpkg-deb -e "${deb[amd64]}" "$ctl"
+  mkdir -p "$stubs"
+  for c in systemd-sysusers deb-systemd-helper deb-systemd-invoke systemctl wakewordd; do
+    printf '#!/bin/sh\necho "%s $*" >>"%s"\n' "$c" "$work/calls" >"$stubs/$c"
+    chmod +x "$stubs/$c"
+  done
+  maint() {
+    local want=$1; shift
+    : >"$work/calls"
+    unshare --mount --propagation private sh -c 'mount -n -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && exec "$@"' sh \
+      env PATH="$stubs:$PATH" sh "$ctl/$1" "${@:2}" || fail "maintainer script: $* failed"
+    got=$(paste -sd';' "$work/calls")
+    [ "$got" = "$want" ] || fail "maintainer script: '$*' called '$got', want '$want'"
+  }
+  u=wakewordd.service
+  maint "systemd-sysusers wakewordd.conf;deb-systemd-helper --quiet was-enabled $u;deb-systemd-helper enable $u;systemctl --system daemon-reload" postinst configure
+  maint "systemd-sysusers wakewordd.conf;deb-systemd-helper --quiet was-enabled $u;deb-systemd-helper enable $u;systemctl --system daemon-reload;deb-systemd-invoke try-restart $u" postinst configure 0.0-1
+  maint "" prerm upgrade 9.9-1
+  maint "deb-systemd-invoke stop $u;wakewordd uninstall -h;wakewordd uninstall" prerm remove
+  maint "systemctl --system daemon-reload;deb-systemd-helper mask $u" postrm remove
+  maint "deb-systemd-helper purge $u;deb-systemd-helper unmask $u" postrm purge
+  echo "maintainer scripts: install enables without starting, upgrade restarts a running service, remove stops it and runs 'wakewordd uninstall', purge forgets it"
+fi
 
 # --- (e) the unit under systemd -------------------------------------------------------------
 sub "(e) the unit under a user systemd (systemd --user in a private mount namespace)"
