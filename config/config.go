@@ -102,6 +102,11 @@ type Audio struct {
 	// Lossless makes capture wait for processing instead of dropping audio. Only for
 	// virtual devices that are not paced in real time.
 	Lossless bool `yaml:"lossless"`
+	// Input replaces the device with a WAV or FLAC file ("-": raw s16le on stdin), for
+	// tests, demos and benchmarks; `run` exits once it has ended.
+	Input string `yaml:"input"`
+	// Realtime paces Input like a microphone instead of reading it as fast as possible.
+	Realtime bool `yaml:"realtime"`
 }
 
 // MQTT configures publishing to a broker (publish.MQTTConfig); the site id comes from

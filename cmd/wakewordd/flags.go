@@ -19,6 +19,8 @@ var configFlagTable = []configFlag{
 	{"channel", "audio.channel", "channel to use, -1 = mix down (config audio.channel)"},
 	{"buffer", "audio.buffer", "audio held between capture and processing (config audio.buffer)"},
 	{"lossless", "audio.lossless", "capture waits for processing instead of dropping audio (config audio.lossless)"},
+	{"input", "audio.input", "read a WAV or FLAC file instead of a device; '-' reads raw s16le from stdin (config audio.input)"},
+	{"realtime", "audio.realtime", "pace file input like a microphone (config audio.realtime)"},
 	{"model", "model.path", "model file (config model.path)"},
 	{"hop", "model.hop", "time between inferences, e.g. 100ms (config model.hop)"},
 	{"dense", "model.dense", "run the dense reference forward pass, not the delta-pruned one (config model.dense)"},
@@ -57,7 +59,7 @@ func addConfigFlags(fs *flag.FlagSet, keys ...string) *configFlags {
 	for _, key := range keys {
 		for _, cf := range configFlagTable {
 			if cf.key == key {
-				v := &overrideValue{isBool: cf.key == "audio.lossless" || cf.key == "model.dense" || cf.key == "output.json"}
+				v := &overrideValue{isBool: cf.key == "audio.lossless" || cf.key == "model.dense" || cf.key == "output.json" || cf.key == "audio.realtime"}
 				f.overrides[cf.key], f.flagOf[cf.key] = v, cf.flag
 				fs.Var(v, cf.flag, cf.usage)
 			}
@@ -103,6 +105,10 @@ func applyOverride(c *config.Config, key, v string) error {
 		c.Audio.Buffer, err = time.ParseDuration(v)
 	case "audio.lossless":
 		c.Audio.Lossless, err = strconv.ParseBool(v)
+	case "audio.input":
+		c.Audio.Input = v
+	case "audio.realtime":
+		c.Audio.Realtime, err = strconv.ParseBool(v)
 	case "model.path":
 		c.Model.Path = v
 	case "model.hop":

@@ -160,7 +160,18 @@ func TestUsageErrors(t *testing.T) {
 
 // A file input runs through the whole pipeline and the summary counts every frame.
 func TestRunProcessesAFile(t *testing.T) {
-	_, stderr, code := wakewordd(t, nil, "run", "--model", randomModel, "--input", "../../examples/kitchen.wav", "--log-format", "json")
+	t.Run("flag", func(t *testing.T) {
+		testRunProcessesAFile(t, "run", "--model", randomModel, "--input", "../../examples/kitchen.wav", "--log-format", "json")
+	})
+	t.Run("config", func(t *testing.T) { // the config file can name the input too
+		cfg := filepath.Join(t.TempDir(), "c.yaml")
+		os.WriteFile(cfg, []byte("audio:\n  input: ../../examples/kitchen.wav\nlog:\n  format: json\n"), 0o644)
+		testRunProcessesAFile(t, "run", "--model", randomModel, "--config", cfg)
+	})
+}
+
+func testRunProcessesAFile(t *testing.T, args ...string) {
+	_, stderr, code := wakewordd(t, nil, args...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

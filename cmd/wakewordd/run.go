@@ -24,10 +24,8 @@ import (
 // the command line.
 type runFlags struct {
 	*configFlags
-	input      string
 	inputRate  int
 	inputChans int
-	realtime   bool
 	faultStall time.Duration
 	cpuProfile string
 	memProfile string
@@ -35,13 +33,11 @@ type runFlags struct {
 
 func addRunFlags(fs *flag.FlagSet) *runFlags {
 	f := &runFlags{configFlags: addConfigFlags(fs,
-		"site_id", "audio.device", "audio.rate", "audio.channel", "audio.buffer", "audio.lossless",
+		"site_id", "audio.device", "audio.rate", "audio.channel", "audio.buffer", "audio.lossless", "audio.input", "audio.realtime",
 		"model.path", "model.hop", "model.dense", "detect.threshold", "log.level", "log.format", "log.stats_interval",
 		"mqtt.broker", "mqtt.username", "mqtt.password_file", "output.json")}
-	fs.StringVar(&f.input, "input", "", "read a WAV or FLAC file instead of a device; '-' reads raw s16le from stdin")
 	fs.IntVar(&f.inputRate, "input-rate", 16000, "sample rate of raw stdin input")
 	fs.IntVar(&f.inputChans, "input-channels", 1, "channels of raw stdin input")
-	fs.BoolVar(&f.realtime, "realtime", false, "pace file input like a microphone")
 	fs.DurationVar(&f.faultStall, "fault-stall-after", 0, "testing only: hang the pipeline after this much audio, so that the systemd watchdog fires")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a pprof heap profile to this file on exit")
@@ -75,7 +71,7 @@ func openDevice(c config.Config, log *slog.Logger) (*audio.Capture, error) {
 func openInput(c config.Config, f *runFlags, log *slog.Logger) (audio.Source, string, error) {
 	var src audio.Source
 	var desc string
-	switch f.input {
+	switch c.Audio.Input {
 	case "":
 		capt, err := openDevice(c, log)
 		if err != nil {
@@ -111,11 +107,11 @@ func openInput(c config.Config, f *runFlags, log *slog.Logger) (audio.Source, st
 		}
 		src, desc = raw, "stdin"
 	default:
-		file, err := audio.OpenFile(f.input, audio.FileOptions{Channel: c.Audio.Channel, Realtime: f.realtime})
+		file, err := audio.OpenFile(c.Audio.Input, audio.FileOptions{Channel: c.Audio.Channel, Realtime: c.Audio.Realtime})
 		if err != nil {
 			return nil, "", err
 		}
-		src, desc = file, f.input
+		src, desc = file, c.Audio.Input
 	}
 	desc = fmt.Sprintf("%s @ %d Hz", desc, src.Rate())
 	r, err := audio.Resample16k(src)
