@@ -9,34 +9,30 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/wakewordd/wakewordd/audio"
+	"github.com/wakewordd/wakewordd/bench/internal/tts"
 )
 
-const rate = audio.TargetRate
+const rate = tts.Rate
 
-// spoken is how each keyword is said to the synthesiser.
-var spoken = map[string]string{
-	"alexa": "Alexa", "computer": "Computer", "jarvis": "Jarvis",
-	"smart_mirror": "smart mirror", "snowboy": "snowboy", "view_glass": "view glass",
-}
-
-// voices are espeak-ng voices and variants; the generator picks among them per utterance.
+// The voices, the word list, the noise excerpts and the energy detector are shared with
+// bench/accuracy (bench/internal/tts).
 var (
-	voices   = []string{"en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan"}
-	variants = []string{"", "+m1", "+m3", "+m5", "+f1", "+f2", "+f4", "+klatt2"}
+	spoken    = tts.Spoken
+	loadWords = tts.LoadWords
+	say       = tts.Say
+	rms       = tts.RMS
+	voiced    = tts.Voiced
 )
 
 type options struct {
@@ -170,88 +166,11 @@ func jitter(rng *rand.Rand, every time.Duration) time.Duration {
 	return time.Duration((0.5 + rng.Float64()) * float64(every))
 }
 
-// loadWords reads a word list, keeping plain lower-case words and dropping every word
-// that contains a keyword, so that background speech never says one.
-func loadWords(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("word list: %w (Debian: apt-get install wamerican)", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-next:
-	for sc.Scan() {
-		w := sc.Text()
-		if len(w) < 2 || len(w) > 12 {
-			continue
-		}
-		for _, r := range w {
-			if r < 'a' || r > 'z' {
-				continue next
-			}
-		}
-		for _, k := range []string{"alexa", "computer", "jarvis", "snowboy"} {
-			if strings.Contains(w, k) {
-				continue next
-			}
-		}
-		out = append(out, w)
-	}
-	if len(out) < 100 {
-		return nil, fmt.Errorf("word list %s: only %d usable words", path, len(out))
-	}
-	return out, sc.Err()
-}
-
-// say synthesises text with a random voice, speed and pitch, at 16 kHz.
-func say(rng *rand.Rand, text string) ([]float32, error) {
-	voice := voices[rng.IntN(len(voices))] + variants[rng.IntN(len(variants))]
-	// Written to a file rather than --stdout: a streamed WAV carries placeholder sizes.
-	tmp, err := os.CreateTemp("", "streamgen-*.wav")
-	if err != nil {
-		return nil, err
-	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
-	args := []string{"-v", voice, "-s", fmt.Sprint(130 + rng.IntN(60)), "-p", fmt.Sprint(30 + rng.IntN(40)), "-w", tmp.Name(), text}
-	if out, err := exec.Command("espeak-ng", args...).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("espeak-ng %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return decode(tmp.Name(), 0, 1)
-}
-
-// decode reads the part [from, to) (fractions of the length) of an audio file at 16 kHz.
-func decode(path string, from, to float64) ([]float32, error) {
-	x, err := audio.DecodeFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return x[int(from*float64(len(x))):int(to*float64(len(x)))], nil
-}
-
 // loadNoise builds n samples from random excerpts of the noise recordings.
 func loadNoise(rng *rand.Rand, dir string, from float64, n int) ([]float32, error) {
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.flac"))
-	wavs, _ := filepath.Glob(filepath.Join(dir, "*.wav"))
-	paths = append(paths, wavs...)
-	slices.Sort(paths)
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("no FLAC or WAV files in %s", dir)
-	}
-	var pool [][]float32
-	for _, p := range paths {
-		x, err := decode(p, from, 1)
-		if err != nil {
-			return nil, err
-		}
-		// Each excerpt at unit RMS, so the SNR holds whichever recording plays.
-		if g := rms(x); g > 0 {
-			for i := range x {
-				x[i] /= float32(g)
-			}
-			pool = append(pool, x)
-		}
+	pool, err := tts.NoisePool(dir, from)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]float32, 0, n)
 	for len(out) < n {
@@ -261,36 +180,4 @@ func loadNoise(rng *rand.Rand, dir string, from float64, n int) ([]float32, erro
 		out = append(out, x[start:start+seg]...)
 	}
 	return out[:n], nil
-}
-
-func rms(x []float32) float64 {
-	var s float64
-	for _, v := range x {
-		s += float64(v) * float64(v)
-	}
-	return math.Sqrt(s / float64(max(len(x), 1)))
-}
-
-// voiced finds the first and last sample of the 10 ms blocks louder than 30 dB below the
-// loudest block: where the word really starts and ends inside its synthetic silence.
-func voiced(x []float32) (start, end int) {
-	const block = rate / 100
-	var energies []float64
-	for i := 0; i+block <= len(x); i += block {
-		energies = append(energies, rms(x[i:i+block]))
-	}
-	top := slices.Max(append(energies, 1e-9))
-	first, last := -1, -1
-	for i, e := range energies {
-		if e >= top*math.Pow(10, -30.0/20) {
-			if first < 0 {
-				first = i
-			}
-			last = i
-		}
-	}
-	if first < 0 {
-		return 0, len(x)
-	}
-	return first * block, min((last+1)*block, len(x))
 }
