@@ -1,0 +1,472 @@
+// Command accuracy measures a wake-word model the way the Picovoice wake-word benchmark
+// does: keyword recordings placed into hours of background speech and noise, the miss
+// rate at a fixed false-alarm rate, and a DET curve.
+//
+//	accuracy -model models/kwt.safetensors -split models/kwt.split.json -set validation -hours 10
+//	accuracy -model M -hours 1 DIR          # clips from DIR/<keyword>/*.{flac,wav}
+//
+// The stream. One background of -hours (10 by default) is shared by all keywords, and every
+// keyword's clips are placed into it; each keyword then has the whole background as its
+// false-alarm material, so 10 hours of stream is 10 hours per keyword, as in the
+// benchmark. The background is a sequence of chunks, each speech with probability
+// -speech (0.2; otherwise a pause of 1 to 8 s, about as long as a sentence, so that
+// about a fifth of the time is speech): sentences of 3 to 11 words from a word
+// list, said by espeak-ng voices (bench/internal/tts, the generator bench/streamgen uses),
+// never containing a keyword, even across word boundaries ("snow boy"). Keyword clips
+// (their voiced part with 0.3 s around it) go into slots spread over the stream, one clip
+// per -every on average; every clip is used once before any is used twice, at a random
+// level within ±-gain-db of the speech. A bed of real noise (the last 30 % of each
+// recording in -noise, the part training never saw) runs under everything, -snr dB (10)
+// below the speech level. Everything follows from -seed.
+//
+// The stream is made and scored in independent segments (-segment, 10 minutes), in
+// parallel (-j), never holding more than a segment of audio per worker. No keyword lies in
+// the first 2 s or the last 2.5 s of a segment, so the engine starting afresh at each
+// segment changes nothing. Each segment's audio goes through the chain `wakewordd run`
+// uses (raw 16-bit audio, the pipeline, the MFCC frontend, the engine with the model's
+// window and hop, the forward pass `run` picks, the model's detection policy); the
+// posteriors of every hop are cached under -work, keyed by everything they depend on,
+// so a second run with the same seed, model and clips reuses them.
+//
+// The sweep. For each keyword, the detector (detect.Detector, as `run` builds it from the
+// model: smoothing, patience, refractory period) is replayed over the cached posteriors
+// with only that keyword enabled, at each threshold of a fine grid, and then bisected near
+// each budget. A detection of keyword k counts as a hit when it falls between the start of
+// a k clip's voiced part and 0.5 s after its end (one hit per clip); every other detection
+// of k is a false alarm, including one during another keyword's clip. False alarms per
+// hour are over the whole stream. The miss rate at a budget is that of the swept
+// threshold with the lowest miss rate whose false alarms fit the budget; nothing is
+// interpolated. Budgets: 1 per 10 hours (Picovoice) and 0.5 per hour (openWakeWord).
+//
+// Outputs under -out: results.json, results.md, det.png (miss rate against false alarms
+// per hour, one line per keyword), curve.csv (every swept point) and truth.csv
+// (keyword,start_s,end_s over the whole stream).
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wakewordd/wakewordd/audio"
+	"github.com/wakewordd/wakewordd/bench/internal/tts"
+	"github.com/wakewordd/wakewordd/detect"
+	"github.com/wakewordd/wakewordd/eval"
+	"github.com/wakewordd/wakewordd/infer"
+)
+
+// version changes whenever the audio or the cache layout would change for the same flags.
+const version = 1
+
+type options struct {
+	model          string
+	clips          string // DIR/<keyword>/*.{flac,wav}
+	split, set     string
+	data           string
+	hours          float64
+	seed           uint64
+	segment, every time.Duration
+	speech         float64
+	snr, gainDB    float64
+	levelDB        float64
+	noise          string
+	noiseFrom      float64
+	words          string
+	work, out      string
+	jobs           int
+	tolerance      time.Duration
+	budgets        []float64
+	keepAudio      bool
+	progress       time.Duration
+	say            func(*rand.Rand, string) ([]float32, error) // nil: espeak-ng
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.model, "model", "models/kwt.safetensors", "model to measure")
+	flag.StringVar(&o.split, "split", "", "split list written by training (<model>.split.json): take the clips of -set from -data instead of a folder argument")
+	flag.StringVar(&o.set, "set", "validation", "with -split: which set's clips")
+	flag.StringVar(&o.data, "data", "../shared/data/keywords", "with -split: folder of the keyword recordings the split names")
+	flag.Float64Var(&o.hours, "hours", 10, "length of the stream (the false-alarm material of every keyword)")
+	flag.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed gives the same audio and truth")
+	flag.DurationVar(&o.segment, "segment", 10*time.Minute, "length of the independently generated and scored pieces")
+	flag.DurationVar(&o.every, "every", 30*time.Second, "one keyword clip per this much stream, on average")
+	flag.Float64Var(&o.speech, "speech", 0.2, "probability that a background chunk is speech (else a pause)")
+	flag.Float64Var(&o.snr, "snr", 10, "speech (and keyword) level above the noise, dB")
+	flag.Float64Var(&o.gainDB, "gain-db", 3, "keyword clips at the speech level ± up to this many dB")
+	flag.Float64Var(&o.levelDB, "level", -26, "RMS of the voiced part of speech and keywords, dBFS")
+	flag.StringVar(&o.noise, "noise", "../shared/data/noise", "folder of noise recordings (FLAC/WAV); empty: no noise")
+	flag.Float64Var(&o.noiseFrom, "noise-from", 0.7, "use noise recordings from this fraction of their length on (the part training never saw)")
+	flag.StringVar(&o.words, "words", "/usr/share/dict/words", "word list for the background speech")
+	flag.StringVar(&o.work, "work", "/tmp/wakewordd-accuracy", "work folder: cached posteriors (reused by a run with the same seed and model)")
+	flag.StringVar(&o.out, "out", "", "folder for the results (default WORK/results-HOURSh-seedSEED)")
+	flag.IntVar(&o.jobs, "j", runtime.NumCPU(), "segments generated and scored in parallel")
+	flag.DurationVar(&o.tolerance, "tolerance", 500*time.Millisecond, "a detection up to this long after a keyword's end is a hit")
+	budgets := flag.String("budgets", "0.1,0.5", "false alarms per hour at which to report the miss rate")
+	flag.BoolVar(&o.keepAudio, "keep-audio", false, "also keep each segment's audio as WAV in the cache")
+	flag.DurationVar(&o.progress, "progress", 10*time.Second, "how often to report progress on stderr")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: accuracy [flags] [CLIPDIR]   (CLIPDIR/<keyword>/*.{flac,wav}, or -split)")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	for _, b := range strings.Split(*budgets, ",") {
+		var v float64
+		if _, err := fmt.Sscan(strings.TrimSpace(b), &v); err != nil || !(v > 0) {
+			fmt.Fprintf(os.Stderr, "accuracy: -budgets: %q is not a positive number\n", b)
+			os.Exit(2)
+		}
+		o.budgets = append(o.budgets, v)
+	}
+	switch {
+	case flag.NArg() == 1 && o.split == "":
+		o.clips = flag.Arg(0)
+	case flag.NArg() == 0 && o.split != "":
+	default:
+		flag.Usage()
+		os.Exit(2)
+	}
+	if _, err := run(o, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "accuracy:", err)
+		os.Exit(1)
+	}
+}
+
+// listClips returns the keyword clips, sorted by keyword and path.
+func listClips(o options, keywords []string) ([]clip, error) {
+	var out []clip
+	if o.split != "" {
+		raw, err := os.ReadFile(o.split)
+		if err != nil {
+			return nil, err
+		}
+		var split map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &split); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.split, err)
+		}
+		var names []string
+		if err := json.Unmarshal(split[o.set], &names); err != nil || len(names) == 0 {
+			return nil, fmt.Errorf("%s: no clip list %q", o.split, o.set)
+		}
+		for _, n := range names {
+			out = append(out, clip{Keyword: filepath.Dir(n), Path: filepath.Join(o.data, n)})
+		}
+	} else {
+		entries, err := os.ReadDir(o.clips)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			for _, ext := range []string{"*.flac", "*.wav"} {
+				paths, _ := filepath.Glob(filepath.Join(o.clips, e.Name(), ext))
+				for _, p := range paths {
+					out = append(out, clip{Keyword: e.Name(), Path: p})
+				}
+			}
+		}
+	}
+	var kept []clip
+	for _, c := range out {
+		switch {
+		case slices.Contains(detect.NotKeywords, c.Keyword):
+		case !slices.Contains(keywords, c.Keyword):
+			return nil, fmt.Errorf("clips of %q: not a keyword of the model (it has %v)", c.Keyword, keywords)
+		default:
+			kept = append(kept, c)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, errors.New("no keyword clips")
+	}
+	slices.SortFunc(kept, func(a, b clip) int {
+		return strings.Compare(a.Keyword+"\x00"+a.Path, b.Keyword+"\x00"+b.Path)
+	})
+	return kept, nil
+}
+
+// fileHash is the SHA-256 of a file's contents.
+func fileHash(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:]), nil
+}
+
+// cacheKey names everything the cached posteriors depend on.
+type cacheKey struct {
+	Version int               `json:"version"`
+	Gen     genParams         `json:"generator"`
+	Model   string            `json:"model_sha256"`
+	Words   string            `json:"words_sha256"`
+	Clips   []string          `json:"clips"` // keyword/name sha256
+	Noise   map[string]string `json:"noise_sha256,omitempty"`
+}
+
+func (k cacheKey) dir(work string) (string, []byte) {
+	js, _ := json.MarshalIndent(k, "", " ")
+	s := sha256.Sum256(js)
+	return filepath.Join(work, "cache", hex.EncodeToString(s[:8])), js
+}
+
+// run measures, writes the results under o.out and returns them.
+func run(o options, log io.Writer) (*results, error) {
+	start := time.Now()
+	modelBytes, err := os.ReadFile(o.model)
+	if err != nil {
+		return nil, err
+	}
+	modelSum := sha256.Sum256(modelBytes)
+	m, err := infer.Parse(modelBytes, o.model)
+	if err != nil {
+		return nil, err
+	}
+	if o.segment < 10*time.Second || o.segment%(time.Second/rate) != 0 {
+		return nil, fmt.Errorf("-segment %v: want a whole number of samples, at least 10 s", o.segment)
+	}
+	if !(o.hours > 0) || !(o.every > 0) || !(o.speech >= 0 && o.speech <= 1) {
+		return nil, errors.New("-hours and -every must be positive, -speech within 0..1")
+	}
+	clips, err := listClips(o, m.Keywords())
+	if err != nil {
+		return nil, err
+	}
+	var keywords []string // those with clips, in class order
+	for _, kw := range m.Keywords() {
+		if slices.ContainsFunc(clips, func(c clip) bool { return c.Keyword == kw }) {
+			keywords = append(keywords, kw)
+		}
+	}
+	words, err := tts.LoadWords(o.words)
+	if err != nil {
+		return nil, err
+	}
+	p := genParams{
+		Seed: o.seed, Segment: int(o.segment / (time.Second / rate)),
+		PerSeg: int(math.Round(float64(o.segment) / float64(o.every))),
+		Speech: o.speech, SNR: o.snr, GainDB: o.gainDB, LevelDB: o.levelDB, NoiseFrom: o.noiseFrom,
+	}
+	key := cacheKey{Version: version, Gen: p, Model: hex.EncodeToString(modelSum[:])}
+	if key.Words, err = fileHash(o.words); err != nil {
+		return nil, err
+	}
+	for _, c := range clips {
+		h, err := fileHash(c.Path)
+		if err != nil {
+			return nil, err
+		}
+		key.Clips = append(key.Clips, c.Keyword+"/"+filepath.Base(c.Path)+" "+h)
+	}
+	g := &generator{p: p, clips: clips, words: words, say: tts.Say}
+	if o.say != nil {
+		g.say = o.say
+	}
+	// The background must not say any keyword of the model, nor the spoken forms.
+	for _, kw := range m.Keywords() {
+		g.keywords = append(g.keywords, kw)
+		if s := tts.Spoken[kw]; s != "" {
+			g.keywords = append(g.keywords, s)
+		}
+	}
+	if o.noise != "" {
+		if g.noise, err = tts.NoisePool(o.noise, o.noiseFrom); err != nil {
+			return nil, err
+		}
+		key.Noise = map[string]string{}
+		paths, _ := filepath.Glob(filepath.Join(o.noise, "*"))
+		for _, path := range paths {
+			if ext := filepath.Ext(path); ext == ".flac" || ext == ".wav" {
+				if key.Noise[filepath.Base(path)], err = fileHash(path); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	dir, keyJSON := key.dir(o.work)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(dir, "key.json"), keyJSON); err != nil {
+		return nil, err
+	}
+	// The model the posteriors came from, as read at the start (it may change meanwhile).
+	if err := writeAtomic(filepath.Join(dir, "model.safetensors"), modelBytes); err != nil {
+		return nil, err
+	}
+	total := int(math.Round(o.hours * 3600 * rate))
+	segs := schedule(p, total, len(clips))
+	_, pass := shippedScorer(m)
+	fmt.Fprintf(log, "accuracy: %s (%d layers, %s), %d clips of %d keywords, %.2f h in %d segments, cache %s\n",
+		o.model, m.Arch.Depth, pass, len(clips), len(keywords), o.hours, len(segs), dir)
+
+	results := make([]segResult, len(segs))
+	var todo []int
+	var todoSamples int
+	for i, s := range segs {
+		r, ok, err := loadSeg(dir, s, len(m.Classes))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			results[i] = r
+			continue
+		}
+		todo = append(todo, i)
+		todoSamples += s.Samples
+	}
+	if n := len(segs) - len(todo); n > 0 {
+		fmt.Fprintf(log, "accuracy: %d of %d segments cached\n", n, len(segs))
+	}
+	if err := produce(g, m, dir, segs, todo, todoSamples, results, o, log); err != nil {
+		return nil, err
+	}
+
+	st := &stream{classes: m.Classes, segs: results, length: sampleTime(total)}
+	for _, r := range results {
+		for _, e := range r.Events {
+			st.truth = append(st.truth, eval.Event{Keyword: e.Keyword,
+				Start: sampleTime(r.Start + e.Start), End: sampleTime(r.Start + e.End)})
+		}
+	}
+	slices.SortStableFunc(st.truth, func(a, b eval.Event) int { return int(a.Start - b.Start) })
+	res, err := evaluate(st, m, keywords, clips, o)
+	if err != nil {
+		return nil, err
+	}
+	res.Model = modelInfo{Path: o.model, SHA256: key.Model, Created: m.Created, Depth: m.Arch.Depth, Frames: m.Arch.Frames, Pass: pass, Copy: filepath.Join(dir, "model.safetensors")}
+	res.Cache = dir
+	res.WallSeconds = time.Since(start).Seconds()
+	if err := writeResults(res, st, o); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "accuracy: results in %s (%s)\n", res.Out, time.Since(start).Round(time.Second))
+	return res, nil
+}
+
+// produce generates and scores the segments listed in todo, o.jobs at a time, saving each
+// to the cache, and reports progress on log.
+func produce(g *generator, m *infer.Model, dir string, segs []segment, todo []int, todoSamples int, results []segResult, o options, log io.Writer) error {
+	if len(todo) == 0 {
+		return nil
+	}
+	var done atomic.Int64 // samples scored this run
+	var finished atomic.Int64
+	t0 := time.Now()
+	line := func(final bool) {
+		d := float64(done.Load()) / rate
+		wall := time.Since(t0).Seconds()
+		msg := fmt.Sprintf("accuracy: %.2f/%.2f h of audio scored (%d/%d segments)", d/3600, float64(todoSamples)/rate/3600, finished.Load(), len(todo))
+		if d > 0 {
+			rtf := wall / d
+			msg += fmt.Sprintf(", real-time factor %.4f (%.4f per worker, %.0fx real time)", rtf, rtf*float64(min(o.jobs, len(todo))), 1/rtf)
+			if !final {
+				msg += fmt.Sprintf(", ETA %s", time.Duration((float64(todoSamples)/rate-d)*rtf*float64(time.Second)).Round(time.Second))
+			}
+		}
+		fmt.Fprintln(log, msg)
+	}
+	stop := make(chan struct{})
+	var tick sync.WaitGroup
+	if o.progress > 0 {
+		tick.Add(1)
+		go func() {
+			defer tick.Done()
+			t := time.NewTicker(o.progress)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					line(false)
+				}
+			}
+		}()
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for range max(1, min(o.jobs, len(todo))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r, err := makeSegment(g, m, dir, segs[i], o.keepAudio, func(n int) { done.Add(int64(n)) })
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				results[i] = r
+				finished.Add(1)
+			}
+		}()
+	}
+	for _, i := range todo {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(stop)
+	tick.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	line(true)
+	return nil
+}
+
+// makeSegment generates one segment, scores it and caches the result.
+func makeSegment(g *generator, m *infer.Model, dir string, s segment, keepAudio bool, progress func(int)) (segResult, error) {
+	t0 := time.Now()
+	a, err := g.generate(s)
+	if err != nil {
+		return segResult{}, err
+	}
+	if keepAudio {
+		f, err := os.Create(segPath(dir, s.Index, ".wav"))
+		if err != nil {
+			return segResult{}, err
+		}
+		err = audio.WriteWAV(f, rate, 1, 16, false, samplesToFloat(a.PCM))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return segResult{}, err
+		}
+	}
+	r, err := scoreAudio(m, a.PCM, progress)
+	if err != nil {
+		return r, fmt.Errorf("segment %d: %w", s.Index, err)
+	}
+	r.Index, r.Start, r.Samples, r.Placements = s.Index, s.Start, s.Samples, s.Placements
+	r.Events, r.SHA256, r.SpeechSamples, r.Sentences = a.Events, a.Hash(), a.SpeechSample, a.Sentences
+	r.Seconds = time.Since(t0).Seconds()
+	return r, saveSeg(dir, r, len(m.Classes))
+}

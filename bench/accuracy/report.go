@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/wakewordd/wakewordd/infer"
+)
+
+type modelInfo struct {
+	Path    string `json:"path"`
+	SHA256  string `json:"sha256"`
+	Created string `json:"created"`
+	Depth   int    `json:"layers"`
+	Frames  int    `json:"window_frames"`
+	Pass    string `json:"forward_pass"`
+	Copy    string `json:"copy"` // the bytes measured, copied at the start
+}
+
+// budgetPoint is a keyword's operating point at one false-alarm budget.
+type budgetPoint struct {
+	PerHour float64 `json:"budget_per_hour"`
+	Reached bool    `json:"reached"` // false: no swept threshold met the budget (miss rate 1)
+	point
+}
+
+type keywordResult struct {
+	Keyword string        `json:"keyword"`
+	Clips   int           `json:"clips"`
+	Events  int           `json:"placements"`
+	Budgets []budgetPoint `json:"at_budgets"`
+	Shipped point         `json:"at_model_settings"` // all keywords enabled, the model's thresholds
+	// Late counts the false alarms at the model's settings that would be hits with 2 s more
+	// tolerance: detections too slow to count.
+	Late int `json:"late_at_model_settings"`
+	// Latency of the first detection after the end of each clip's voiced part, at the
+	// model's settings (within 3 s of the end): median and 90th percentile, seconds.
+	LatencyP50 float64 `json:"latency_p50_s_at_model_settings"`
+	LatencyP90 float64 `json:"latency_p90_s_at_model_settings"`
+	Swept      int     `json:"thresholds_swept"`
+	Frontier   []point `json:"det_curve"`
+
+	points []point // every swept point, by threshold
+}
+
+// averageResult is the mean over the keywords that had clips placed.
+type averageResult struct {
+	PerHour   float64 `json:"budget_per_hour"`
+	MissRate  float64 `json:"miss_rate"`
+	FAPerHour float64 `json:"false_alarms_per_hour"`
+}
+
+type results struct {
+	Out         string          `json:"out"`
+	Model       modelInfo       `json:"model"`
+	Cache       string          `json:"cache"`
+	Clips       string          `json:"clips"`
+	Seed        uint64          `json:"seed"`
+	Hours       float64         `json:"hours"`
+	Segments    int             `json:"segments"`
+	SegmentS    float64         `json:"segment_s"`
+	SpeechShare float64         `json:"background_speech_share"` // of the stream's time
+	Sentences   int             `json:"sentences"`
+	SNR         float64         `json:"snr_db"`
+	GainDB      float64         `json:"keyword_gain_spread_db"`
+	Noise       string          `json:"noise"`
+	NoiseFrom   float64         `json:"noise_from"`
+	ToleranceS  float64         `json:"hit_tolerance_s"`
+	Detection   infer.Detection `json:"detection"`
+	Keywords    []keywordResult `json:"keywords"`
+	Average     []averageResult `json:"average"`
+	ShippedFA   float64         `json:"false_alarms_per_hour_at_model_settings"` // all keywords together
+	SHA256      []string        `json:"segment_pcm_sha256"`
+	WallSeconds float64         `json:"wall_seconds"`
+}
+
+// evaluate sweeps every keyword and checks the replay against the detections made live.
+func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, o options) (*results, error) {
+	def, rules := shippedRules(m)
+	// At the model's settings, with every keyword on, the replay must give exactly what
+	// the detector inside the engine gave while the audio was scored.
+	shipped, err := st.detections(def, rules)
+	if err != nil {
+		return nil, err
+	}
+	var live []liveDet
+	for _, s := range st.segs {
+		for _, d := range s.Live {
+			live = append(live, liveDet{d.Keyword, d.AtNS + int64(sampleTime(s.Start)), d.Score})
+		}
+	}
+	if len(live) != len(shipped) {
+		return nil, fmt.Errorf("replay made %d detections at the model's settings, the engine %d", len(shipped), len(live))
+	}
+	for i, d := range shipped {
+		if l := live[i]; l.Keyword != d.Keyword || l.AtNS != int64(d.At) || l.Score != d.Score {
+			return nil, fmt.Errorf("replay and engine disagree at detection %d: %v vs %+v", i, d, l)
+		}
+	}
+
+	grid := sensitivityGrid()
+	curves, err := st.sweepAll(keywords, def, rules, grid, o.budgets, o.tolerance, o.jobs)
+	if err != nil {
+		return nil, err
+	}
+	res := &results{
+		Seed: o.seed, Hours: st.hours(), Segments: len(st.segs), SegmentS: o.segment.Seconds(),
+		SNR: o.snr, GainDB: o.gainDB, Noise: o.noise, NoiseFrom: o.noiseFrom,
+		ToleranceS: o.tolerance.Seconds(), Detection: m.Detection,
+	}
+	if o.split != "" {
+		res.Clips = fmt.Sprintf("%s of %s (%s)", o.set, o.split, o.data)
+	} else {
+		res.Clips = o.clips
+	}
+	if o.noise == "" {
+		res.SNR = 0
+	}
+	var speech int
+	for _, s := range st.segs {
+		speech += s.SpeechSamples
+		res.Sentences += s.Sentences
+		res.SHA256 = append(res.SHA256, s.SHA256)
+	}
+	res.SpeechShare = float64(speech) / (st.length.Seconds() * rate)
+	var shippedFA int
+	for _, kw := range keywords {
+		kr := keywordResult{Keyword: kw, Swept: len(curves[kw]), Frontier: frontier(curves[kw]), points: curves[kw]}
+		for _, c := range clips {
+			if c.Keyword == kw {
+				kr.Clips++
+			}
+		}
+		for _, b := range o.budgets {
+			p, ok := atBudget(curves[kw], st.hours(), b)
+			kr.Budgets = append(kr.Budgets, budgetPoint{PerHour: b, Reached: ok, point: p})
+		}
+		kr.Shipped = st.score(kw, shipped, o.tolerance)
+		kr.Shipped.Threshold = m.Detection.ThresholdFor(kw)
+		kr.Events = kr.Shipped.Events
+		kr.Late = st.late(kw, shipped, o.tolerance, 2*time.Second)
+		if l := st.latency(kw, shipped, 3*time.Second); len(l) > 0 {
+			kr.LatencyP50 = l[len(l)/2].Seconds()
+			kr.LatencyP90 = l[min(len(l)-1, len(l)*9/10)].Seconds()
+		}
+		shippedFA += kr.Shipped.FalseAlarms
+		res.Keywords = append(res.Keywords, kr)
+	}
+	res.ShippedFA = float64(shippedFA) / st.hours()
+	for i, b := range o.budgets {
+		a := averageResult{PerHour: b}
+		n := 0
+		for _, kr := range res.Keywords {
+			if kr.Events > 0 {
+				a.MissRate += kr.Budgets[i].MissRate
+				a.FAPerHour += kr.Budgets[i].FAPerHour
+				n++
+			}
+		}
+		if n > 0 {
+			a.MissRate /= float64(n)
+			a.FAPerHour /= float64(n)
+		}
+		res.Average = append(res.Average, a)
+	}
+	return res, nil
+}
+
+// writeResults writes results.json, results.md, curve.csv, truth.csv and det.png.
+func writeResults(res *results, st *stream, o options) error {
+	out := o.out
+	if out == "" {
+		out = filepath.Join(o.work, fmt.Sprintf("results-%gh-seed%d", o.hours, o.seed))
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	res.Out = out
+	js, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "results.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "results.md"), []byte(markdown(res)), 0o644); err != nil {
+		return err
+	}
+	var truth bytes.Buffer
+	truth.WriteString("keyword,start_s,end_s\n")
+	for _, e := range st.truth {
+		fmt.Fprintf(&truth, "%s,%.4f,%.4f\n", e.Keyword, e.Start.Seconds(), e.End.Seconds())
+	}
+	if err := os.WriteFile(filepath.Join(out, "truth.csv"), truth.Bytes(), 0o644); err != nil {
+		return err
+	}
+	var curve bytes.Buffer
+	curve.WriteString("keyword,threshold,hits,placements,miss_rate,false_alarms,false_alarms_per_hour\n")
+	for _, kr := range res.Keywords {
+		for _, p := range kr.points {
+			fmt.Fprintf(&curve, "%s,%.9g,%d,%d,%.6f,%d,%.6f\n", kr.Keyword, p.Threshold, p.Hits, p.Events, p.MissRate, p.FalseAlarms, p.FAPerHour)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(out, "curve.csv"), curve.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return writeDET(filepath.Join(out, "det.png"), res)
+}
+
+func pct(x float64) string { return fmt.Sprintf("%.2f %%", 100*x) }
+
+// markdown is the results table.
+func markdown(res *results) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Wake-word accuracy of %s\n\n", res.Model.Path)
+	fmt.Fprintf(&b, "Method of the Picovoice wake-word benchmark: %s placed into %.2f h of background (%.1f %% of it espeak-ng speech, the rest pauses) with real noise %g dB below the speech, seed %d; %d segments of %s scored through the same chain as `wakewordd run` (%s, %d layers, window %d frames, hop %d ms; smoothing %d, patience %d, refractory %g s). Each keyword is swept alone over the whole stream; a hit is a detection between the start of a clip's voiced part and %g s after its end; every other detection of the keyword is a false alarm. Miss rate at a budget: the swept threshold with the lowest miss rate whose false alarms fit the budget (no interpolation).\n\n",
+		res.Clips, res.Hours, 100*res.SpeechShare, res.SNR, res.Seed, res.Segments, time.Duration(res.SegmentS*float64(time.Second)),
+		res.Model.Pass, res.Model.Depth, res.Model.Frames, res.Detection.HopMS, res.Detection.Smoothing, res.Detection.Patience, res.Detection.RefractoryS, res.ToleranceS)
+	b.WriteString("| keyword | clips | placed |")
+	for _, a := range res.Average {
+		fmt.Fprintf(&b, " miss @ %g FA/h | threshold | FA |", a.PerHour)
+	}
+	b.WriteString(" model threshold | miss | FA/h | late | latency p50/p90 |\n|---|--:|--:|")
+	for range res.Average {
+		b.WriteString("--:|--:|--:|")
+	}
+	b.WriteString("--:|--:|--:|--:|--:|\n")
+	for _, kr := range res.Keywords {
+		fmt.Fprintf(&b, "| %s | %d | %d |", kr.Keyword, kr.Clips, kr.Events)
+		if kr.Events == 0 {
+			b.WriteString(strings.Repeat(" - |", 3*len(kr.Budgets)+5) + "\n")
+			continue
+		}
+		for _, bp := range kr.Budgets {
+			if !bp.Reached {
+				b.WriteString(" 100 % (not reached) | - | - |")
+				continue
+			}
+			fmt.Fprintf(&b, " %s | %.6g | %d |", pct(bp.MissRate), bp.Threshold, bp.FalseAlarms)
+		}
+		fmt.Fprintf(&b, " %.4g | %s | %.2f | %d | %.2f/%.2f s |\n", kr.Shipped.Threshold, pct(kr.Shipped.MissRate), kr.Shipped.FAPerHour, kr.Late, kr.LatencyP50, kr.LatencyP90)
+	}
+	b.WriteString("| **average** | | |")
+	for _, a := range res.Average {
+		fmt.Fprintf(&b, " **%s** | | %.2f/h |", pct(a.MissRate), a.FAPerHour)
+	}
+	fmt.Fprintf(&b, " | | %.2f (all) | | |\n\n\"model threshold\": every keyword enabled at the model's own threshold, as `wakewordd run` ships; \"late\": false alarms there that came within 2 s after a clip's tolerance (too slow to count as hits); latency: of the first detection after the end of a clip's voiced part (within 3 s). Average: mean over the keywords that had clips placed (\"-\": none, the stream is too short). Model %s (sha256 %.12s, created %s). DET curve: det.png. Every swept point: curve.csv. Ground truth: truth.csv.\n",
+		res.ShippedFA, res.Model.Path, res.Model.SHA256, res.Model.Created)
+	return b.String()
+}
