@@ -20,6 +20,10 @@ CGO_ENABLED=0 go build -o /dev/null ./cmd/wakewordd
 step "unit and integration tests"
 go test -count=1 ./...
 
+step "soak: 2 hours of audio through the daemon and a real broker, faster than real time"
+# Memory and goroutines must stay flat and every detection must reach the broker.
+WAKEWORDD_SOAK_HOURS=${SOAK_HOURS:-2} go test -count=1 -run '^TestSoak$' -timeout 60m -v ./cmd/wakewordd/ | grep -E '^(---|=== RUN|ok|FAIL|\s+soak)|soak:'
+
 step "race detector on the concurrent packages"
 # checkptr is off: the PortAudio binding builds slices from C pointers in a way checkptr
 # rejects, which says nothing about our code.
