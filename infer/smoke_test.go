@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,17 +46,17 @@ func TestTrainingSmoke(t *testing.T) {
 	checkGolden(t, filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "model.golden.safetensors"))
 }
 
-// TestGoldenShippedModel checks the shipped model against the golden
-// vectors exported with it, once training has produced them.
+// TestGoldenShippedModel checks every shipped model that has golden vectors (the
+// default and the alternative depth) against them.
 func TestGoldenShippedModel(t *testing.T) {
-	model := filepath.Join("..", "models", "kwt.safetensors")
-	golden := filepath.Join("..", "models", "kwt.golden.safetensors")
-	for _, p := range []string{model, golden} {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("skipping: %s does not exist (yet)", p)
-		}
+	goldens, _ := filepath.Glob(filepath.Join("..", "models", "*.golden.safetensors"))
+	if len(goldens) == 0 {
+		t.Skip("skipping: no models/*.golden.safetensors (yet)")
 	}
-	checkGolden(t, model, golden)
+	for _, golden := range goldens {
+		model := strings.TrimSuffix(golden, ".golden.safetensors") + ".safetensors"
+		t.Run(filepath.Base(model), func(t *testing.T) { checkGolden(t, model, golden) })
+	}
 }
 
 // checkGolden loads a model and its golden file (features [N, T, K] and
