@@ -7,8 +7,8 @@
 # Environment (all optional):
 #   OUT         model file to write (default models/kwt.safetensors); beside it go
 #               <name>.golden.safetensors, <name>.summary.json/.md and <name>.split.json
-#   DEPTH       encoder layers (default 12, KWT-1, the shipped model; 6 for kwt-6layer)
-#   MINUTES     training time budget in minutes (default 50); the LR schedule follows it
+#   DEPTH       encoder layers (default 6, the shipped model; 12 is KWT-1, models/kwt-12layer)
+#   MINUTES     training time budget in minutes (default 55); the LR schedule follows it
 #   STEPS       fixed number of training steps instead of MINUTES (reproducible schedule)
 #   CACHE       work directory for synthetic audio and features (default /work/train-cache);
 #               finished steps are reused by later runs
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 export CACHE="${CACHE:-/work/train-cache}"
 export LOG="${LOG:-$CACHE/train.log}"
 export OUT="${OUT:-models/kwt.safetensors}"
-export DEPTH="${DEPTH:-12}" MINUTES="${MINUTES:-50}" SEED="${SEED:-1}" THREADS="${THREADS:-1}"
+export DEPTH="${DEPTH:-6}" MINUTES="${MINUTES:-55}" SEED="${SEED:-1}" THREADS="${THREADS:-1}"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 PY=/usr/bin/python3   # Debian's torch lives here; another python3 may come first on PATH
 
