@@ -47,6 +47,7 @@ type sweepFlags struct {
 	budget    float64
 	maxLoss   float64
 	steps     int
+	stepsAll  int
 	factor    float64
 	pickScope string
 	minMHSA   float64
@@ -60,6 +61,7 @@ func (s *sweepFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&s.budget, "budget", 0.005, "with --sweep: accuracy loss allowed for the chosen thresholds (0.005 = 0.5 points)")
 	fs.Float64Var(&s.maxLoss, "max-loss", 0.05, "with --sweep: the greedy search stops once the accuracy loss passes this")
 	fs.IntVar(&s.steps, "steps", 30, "with --sweep: greedy steps per scope at most")
+	fs.IntVar(&s.stepsAll, "steps-all", -1, "with --sweep: greedy steps of the all scope at most (-1 = --steps)")
 	fs.Float64Var(&s.factor, "factor", 1.4, "with --sweep: a greedy step multiplies one layer's thresholds by this")
 	fs.StringVar(&s.pickScope, "pick", "all", "with --sweep: scope of the chosen thresholds, mhsa or all")
 	fs.Float64Var(&s.minMHSA, "min-mhsa", 0.8, "with --sweep: prefer chosen thresholds that remove at least this share of the MHSA operations")
@@ -253,7 +255,11 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 			}
 		}
 		startTheta := cur.Theta
-		for step := 1; step <= sw.steps && cur.Loss <= sw.maxLoss; step++ {
+		steps := sw.steps
+		if scope == "all" && sw.stepsAll >= 0 {
+			steps = sw.stepsAll
+		}
+		for step := 1; step <= steps && cur.Loss <= sw.maxLoss; step++ {
 			var best sweepPoint
 			bestRatio := 0.0
 			for l := range depth {
