@@ -31,15 +31,15 @@ import (
 //
 // Two scopes are swept: the MHSA sites only (the paper's scope) and all sites. For each,
 // first one global theta over a grid (the values site, whose input is a probability, gets
-// theta x value-ratio), then a greedy search per layer and site: from the best point so
-// far within the accuracy budget, each step multiplies the threshold of one site in one
-// layer by a factor, choosing the (layer, site) that removes the most operations per
-// accuracy lost, until the loss passes max-loss. The all scope starts from the MHSA
-// scope's best point when that removes more, so that its MLP pruning comes on top of the
-// paper's. The chosen thresholds are those of the point that removes the most operations
-// (MHSA operations for the mhsa scope, all operations for the all scope) within the
-// budget, among the points that remove at least --min-mhsa of the MHSA operations when
-// any does.
+// theta x value-ratio), then a greedy search: from the best point so far within the
+// accuracy budget, each step multiplies the threshold of one site in one layer (with
+// --greedy-by layer: of every site in one layer) by a factor, choosing the move that
+// removes the most operations per accuracy lost, until the loss passes max-loss. The all
+// scope starts from the MHSA scope's best point when that keeps --min-mhsa, so that its
+// MLP pruning comes on top of the paper's. The chosen thresholds are those of the point
+// that removes the most operations (MHSA operations for the mhsa scope, all operations for
+// the all scope) within the budget, among the points that remove at least --min-mhsa of
+// the MHSA operations when any does.
 
 type sweepFlags struct {
 	out       string
@@ -48,6 +48,7 @@ type sweepFlags struct {
 	maxLoss   float64
 	steps     int
 	stepsAll  int
+	greedyBy  string
 	factor    float64
 	pickScope string
 	minMHSA   float64
@@ -61,6 +62,7 @@ func (s *sweepFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&s.budget, "budget", 0.005, "with --sweep: accuracy loss allowed for the chosen thresholds (0.005 = 0.5 points)")
 	fs.Float64Var(&s.maxLoss, "max-loss", 0.05, "with --sweep: the greedy search stops once the accuracy loss passes this")
 	fs.IntVar(&s.steps, "steps", 30, "with --sweep: greedy steps per scope at most")
+	fs.StringVar(&s.greedyBy, "greedy-by", "site", "with --sweep: a greedy step raises one site of one layer (site) or every site of one layer (layer)")
 	fs.IntVar(&s.stepsAll, "steps-all", -1, "with --sweep: greedy steps of the all scope at most (-1 = --steps)")
 	fs.Float64Var(&s.factor, "factor", 1.4, "with --sweep: a greedy step multiplies one layer's thresholds by this")
 	fs.StringVar(&s.pickScope, "pick", "all", "with --sweep: scope of the chosen thresholds, mhsa or all")
@@ -168,6 +170,9 @@ func addOps(a, b infer.OpCounts) infer.OpCounts {
 
 func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Writer) error {
 	sw := f.sw
+	if sw.greedyBy != "site" && sw.greedyBy != "layer" {
+		return fmt.Errorf("bench: --greedy-by %q: want site or layer", sw.greedyBy)
+	}
 	if sw.pickScope != "mhsa" && sw.pickScope != "all" {
 		return fmt.Errorf("bench: --pick %q: want mhsa or all", sw.pickScope)
 	}
@@ -263,21 +268,33 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 			var best sweepPoint
 			bestRatio := 0.0
 			for l := range depth {
-				for _, s := range scopeSites(scope) {
+				// A move raises one site of one layer, or (--greedy-by layer) every site
+				// of the scope in one layer at once.
+				moves := [][]infer.DeltaSite{}
+				if sw.greedyBy == "layer" {
+					moves = append(moves, scopeSites(scope))
+				} else {
+					for _, s := range scopeSites(scope) {
+						moves = append(moves, []infer.DeltaSite{s})
+					}
+				}
+				for _, move := range moves {
 					th := cur.Th.Clone()
-					if len(th.Theta[s]) < depth { // a site the start point left off
-						th.Theta[s] = make([]float32, depth)
+					for _, s := range move {
+						if len(th.Theta[s]) < depth { // a site the start point left off
+							th.Theta[s] = make([]float32, depth)
+						}
+						v := float64(th.Theta[s][l])
+						switch {
+						case v == 0 && s == infer.DeltaValues:
+							v = minTheta * f.valueRatio
+						case v == 0:
+							v = minTheta
+						default:
+							v *= sw.factor
+						}
+						th.Theta[s][l] = float32(min(roundSig(v, 3), infer.MaxTheta))
 					}
-					v := float64(th.Theta[s][l])
-					switch {
-					case v == 0 && s == infer.DeltaValues:
-						v = minTheta * f.valueRatio
-					case v == 0:
-						v = minTheta
-					default:
-						v *= sw.factor
-					}
-					th.Theta[s][l] = float32(min(roundSig(v, 3), infer.MaxTheta))
 					p, err := evalPoint(scope, "greedy", step, startTheta, th)
 					if err != nil {
 						return err
