@@ -21,6 +21,7 @@ for g in "${groups[@]}"; do
                   qemu-user qemu-user-static binfmt-support crossbuild-essential-arm64 make) ;;
     cross) pkgs+=(gcc libc6-dev pkg-config make crossbuild-essential-arm64 qemu-user portaudio19-dev:arm64) ;;
     package) pkgs+=(dpkg-dev lintian man-db binutils binutils-aarch64-linux-gnu systemd sox util-linux git make) ;;
+    bench) pkgs+=(gcc libc6-dev pkg-config portaudio19-dev libasound2-dev nodejs python3 python3-numpy python3-scipy python3-soundfile python3-torch linux-perf jackd2 jack-tools qemu-user libc6:arm64); command -v npm >/dev/null || pkgs+=(npm) ;;  # bench/cost/run.sh, bench/perf.sh
     train) pkgs+=(python3 python3-numpy python3-scipy python3-soundfile python3-torch espeak-ng sox libsox-fmt-all flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts wamerican) ;;
     *) echo "setup.sh: unknown group '$g' (want build, test, demo, train, cross or package)" >&2; exit 2 ;;
   esac
