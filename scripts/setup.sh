@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what wakewordd needs on Debian 12 / Ubuntu, idempotently.
-# Usage: scripts/setup.sh [build] [test] [demo] [train] [cross] [package]   (default: build)
+# Usage: scripts/setup.sh [build] [test] [demo] [train] [cross] [package] [bench] [package]   (default: build)
 # cross: the arm64 cross toolchain and arm64 PortAudio for `make build-arm64` (adds the
 # arm64 dpkg architecture once).
 # package: what packaging/build-deb.sh and packaging/test.sh use (dpkg-deb, lintian,
@@ -23,7 +23,7 @@ for g in "${groups[@]}"; do
     package) pkgs+=(dpkg-dev lintian man-db binutils binutils-aarch64-linux-gnu systemd sox util-linux git make) ;;
     bench) pkgs+=(gcc libc6-dev pkg-config portaudio19-dev libasound2-dev nodejs python3 python3-numpy python3-scipy python3-soundfile python3-torch linux-perf jackd2 jack-tools qemu-user libc6:arm64); command -v npm >/dev/null || pkgs+=(npm) ;;  # bench/cost/run.sh, bench/perf.sh
     train) pkgs+=(python3 python3-numpy python3-scipy python3-soundfile python3-torch espeak-ng sox libsox-fmt-all flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts wamerican) ;;
-    *) echo "setup.sh: unknown group '$g' (want build, test, demo, train, cross or package)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown group '$g' (want build, test, demo, train, cross, package or bench)" >&2; exit 2 ;;
   esac
 done
 
