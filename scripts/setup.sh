@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what wakewordd needs on Debian 12 / Ubuntu, idempotently.
-# Usage: scripts/setup.sh [build] [test] [demo] [train] [cross] [package] [bench] [package]   (default: build)
+# Usage: scripts/setup.sh [build] [test] [demo] [train] [cross] [package] [bench]   (default: build)
 # cross: the arm64 cross toolchain and arm64 PortAudio for `make build-arm64` (adds the
 # arm64 dpkg architecture once).
 # package: what packaging/build-deb.sh and packaging/test.sh use (dpkg-deb, lintian,
 # systemd-analyze, strip for both architectures, sox); add cross for the arm64 package.
+# bench: what bench/cost/run.sh and bench/perf.sh use (Node.js and npm, torch, perf, JACK).
 # Only packages that are missing are installed; nothing happens when all are present.
 set -euo pipefail
 
