@@ -22,6 +22,7 @@ import (
 type outputs struct {
 	sinks publish.Multi
 	mqtt  *publish.MQTT // nil without a broker
+	json  bool          // JSON lines on stdout
 	det   *detect.Detector
 	site  string
 	model string
@@ -48,7 +49,7 @@ func mqttConfig(c config.Config, model string, keywords []string, log *slog.Logg
 func newOutputs(c config.Config, m *infer.Model, det *detect.Detector, log *slog.Logger, stdout io.Writer) (*outputs, error) {
 	o := &outputs{det: det, site: c.SiteID, model: modelName(m)}
 	if c.Output.JSON {
-		o.sinks = append(o.sinks, publish.NewJSONLines(stdout))
+		o.sinks, o.json = append(o.sinks, publish.NewJSONLines(stdout)), true
 	}
 	if c.MQTT.Enabled() {
 		mc := mqttConfig(c, o.model, det.Enabled(), log)
@@ -128,7 +129,7 @@ func (o *outputs) describe() string {
 	if o.mqtt != nil {
 		d = append(d, "mqtt")
 	}
-	if len(o.sinks) > len(d) {
+	if o.json {
 		d = append(d, "json-stdout")
 	}
 	if len(d) == 0 {
