@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,5 +117,42 @@ func TestShippedModelOnTheExample(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "alexa,jarvis" {
 		t.Fatalf("detections %v, want alexa then jarvis:\n%s", got, stdout)
+	}
+}
+
+// `run --json-events` writes each detection to stdout as a JSON line, the same keywords and
+// times as `detect` on the same file.
+func TestRunJSONEventsOnTheExample(t *testing.T) {
+	if _, err := os.Stat(shippedModel); err != nil {
+		t.Skip("no trained model at models/kwt.safetensors")
+	}
+	want, _, _ := wakewordd(t, nil, "detect", "--json", "--model", shippedModel, "../../examples/kitchen.wav")
+	got, stderr, code := wakewordd(t, nil, "run", "--json-events", "--site-id", "kitchen", "--model", shippedModel, "--input", "../../examples/kitchen.wav")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	wl, gl := strings.Split(strings.TrimSpace(want), "\n"), strings.Split(strings.TrimSpace(got), "\n")
+	if len(wl) != len(gl) || len(gl) == 0 {
+		t.Fatalf("run printed %d events, detect %d:\n%s\n%s", len(gl), len(wl), got, want)
+	}
+	for i := range gl {
+		var w struct {
+			Keyword string
+			TimeS   float64 `json:"time_s"`
+		}
+		var g struct {
+			ID, Keyword string
+			SiteID      string  `json:"site_id"`
+			StreamS     float64 `json:"stream_s"`
+		}
+		if err := json.Unmarshal([]byte(wl[i]), &w); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(gl[i]), &g); err != nil {
+			t.Fatalf("%q: %v", gl[i], err)
+		}
+		if g.Keyword != w.Keyword || math.Abs(g.StreamS-w.TimeS) > 0.05 || g.ID == "" || g.SiteID != "kitchen" {
+			t.Errorf("event %q, detect said %q", gl[i], wl[i])
+		}
 	}
 }
