@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -297,11 +298,17 @@ func TestSpeechRegionAndWindow(t *testing.T) {
 	if v := percentile([]float64{4, 1, 3, 2}, 50); v != 2.5 {
 		t.Errorf("percentile %v", v)
 	}
-	w := clipWindow(x[:8000], p, 148, false)
+	w := clipWindow(x[:8000], p, 148, false, false)
 	if len(w) != 148 || &w[0][0] != &w[30][0] { // 48 frames, centred: the first frame repeats
 		t.Errorf("window of a short clip: %d frames", len(w))
 	}
-	if w := clipWindow(x[:100], p, 5, true); len(w) != 5 {
+	// End-aligned: the utterance's last frame sits endMargin frames before the window's end.
+	all, _ := frontend.Compute(x, p)
+	w = clipWindow(x, p, 148, false, true)
+	if start := e + endMargin - 148; len(w) != 148 || !slices.Equal(w[147], all[start+147]) || !slices.Equal(w[0], all[max(start, 0)]) || slices.Equal(w[147], all[start+146]) {
+		t.Errorf("end-aligned window does not end %d frames after the utterance", endMargin)
+	}
+	if w := clipWindow(x[:100], p, 5, true, false); len(w) != 5 {
 		t.Errorf("clip shorter than a frame: %d frames", len(w))
 	}
 }

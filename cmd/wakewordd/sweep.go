@@ -54,6 +54,7 @@ type sweepFlags struct {
 	minMHSA   float64
 	perClass  int
 	workers   int
+	align     string
 }
 
 func (s *sweepFlags) register(fs *flag.FlagSet) {
@@ -68,6 +69,7 @@ func (s *sweepFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.pickScope, "pick", "all", "with --sweep: scope of the chosen thresholds, mhsa or all")
 	fs.Float64Var(&s.minMHSA, "min-mhsa", 0.8, "with --sweep: prefer chosen thresholds that remove at least this share of the MHSA operations")
 	fs.IntVar(&s.perClass, "per-class", 0, "with --sweep: use at most this many clips per class (0 = all)")
+	fs.StringVar(&s.align, "align", "centre", "with --sweep: where each clip's utterance sits in its window: centre (as training validates) or end (0.3 s before the window's end, as the streaming detector first sees it whole)")
 	fs.IntVar(&s.workers, "workers", 0, "with --sweep: parallel forward passes (0 = one per CPU)")
 }
 
@@ -170,6 +172,9 @@ func addOps(a, b infer.OpCounts) infer.OpCounts {
 
 func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Writer) error {
 	sw := f.sw
+	if sw.align != "centre" && sw.align != "end" {
+		return fmt.Errorf("bench: --align %q: want centre or end", sw.align)
+	}
 	if sw.greedyBy != "site" && sw.greedyBy != "layer" {
 		return fmt.Errorf("bench: --greedy-by %q: want site or layer", sw.greedyBy)
 	}
@@ -187,7 +192,7 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	set, err := loadSweepSet(ctx, m, f.sweep, sw.perClass, sw.workers)
+	set, err := loadSweepSet(ctx, m, f.sweep, sw.perClass, sw.workers, sw.align == "end")
 	if err != nil {
 		return err
 	}
@@ -454,7 +459,7 @@ func parseGrid(s string) ([]float64, error) {
 }
 
 // loadSweepSet reads every clip, cuts its window and projects its frames.
-func loadSweepSet(ctx context.Context, m *infer.Model, dir string, perClass, workers int) (*sweepSet, error) {
+func loadSweepSet(ctx context.Context, m *infer.Model, dir string, perClass, workers int, alignEnd bool) (*sweepSet, error) {
 	clips, err := listClips(dir)
 	if err != nil {
 		return nil, err
@@ -479,7 +484,7 @@ func loadSweepSet(ctx context.Context, m *infer.Model, dir string, perClass, wor
 		if err != nil {
 			return nil, err
 		}
-		frames := clipWindow(samples, m.Frontend, a.Frames, clip.Class == "silence")
+		frames := clipWindow(samples, m.Frontend, a.Frames, clip.Class == "silence", alignEnd)
 		tokens := make([]float32, a.Frames*a.Dim)
 		for t, fr := range frames {
 			emb.EmbedFrame(fr, tokens[t*a.Dim:(t+1)*a.Dim])
@@ -497,10 +502,11 @@ func loadSweepSet(ctx context.Context, m *infer.Model, dir string, perClass, wor
 	return set, nil
 }
 
-// clipWindow returns the n frames of a clip's window: centred on the utterance, or from
-// the start for a background (silence) clip; frames beyond the clip repeat its first or
-// last frame. A clip shorter than one frame is padded with zeros.
-func clipWindow(samples []float32, p frontend.Params, n int, background bool) [][]float32 {
+// clipWindow returns the n frames of a clip's window: centred on the utterance (or, with
+// alignEnd, ending endMargin frames after it), or from the start for a background
+// (silence) clip; frames beyond the clip repeat its first or last frame. A clip shorter
+// than one frame is padded with zeros.
+func clipWindow(samples []float32, p frontend.Params, n int, background, alignEnd bool) [][]float32 {
 	if len(samples) < p.WindowLen {
 		samples = append(slices.Clone(samples), make([]float32, p.WindowLen-len(samples))...)
 	}
@@ -513,6 +519,9 @@ func clipWindow(samples []float32, p frontend.Params, n int, background bool) []
 	if !background {
 		s, e := speechRegion(samples, p)
 		start = centredStart(s, e, L, n)
+		if alignEnd {
+			start = e + endMargin - n
+		}
 	}
 	out := make([][]float32, n)
 	for i := range out {
@@ -520,6 +529,10 @@ func clipWindow(samples []float32, p frontend.Params, n int, background bool) []
 	}
 	return out
 }
+
+// endMargin is how many frames follow the utterance in an end-aligned window: about when a
+// streaming detector, running every 100 ms, first scores the whole word.
+const endMargin = 30
 
 // frameEnergyDB is train/common.py's frame_energy_db: the energy in dB of each frontend
 // frame.
