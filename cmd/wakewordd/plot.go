@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/wakewordd/wakewordd/infer"
@@ -47,15 +45,7 @@ func writeSweepPlot(path string, points []sweepPoint, denseAcc, budget float64, 
 		r := image.Rect(90+i*W/2, 76, W/2*(i+1)-30, H-80)
 		drawPanel(img, r, pn.title, pn.x, points, denseAcc, budget, yLo, yHi, step)
 	}
-	fh, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(fh, img); err != nil {
-		fh.Close()
-		return err
-	}
-	return fh.Close()
+	return plot.WritePNG(path, img)
 }
 
 var (
