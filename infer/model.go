@@ -378,7 +378,7 @@ func parse(data []byte) (*Model, error) {
 		if !ok {
 			return nil, fmt.Errorf("tensor %q missing", p.name)
 		}
-		if !equalShape(t.Shape, p.shape) {
+		if !slices.Equal(t.Shape, p.shape) {
 			return nil, fmt.Errorf("tensor %q: shape %v, want %v", p.name, fmtShape(t.Shape), fmtShape(p.shape))
 		}
 		*p.data = t.Data
@@ -641,18 +641,6 @@ func (m *Model) fileParts() (map[string]string, []namedTensor, error) {
 		tensors = append(tensors, namedTensor{p.name, p.shape, *p.data})
 	}
 	return meta, tensors, nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // fmtShape prints a shape as [64 32], and a scalar as [].

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -181,7 +182,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	a, _ := json.Marshal(res.Keywords)
 	b, _ := json.Marshal(again.Keywords)
-	if !bytes.Equal(a, b) || !equalStrings(res.SHA256, again.SHA256) {
+	if !bytes.Equal(a, b) || !slices.Equal(res.SHA256, again.SHA256) {
 		t.Error("second run gives other figures")
 	}
 
@@ -236,16 +237,4 @@ func genParamsOf(t *testing.T, cache string) genParams {
 		t.Fatal(err)
 	}
 	return k.Gen
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -94,8 +94,9 @@ type point struct {
 	FAPerHour   float64 `json:"false_alarms_per_hour"`
 }
 
-// score turns a keyword's detections into an operating point.
-func (st *stream) score(kw string, dets []detect.Detection, tol time.Duration) point {
+// of returns kw's clips in the ground truth and the times of kw's detections, in the
+// order they came.
+func (st *stream) of(kw string, dets []detect.Detection) ([]eval.Event, []time.Duration) {
 	var events []eval.Event
 	for _, e := range st.truth {
 		if e.Keyword == kw {
@@ -108,6 +109,12 @@ func (st *stream) score(kw string, dets []detect.Detection, tol time.Duration) p
 			at = append(at, d.At)
 		}
 	}
+	return events, at
+}
+
+// score turns a keyword's detections into an operating point.
+func (st *stream) score(kw string, dets []detect.Detection, tol time.Duration) point {
+	events, at := st.of(kw, dets)
 	p := point{Events: len(events)}
 	p.Hits, p.FalseAlarms = matchKeyword(events, at, tol)
 	if p.Events > 0 {
@@ -282,18 +289,7 @@ func (st *stream) sweepAll(kws []string, def detect.Rule, rules map[string]detec
 // late counts kw's false alarms that would be hits with window more tolerance: detections
 // that came, but too long after the clip.
 func (st *stream) late(kw string, dets []detect.Detection, tol, window time.Duration) int {
-	var events []eval.Event
-	for _, e := range st.truth {
-		if e.Keyword == kw {
-			events = append(events, e)
-		}
-	}
-	var at []time.Duration
-	for _, d := range dets {
-		if d.Keyword == kw {
-			at = append(at, d.At)
-		}
-	}
+	events, at := st.of(kw, dets)
 	_, fa := matchKeyword(events, at, tol)
 	_, faWide := matchKeyword(events, at, tol+window)
 	return fa - faWide
@@ -303,12 +299,7 @@ func (st *stream) late(kw string, dets []detect.Detection, tol, window time.Dura
 // how long after the end of the voiced part the first such detection came (negative:
 // before the end), sorted.
 func (st *stream) latency(kw string, dets []detect.Detection, window time.Duration) []time.Duration {
-	var at []time.Duration
-	for _, d := range dets {
-		if d.Keyword == kw {
-			at = append(at, d.At)
-		}
-	}
+	_, at := st.of(kw, dets)
 	var out []time.Duration
 	for _, e := range st.truth {
 		if e.Keyword != kw {
