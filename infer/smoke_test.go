@@ -60,7 +60,10 @@ func TestGoldenShippedModel(t *testing.T) {
 }
 
 // checkGolden loads a model and its golden file (features [N, T, K] and
-// logits [N, C]) and compares Forward with the golden logits.
+// logits [N, C]) and compares Forward with the golden logits. A golden file
+// written with delta thresholds also holds delta_logits, PyTorch's
+// simulation of the delta forward pass (train/kwt.py, held); Delta at the
+// same thresholds must reproduce them.
 func checkGolden(t *testing.T, modelPath, goldenPath string) {
 	t.Helper()
 	m, err := Load(modelPath)
@@ -95,6 +98,71 @@ func checkGolden(t *testing.T, modelPath, goldenPath string) {
 		}
 	}
 	t.Logf("%s: %d examples, %d params, max |logit diff| vs PyTorch = %.3g", modelPath, n, m.ParamCount(), worst)
+	if _, ok := g["delta_logits"]; ok {
+		checkGoldenDelta(t, m, goldenPath, g)
+	}
+}
+
+// Tolerances of the delta golden check. An element of a site's input that
+// lies within float rounding of its threshold can be kept by one
+// implementation and held by the other, which moves that window's logits by
+// far more than rounding; so most windows must agree to goldenTolerance and
+// every window to goldenDeltaTolerance, which a wrong reference rule (say,
+// comparing with the previous token instead of the reference) exceeds by
+// orders of magnitude.
+const (
+	goldenDeltaTolerance    = 0.1
+	goldenDeltaExactShare   = 0.75
+	goldenDeltaMinReduction = 0.05
+)
+
+func checkGoldenDelta(t *testing.T, m *Model, goldenPath string, g map[string]Tensor) {
+	t.Helper()
+	data, err := os.ReadFile(goldenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _, err := parseSafetensors(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var th Thresholds
+	if err := th.UnmarshalJSON([]byte(meta["delta"])); err != nil {
+		t.Fatalf("%s: delta_logits without valid \"delta\" metadata: %v", goldenPath, err)
+	}
+	a := m.Arch
+	feats, want := g["features"], g["delta_logits"]
+	n := feats.Shape[0]
+	if fmt.Sprint(want.Shape) != fmt.Sprint([]int{n, a.NumClasses}) {
+		t.Fatalf("%s: delta_logits shape %v, want [%d %d]", goldenPath, want.Shape, n, a.NumClasses)
+	}
+	s := m.NewDelta(th)
+	got := make([]float32, a.NumClasses)
+	exact, worst := 0, 0.0
+	for i := range n {
+		s.Forward(feats.Data[i*a.Frames*a.Coeffs:(i+1)*a.Frames*a.Coeffs], got)
+		w := 0.0
+		for c := range got {
+			w = max(w, math.Abs(float64(got[c])-float64(want.Data[i*a.NumClasses+c])))
+		}
+		if !(w <= goldenDeltaTolerance) {
+			t.Errorf("example %d: delta logits differ from PyTorch's simulation by %.3g (> %g)", i, w, goldenDeltaTolerance)
+		}
+		if w <= goldenTolerance {
+			exact++
+		}
+		worst = max(worst, w)
+	}
+	if float64(exact) < goldenDeltaExactShare*float64(n) {
+		t.Errorf("only %d of %d examples match PyTorch's delta logits within %g", exact, n, goldenTolerance)
+	}
+	// Thresholds that prune nothing would make this check the dense one again.
+	ops := s.Ops()
+	if r := ops.TotalReduction(); r < goldenDeltaMinReduction {
+		t.Errorf("delta thresholds %v remove only %.1f %% of the MACs; the check needs pruning", th, 100*r)
+	}
+	t.Logf("%s: delta at %v: %d of %d examples within %g, max |logit diff| %.3g, %.1f %% of MACs removed",
+		goldenPath, th, exact, n, goldenTolerance, worst, 100*ops.TotalReduction())
 }
 
 func firstLine(b []byte) string {

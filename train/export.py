@@ -63,6 +63,32 @@ def read_safetensors(path):
     return out, meta
 
 
+def load_model(path):
+    """(KWT, metadata) of a model file: its folded tensors, with identity normalisation,
+    and the metadata's JSON values decoded."""
+    from kwt import KWT, KWTConfig
+    tensors, meta = read_safetensors(path)
+    def decode(v):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v  # plain strings: format, created
+    meta = {k: decode(v) for k, v in meta.items()}
+    model = KWT(KWTConfig(**meta["architecture"]))
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tensors.items()})
+    return model, meta
+
+
+def unfold_normalisation(model, mean, std):
+    """Move a folded model (identity normalisation) back to per-coefficient normalisation
+    by mean and std, the form it is trained in; folded_state() gives the same tensors back."""
+    with torch.no_grad():
+        w = model.embed.weight.double()
+        model.embed.bias.copy_((model.embed.bias.double() + w @ torch.as_tensor(mean).double()).float())
+        model.embed.weight.copy_((w * torch.as_tensor(std).double()).float())
+    model.set_normalisation(mean, std)
+
+
 def _layer_norm(x, w, b, eps):
     mu = x.mean(-1, keepdims=True)
     var = ((x - mu) ** 2).mean(-1, keepdims=True)
@@ -101,12 +127,17 @@ def numpy_forward(t, arch, frames):
 
 
 def export(model, path, classes, golden_features, training=None, validation=None, detection=None,
-           tolerance=1e-4):
+           delta=None, tolerance=1e-4):
     """Write `path` and `<stem>.golden.safetensors`; returns the golden logits.
 
-    `golden_features` are raw MFCC frames [N, T, K] (before normalisation).
+    `golden_features` are raw MFCC frames [N, T, K] (before normalisation). `delta`
+    ({site: [theta per layer]}) is stored as the model's delta thresholds, and the golden
+    file then also holds `delta_logits`, PyTorch's simulation of the delta forward pass at
+    those thresholds (kwt.held), with the thresholds in its metadata.
     """
     model = model.eval()
+    saved_delta = model.delta
+    model.set_delta(None)
     arch = model.cfg.to_json()
     if len(classes) != arch["classes"]:
         raise ValueError(f"{len(classes)} class names for a model with {arch['classes']} outputs")
@@ -118,6 +149,15 @@ def export(model, path, classes, golden_features, training=None, validation=None
     err = float(np.max(np.abs(ref - logits))) if len(feats) else 0.0
     if err > tolerance:
         raise RuntimeError(f"export: folded model disagrees with PyTorch by {err:.3g} (> {tolerance})")
+    golden_tensors = {"features": feats, "logits": logits}
+    golden_meta = {"format": "wakewordd-kwt-golden", "model": Path(path).name,
+                   "max_numpy_error": f"{err:.3g}"}
+    if delta:
+        model.set_delta(delta)
+        with torch.no_grad():
+            golden_tensors["delta_logits"] = model(torch.from_numpy(feats)).numpy().astype(np.float32)
+        golden_meta["delta"] = {"sites": delta}
+    model.set_delta(saved_delta)
 
     det = dict(DEFAULT_DETECTION)
     det["thresholds"] = {c: det["threshold"] for c in classes if c not in ("silence", "unknown")}
@@ -134,11 +174,11 @@ def export(model, path, classes, golden_features, training=None, validation=None
         "validation": validation or {},
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     }
+    if delta:
+        meta["delta"] = {"sites": delta}
     path = Path(path)
     write_safetensors(path, tensors, meta)
     golden = path.with_name(path.name[:-len(".safetensors")] + ".golden.safetensors"
                             if path.name.endswith(".safetensors") else path.name + ".golden.safetensors")
-    write_safetensors(golden, {"features": feats, "logits": logits},
-                      {"format": "wakewordd-kwt-golden", "model": path.name,
-                       "max_numpy_error": f"{err:.3g}"})
+    write_safetensors(golden, golden_tensors, golden_meta)
     return logits, err

@@ -39,6 +39,38 @@ class KWTConfig:
         return asdict(self)
 
 
+DELTA_SITES = ("qkv", "scores", "values", "out", "fc1", "fc2")
+
+
+def held(x, theta):
+    """The delta forward pass's view of a site input x [..., tokens, width].
+
+    Go's infer.Delta keeps a reference vector per site, zero before the first token: an
+    element of token t is propagated (and becomes the reference) when it differs from the
+    reference by more than theta; otherwise the reference holds. Summing the propagated
+    deltas through a linear map gives exactly the map of the reference, so the delta
+    pass equals a dense pass over these held references. Which token each element comes
+    from is decided without gradients; gathering from it lets the gradient reach the
+    token whose value is held. theta None leaves x as it is (the site runs densely).
+    """
+    if theta is None:
+        return x
+    with torch.no_grad():
+        xs = x.detach()
+        ref = torch.zeros_like(xs[..., 0, :])
+        last = torch.full(ref.shape, -1, dtype=torch.long)
+        src = torch.empty(xs.shape, dtype=torch.long)
+        for t in range(xs.shape[-2]):
+            xt = xs[..., t, :]
+            keep = (xt - ref).abs() > theta
+            ref = torch.where(keep, xt, ref)
+            last = torch.where(keep, torch.full_like(last, t), last)
+            src[..., t, :] = last
+        never = src < 0  # held at the initial zero reference
+    out = torch.gather(x, x.dim() - 2, src.clamp(min=0))
+    return out.masked_fill(never, 0.0)
+
+
 class Attention(nn.Module):
     """Multi-head self-attention: Q/K/V without bias, output projection with bias.
 
@@ -56,7 +88,9 @@ class Attention(nn.Module):
         self.v = nn.Linear(dim, dim, bias=False)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x):
+    def forward(self, x, theta=None):
+        """theta: the layer's delta thresholds by site name (see held); None runs densely."""
+        th = theta or {}
         b, t, d = x.shape
         h = self.heads
         dh = d // h
@@ -64,10 +98,13 @@ class Attention(nn.Module):
         def split(y):
             return y.view(b, t, h, dh).transpose(1, 2)  # [b, h, t, dh]
 
+        x = held(x, th.get("qkv"))
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        q = held(q, th.get("scores"))
         scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(dh)
-        o = torch.matmul(scores.softmax(dim=-1), v)  # [b, h, t, dh]
-        return self.out(o.transpose(1, 2).reshape(b, t, d))
+        p = held(scores.softmax(dim=-1), th.get("values"))
+        o = torch.matmul(p, v)  # [b, h, t, dh]
+        return self.out(held(o.transpose(1, 2).reshape(b, t, d), th.get("out")))
 
 
 class MLP(nn.Module):
@@ -79,8 +116,10 @@ class MLP(nn.Module):
         self.fc2 = nn.Linear(mlp_dim, dim)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x):
-        return self.fc2(self.drop(F.gelu(self.fc1(x))))
+    def forward(self, x, theta=None):
+        th = theta or {}
+        hidden = self.drop(F.gelu(self.fc1(held(x, th.get("fc1")))))
+        return self.fc2(held(hidden, th.get("fc2")))
 
 
 class Layer(nn.Module):
@@ -94,9 +133,9 @@ class Layer(nn.Module):
         self.norm2 = nn.LayerNorm(cfg.dim, eps=cfg.norm_eps)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x):
-        x = self.norm1(x + self.drop(self.attn(x)))
-        return self.norm2(x + self.drop(self.mlp(x)))
+    def forward(self, x, theta=None):
+        x = self.norm1(x + self.drop(self.attn(x, theta)))
+        return self.norm2(x + self.drop(self.mlp(x, theta)))
 
 
 class KWT(nn.Module):
@@ -113,6 +152,15 @@ class KWT(nn.Module):
         self.register_buffer("feat_mean", torch.zeros(cfg.coeffs), persistent=False)
         self.register_buffer("feat_std", torch.ones(cfg.coeffs), persistent=False)
         nn.init.normal_(self.cls, std=0.02)
+        self.delta = None  # {site: [theta per layer]}: simulate the delta forward pass
+
+    def set_delta(self, sites):
+        """Run as Go's delta forward pass with these thresholds ({site: [theta per layer]},
+        the model file's `delta.sites`); None or {} runs densely."""
+        for name, th in (sites or {}).items():
+            if name not in DELTA_SITES or len(th) != self.cfg.depth:
+                raise ValueError(f"delta site {name!r}: want one of {DELTA_SITES} with {self.cfg.depth} thresholds")
+        self.delta = dict(sites) if sites else None
 
     def set_normalisation(self, mean, std):
         """Per-coefficient mean and std of raw training frames."""
@@ -128,8 +176,8 @@ class KWT(nn.Module):
         tok = self.embed(x)
         cls = self.cls.expand(b, 1, -1)
         x = torch.cat([cls, tok], dim=1) + self.pos
-        for layer in self.layers:
-            x = layer(x)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, {s: th[i] for s, th in self.delta.items()} if self.delta else None)
         return self.head(x[:, 0])
 
     def forward(self, frames):

@@ -5,7 +5,9 @@
 Trains a tiny KWT (dim 16, depth 2, 2 heads, MLP 32, 20 frames, 4 classes) for a few
 steps on random frames, with a non-trivial MFCC normalisation, and exports it with the
 same code as a real model: OUTDIR/model.safetensors and OUTDIR/model.golden.safetensors.
-The Go loader's tests compare their forward pass with the golden logits.
+The last steps run as the delta forward pass (kwt.held), as train/delta_finetune.py does,
+and the file stores those delta thresholds. The Go loader's tests compare their dense and
+delta forward passes with the golden logits.
 """
 
 import os
@@ -19,7 +21,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from export import export  # noqa: E402
-from kwt import KWT, KWTConfig  # noqa: E402
+from kwt import DELTA_SITES, KWT, KWTConfig  # noqa: E402
 
 CLASSES = ["silence", "unknown", "yes", "no"]
 
@@ -38,27 +40,35 @@ def main():
     # Raw frames look like MFCCs: a large, negative c0 and smaller higher coefficients.
     scale = np.concatenate([[40.0], np.linspace(8.0, 1.0, 39)]).astype(np.float32)
     shift = np.concatenate([[-120.0], np.zeros(39)]).astype(np.float32)
-    x = rng.standard_normal((64, cfg.frames, cfg.coeffs)).astype(np.float32) * scale + shift
+    # Frames change slowly, as speech does, so the delta pass holds many elements.
+    noise = rng.standard_normal((64, cfg.frames, cfg.coeffs))
+    for t in range(1, cfg.frames):
+        noise[:, t] = 0.9 * noise[:, t - 1] + 0.45 * noise[:, t]
+    x = (noise * scale + shift).astype(np.float32)
     y = rng.integers(0, cfg.classes, 64)
     flat = x.reshape(-1, cfg.coeffs)
     model.set_normalisation(flat.mean(0), flat.std(0))
 
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    for step in range(10):
+    delta = {site: [0.3, 0.5] for site in DELTA_SITES}
+    delta["values"] = [0.01, 0.02]  # probabilities, far smaller than activations
+    for step in range(12):
+        model.set_delta(delta if step >= 10 else None)
         loss = torch.nn.functional.cross_entropy(model(xt), yt, label_smoothing=0.1)
         opt.zero_grad()
         loss.backward()
         opt.step()
 
+    model.set_delta(None)
     with torch.no_grad():
         pred = model.eval()(xt).argmax(1).numpy()
     per_class = {c: round(float(np.mean(pred[y == i] == i)), 4) for i, c in enumerate(CLASSES) if np.any(y == i)}
     validation = {"accuracy": round(float(np.mean(pred == y)), 4), "per_class": per_class,
                   "note": "smoke test: accuracy on its own random training data"}
     logits, err = export(model, out / "model.safetensors", CLASSES, x[:8],
-                         training={"smoke": True, "steps": 10, "final_loss": round(float(loss), 4)},
-                         validation=validation)
+                         training={"smoke": True, "steps": 12, "final_loss": round(float(loss), 4)},
+                         validation=validation, delta=delta)
     print(f"smoke: wrote {out / 'model.safetensors'} and model.golden.safetensors "
           f"({len(logits)} windows, numpy vs torch max error {err:.2g}, loss {float(loss):.3f})")
 

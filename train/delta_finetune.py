@@ -1,0 +1,211 @@
+"""Delta-aware fine-tuning: trains a model file further while it runs as the delta forward pass.
+
+    /usr/bin/python3 train/delta_finetune.py --model models/kwt.safetensors \
+        --thresholds @thresholds.json --minutes 30 --out /tmp/kwt-delta.safetensors
+
+The delta forward pass (Go's infer.Delta) holds every element of a site's input at its
+reference value until it changes by more than the site's threshold. A model trained densely
+has never seen those held values, so past a point its accuracy falls off a cliff. Here each
+training batch runs through kwt.held at the target thresholds times a random scale (or, for
+a share of the batches, densely), so the weights learn to tolerate the held inputs while the
+dense pass stays accurate. The checkpoint with the best balanced accuracy on the selection
+split at the target thresholds is kept.
+
+The output is a model file with the input file's detection settings and the target
+thresholds as its delta metadata, and golden vectors with the PyTorch delta logits at those
+thresholds (`delta_logits`), which the Go tests compare with infer.Delta. Choose the final
+thresholds with `wakewordd bench --sweep ... --write-model` (bench/model-eval.sh).
+"""
+
+import argparse
+import copy
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common import CACHE, CLASSES, Timer, git_commit, save_json, setup_logging
+from dataset import Packed, Sampler, eval_windows, spec_augment
+from evaluate import selection_score, validate
+from export import export, load_model, unfold_normalisation
+from kwt import DELTA_SITES
+from train import lr_at, normalisation
+
+log = logging.getLogger("delta_finetune")
+
+
+def parse_thresholds(text, depth):
+    """{site: [theta per layer]} from the model file's delta JSON ({"sites": {...}} or the
+    bare map), given inline or as @file."""
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    sites = json.loads(text)
+    sites = sites.get("sites", sites)
+    for name, th in sites.items():
+        if name not in DELTA_SITES:
+            raise SystemExit(f"delta_finetune: unknown delta site {name!r} (want one of {DELTA_SITES})")
+        if len(th) != depth or any(not (0 <= float(v) < 1e6) for v in th):
+            raise SystemExit(f"delta_finetune: site {name}: want {depth} thresholds in [0, 1e6), got {th}")
+    return {k: [float(v) for v in th] for k, th in sites.items()}
+
+
+def scaled(sites, f):
+    return {k: [v * f for v in th] for k, th in sites.items()}
+
+
+def finetune(args):
+    t_all = Timer()
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    model, meta = load_model(args.model)
+    depth = model.cfg.depth
+    target = parse_thresholds(args.thresholds, depth) if args.thresholds else meta.get("delta", {}).get("sites")
+    if not target:
+        raise SystemExit(f"delta_finetune: {args.model} has no delta thresholds; give --thresholds")
+    feats = Path(args.cache) / "features"
+    tr, sel, val = (Packed(feats / f"{s}.npz") for s in ("train", "selection", "validation"))
+    mean, std = normalisation(tr)
+    unfold_normalisation(model, mean, std)
+    frames = model.cfg.frames
+    sampler = Sampler(tr, frames, rng)
+    sx, sy, _ = eval_windows(sel, frames, variants=(0, 1))
+    log.info("fine-tuning %s at %s, scale %.2f-%.2f, dense share %.2f, %s",
+             args.model, json.dumps(target), args.scale_min, args.scale_max, args.dense_share,
+             f"{args.steps} steps" if args.steps else f"{args.minutes} min")
+
+    def score(sites):
+        model.set_delta(sites)
+        s, rep = selection_score(model, sx, sy)
+        return s, rep
+
+    _, dense0 = score(None)
+    s0, delta0 = score(target)
+    log.info("before: selection balanced %.4f dense, %.4f delta", dense0["balanced_accuracy"],
+             delta0["balanced_accuracy"])
+
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or n in ("cls", "pos") else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98))
+    lossf = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    mean_t, std_t = mean[None, None, :], std[None, None, :]
+    best = {"score": s0, "step": 0, "state": copy.deepcopy(model.state_dict()), "report": delta0}
+    budget = args.minutes * 60.0
+    step, run_loss, run_acc, t0 = 0, 0.0, 0.0, time.time()
+    while True:
+        progress = step / args.steps if args.steps else (time.time() - t0) / budget
+        if progress >= 1.0:
+            break
+        for g in opt.param_groups:
+            g["lr"] = lr_at(progress, args.lr, args.warmup)
+        dense = rng.random() < args.dense_share
+        model.set_delta(None if dense else scaled(target, rng.uniform(args.scale_min, args.scale_max)))
+        x, y = sampler.batch(args.batch)
+        x = spec_augment((x - mean_t) / std_t, rng)
+        model.train()
+        logits = model.forward_normalised(torch.from_numpy(x))
+        yt = torch.from_numpy(y)
+        loss = lossf(logits, yt)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        run_loss += float(loss)
+        run_acc += float((logits.argmax(1) == yt).float().mean())
+        if step % args.log_every == 0:
+            log.info("step %d  progress %.1f%%  loss %.3f  acc %.3f", step, 100 * progress,
+                     run_loss / args.log_every, run_acc / args.log_every)
+            run_loss, run_acc = 0.0, 0.0
+        if step % args.eval_every == 0:
+            s, rep = score(target)
+            better = s > best["score"]
+            if better:
+                best.update(score=s, step=step, state=copy.deepcopy(model.state_dict()), report=rep)
+            log.info("selection @%d at the target thresholds: balanced %.4f nll %.3f%s per class %s", step,
+                     rep["balanced_accuracy"], rep["nll"], "  (best)" if better else "", rep["per_class"])
+    train_s = time.time() - t0
+    s, rep = score(target)
+    if s > best["score"]:
+        best.update(score=s, step=step, state=copy.deepcopy(model.state_dict()), report=rep)
+    model.load_state_dict(best["state"])
+    _, dense1 = score(None)
+    log.info("after %d steps in %.1f min: best step %d; selection balanced %.4f dense, %.4f delta",
+             step, train_s / 60, best["step"], dense1["balanced_accuracy"], best["report"]["balanced_accuracy"])
+
+    reports = {}
+    for name, sites in (("dense", None), ("delta", target)):
+        model.set_delta(sites)
+        reports[name], (vx, vy, _) = validate(model, val, frames)
+        w = reports[name]["windows"]
+        log.info("validation %s: keyword clips %.4f, all windows %.4f, per class %s", name,
+                 reports[name]["keyword_accuracy"], w["accuracy"], w["per_class"])
+
+    training = dict(meta.get("training", {}))
+    training["delta_finetune"] = {
+        "from": Path(args.model).name, "thresholds": target, "scale": [args.scale_min, args.scale_max],
+        "dense_share": args.dense_share, "steps": step, "best_step": best["step"], "lr": args.lr,
+        "minutes": round(train_s / 60, 1), "seed": args.seed, "git_commit": git_commit(),
+        "selection_balanced_accuracy": {"dense": dense1["balanced_accuracy"],
+                                        "delta": best["report"]["balanced_accuracy"]},
+    }
+    w = reports["dense"]["windows"]
+    validation = {"accuracy": w["accuracy"], "per_class": w["per_class"],
+                  "keyword_accuracy": reports["dense"]["keyword_accuracy"],
+                  "balanced_accuracy": w["balanced_accuracy"],
+                  "noisy_keyword_accuracy": reports["dense"]["noisy_keywords"]["accuracy"],
+                  "sliding_detection_rate": reports["dense"]["sliding"]["detection_rate"],
+                  "delta_accuracy": reports["delta"]["windows"]["accuracy"],
+                  "delta_per_class": reports["delta"]["windows"]["per_class"],
+                  "method": "window-level, best-energy window of each held-out clip"}
+    golden = []
+    for c in range(len(CLASSES)):
+        golden += list(np.flatnonzero(vy == c)[:2])
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.set_delta(None)
+    export(model, out, meta["classes"], vx[golden], training=training, validation=validation,
+           detection=meta.get("detection"), delta=target)
+    stem = out.name[:-len(".safetensors")] if out.name.endswith(".safetensors") else out.name
+    save_json(out.with_name(stem + ".finetune.json"), {"model": out.name, "training": training,
+                                                       "validation": reports})
+    log.info("wrote %s in %.1f min total", out, t_all() / 60)
+
+
+def main():
+    env = os.environ.get
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="models/kwt.safetensors", help="model file to start from")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--thresholds", default="",
+                    help="target thresholds, JSON or @file in the model file's delta format "
+                         "(default: the model's own)")
+    ap.add_argument("--scale-min", type=float, default=0.5, help="smallest random scale of the thresholds")
+    ap.add_argument("--scale-max", type=float, default=2.0, help="largest random scale of the thresholds")
+    ap.add_argument("--dense-share", type=float, default=0.2, help="share of batches run densely")
+    ap.add_argument("--cache", default=str(CACHE))
+    ap.add_argument("--minutes", type=float, default=float(env("MINUTES", 30)))
+    ap.add_argument("--steps", type=int, default=int(env("STEPS", 0)),
+                    help="fixed number of steps instead of a time budget")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--weight-decay", type=float, default=0.05)
+    ap.add_argument("--warmup", type=float, default=0.05)
+    ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=int(env("SEED", 1)))
+    ap.add_argument("--threads", type=int, default=int(env("THREADS", 1)))
+    ap.add_argument("--log", default=env("LOG"))
+    args = ap.parse_args()
+    setup_logging(args.log)
+    torch.set_num_threads(args.threads)
+    finetune(args)
+
+
+if __name__ == "__main__":
+    main()
