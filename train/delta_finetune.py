@@ -9,7 +9,8 @@ has never seen those held values, so past a point its accuracy falls off a cliff
 training batch runs through kwt.held at the target thresholds times a random scale (or, for
 a share of the batches, densely), so the weights learn to tolerate the held inputs while the
 dense pass stays accurate. The checkpoint with the best balanced accuracy on the selection
-split at the target thresholds is kept.
+split, averaged over the target thresholds times each of --select-scales (1 and 1.5: the
+target and the room above it that a later sweep may use), is kept.
 
 The output is a model file with the input file's detection settings and the target
 thresholds as its delta metadata, and golden vectors with the PyTorch delta logits at those
@@ -82,10 +83,20 @@ def finetune(args):
         s, rep = selection_score(model, sx, sy)
         return s, rep
 
+    def robust_score():
+        """Selection score averaged over the target thresholds times --select-scales; the
+        report is the target's."""
+        scores, first = [], None
+        for f in args.select_scales:
+            s, rep = score(scaled(target, f))
+            scores.append(s)
+            first = first or rep
+        return tuple(float(np.mean(v)) for v in zip(*scores)), first
+
     _, dense0 = score(None)
-    s0, delta0 = score(target)
-    log.info("before: selection balanced %.4f dense, %.4f delta", dense0["balanced_accuracy"],
-             delta0["balanced_accuracy"])
+    s0, delta0 = robust_score()
+    log.info("before: selection balanced %.4f dense, %.4f delta (score %.4f over scales %s)",
+             dense0["balanced_accuracy"], delta0["balanced_accuracy"], s0[0], args.select_scales)
 
     decay, no_decay = [], []
     for n, p in model.named_parameters():
@@ -123,14 +134,14 @@ def finetune(args):
                      run_loss / args.log_every, run_acc / args.log_every)
             run_loss, run_acc = 0.0, 0.0
         if step % args.eval_every == 0:
-            s, rep = score(target)
+            s, rep = robust_score()
             better = s > best["score"]
             if better:
                 best.update(score=s, step=step, state=copy.deepcopy(model.state_dict()), report=rep)
-            log.info("selection @%d at the target thresholds: balanced %.4f nll %.3f%s per class %s", step,
-                     rep["balanced_accuracy"], rep["nll"], "  (best)" if better else "", rep["per_class"])
+            log.info("selection @%d: score %.4f; at the target balanced %.4f nll %.3f%s per class %s", step,
+                     s[0], rep["balanced_accuracy"], rep["nll"], "  (best)" if better else "", rep["per_class"])
     train_s = time.time() - t0
-    s, rep = score(target)
+    s, rep = robust_score()
     if s > best["score"]:
         best.update(score=s, step=step, state=copy.deepcopy(model.state_dict()), report=rep)
     model.load_state_dict(best["state"])
@@ -149,7 +160,7 @@ def finetune(args):
     training = dict(meta.get("training", {}))
     training["delta_finetune"] = {
         "from": Path(args.model).name, "thresholds": target, "scale": [args.scale_min, args.scale_max],
-        "dense_share": args.dense_share, "steps": step, "best_step": best["step"], "lr": args.lr,
+        "dense_share": args.dense_share, "select_scales": args.select_scales, "steps": step, "best_step": best["step"], "lr": args.lr,
         "minutes": round(train_s / 60, 1), "seed": args.seed, "git_commit": git_commit(),
         "selection_balanced_accuracy": {"dense": dense1["balanced_accuracy"],
                                         "delta": best["report"]["balanced_accuracy"]},
@@ -187,6 +198,8 @@ def main():
                          "(default: the model's own)")
     ap.add_argument("--scale-min", type=float, default=0.5, help="smallest random scale of the thresholds")
     ap.add_argument("--scale-max", type=float, default=2.0, help="largest random scale of the thresholds")
+    ap.add_argument("--select-scales", type=lambda v: [float(f) for f in v.split(",")], default=[1.0, 1.5],
+                    help="checkpoint choice: mean selection score at the target thresholds times these")
     ap.add_argument("--dense-share", type=float, default=0.2, help="share of batches run densely")
     ap.add_argument("--cache", default=str(CACHE))
     ap.add_argument("--minutes", type=float, default=float(env("MINUTES", 30)))

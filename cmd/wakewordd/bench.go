@@ -98,6 +98,18 @@ func scopeSites(scope string) []infer.DeltaSite {
 	return infer.AllSites
 }
 
+// restrictThresholds returns th with the sites outside scope switched off.
+func restrictThresholds(th infer.Thresholds, scope string) infer.Thresholds {
+	out := infer.Thresholds{}
+	for _, s := range scopeSites(scope) {
+		if th.Enabled[s] {
+			out.Enabled[s] = true
+			out.Theta[s] = append([]float32(nil), th.Theta[s]...)
+		}
+	}
+	return out
+}
+
 // uniformThresholds switches on the sites of scope with theta in every layer, and the
 // values site with theta*ratio.
 func uniformThresholds(depth int, theta, ratio float64, scope string) infer.Thresholds {

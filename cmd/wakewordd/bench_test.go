@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -220,8 +221,8 @@ func TestBenchSweep(t *testing.T) {
 	for _, p := range sum.Points {
 		scopes[p.Scope+"/"+p.Search]++
 	}
-	if scopes["dense/dense"] != 1 || scopes["mhsa/global"] != 3 || scopes["all/global"] != 3 {
-		t.Errorf("points by scope: %v", scopes)
+	if scopes["dense/dense"] != 1 || scopes["mhsa/global"] != 3 || scopes["all/global"] != 3 || scopes["all/model"] != 0 {
+		t.Errorf("points by scope: %v (the random model has no delta thresholds of its own)", scopes)
 	}
 	f, err := os.Open(prefix + ".csv")
 	if err != nil {
@@ -255,6 +256,34 @@ func TestBenchSweep(t *testing.T) {
 	}
 	if _, stderr, code := wakewordd(t, nil, "bench", "--model", randomModel, "--replot", out, "--out", prefix+"-bad"); code != 1 || !strings.Contains(stderr, "not a sweep CSV") {
 		t.Errorf("replot of a model file: exit %d, %s", code, stderr)
+	}
+	// A model with delta thresholds of its own (as fine-tuning leaves them) gets them
+	// tried at each --model-scales, restricted to the scope's sites.
+	stdout, stderr, code = wakewordd(t, nil, "bench", "--model", out, "--sweep", filepath.Join(dir, "clips"),
+		"--out", prefix+"-own", "--grid", "0", "--steps", "1", "--model-scales", "1,3", "--json")
+	if code != 0 {
+		t.Fatalf("sweep of the written model: exit %d\n%s", code, stderr)
+	}
+	var own struct{ Points []sweepPoint }
+	if err := json.Unmarshal([]byte(stdout), &own); err != nil {
+		t.Fatal(err)
+	}
+	var ownScales []string
+	for _, p := range own.Points {
+		if p.Search != "model" {
+			continue
+		}
+		ownScales = append(ownScales, fmt.Sprint(p.Scope, " x", p.Theta))
+		want := restrictThresholds(*m.Delta, p.Scope).Scaled(float32(p.Theta))
+		if !p.Th.Equal(want) {
+			t.Errorf("%s scope, model's thresholds x %g: %v, want %v", p.Scope, p.Theta, p.Th, want)
+		}
+		if p.Th.Enabled[infer.DeltaFC1] != (p.Scope == "all" && m.Delta.Enabled[infer.DeltaFC1]) {
+			t.Errorf("%s scope: fc1 enabled %v", p.Scope, p.Th.Enabled[infer.DeltaFC1])
+		}
+	}
+	if want := []string{"mhsa x1", "mhsa x3", "all x1", "all x3"}; !slices.Equal(ownScales, want) {
+		t.Errorf("model points %v, want %v", ownScales, want)
 	}
 	// A folder that is not a class of the model is an error that names it.
 	if err := os.MkdirAll(filepath.Join(dir, "clips", "alexa"), 0o755); err != nil {

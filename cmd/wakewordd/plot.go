@@ -86,13 +86,18 @@ func drawPanel(img *image.RGBA, r image.Rectangle, xTitle string, xOf func(sweep
 	}
 	all := []series{
 		{"mhsa", "global", colMHSA, "MHSA SITES, GLOBAL THETA"},
+		{"mhsa", "model", colMHSA, "MHSA SITES, MODEL X SCALE"},
 		{"mhsa", "greedy", colMHSA, "MHSA SITES, PER-LAYER GREEDY"},
 		{"all", "global", colAll, "ALL SITES, GLOBAL THETA"},
+		{"all", "model", colAll, "ALL SITES, MODEL X SCALE"},
 		{"all", "greedy", colAll, "ALL SITES, PER-LAYER GREEDY"},
 	}
 	dashOf := func(s series) int {
-		if s.search == "global" {
+		switch s.search {
+		case "global":
 			return 8
+		case "model":
+			return 3
 		}
 		return 0
 	}

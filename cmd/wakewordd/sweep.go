@@ -31,8 +31,9 @@ import (
 //
 // Two scopes are swept: the MHSA sites only (the paper's scope) and all sites. For each,
 // first one global theta over a grid (the values site, whose input is a probability, gets
-// theta x value-ratio), then a greedy search: from the best point so far within the
-// accuracy budget, each step multiplies the threshold of one site in one layer (with
+// theta x value-ratio), then the model's own thresholds (those it was fine-tuned at, see
+// train/delta_finetune.py) times each of --model-scales, then a greedy search: from the
+// best point so far within the accuracy budget, each step multiplies the threshold of one site in one layer (with
 // --greedy-by layer: of every site in one layer) by a factor, choosing the move that
 // removes the most operations per accuracy lost, until the loss passes max-loss. The all
 // scope starts from the MHSA scope's best point when that keeps --min-mhsa, so that its
@@ -42,24 +43,26 @@ import (
 // the MHSA operations when any does.
 
 type sweepFlags struct {
-	out       string
-	grid      string
-	budget    float64
-	maxLoss   float64
-	steps     int
-	stepsAll  int
-	greedyBy  string
-	factor    float64
-	pickScope string
-	minMHSA   float64
-	perClass  int
-	workers   int
-	align     string
+	out         string
+	grid        string
+	budget      float64
+	maxLoss     float64
+	steps       int
+	stepsAll    int
+	greedyBy    string
+	factor      float64
+	pickScope   string
+	modelScales string
+	minMHSA     float64
+	perClass    int
+	workers     int
+	align       string
 }
 
 func (s *sweepFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.out, "out", "sweep", "with --sweep: write OUT.csv and OUT.png")
 	fs.StringVar(&s.grid, "grid", "0,0.05,0.1,0.2,0.3,0.4,0.5,0.6,0.8,1,1.25,1.5,2,3", "with --sweep: global thetas")
+	fs.StringVar(&s.modelScales, "model-scales", "0.5,0.75,1,1.25,1.5,1.75,2", "with --sweep: also try the model's own delta thresholds (of the scope's sites) times each of these; empty = no")
 	fs.Float64Var(&s.budget, "budget", 0.005, "with --sweep: accuracy loss allowed for the chosen thresholds (0.005 = 0.5 points)")
 	fs.Float64Var(&s.maxLoss, "max-loss", 0.05, "with --sweep: the greedy search stops once the accuracy loss passes this")
 	fs.IntVar(&s.steps, "steps", 30, "with --sweep: greedy steps per scope at most")
@@ -76,7 +79,7 @@ func (s *sweepFlags) register(fs *flag.FlagSet) {
 // sweepPoint is one evaluated set of thresholds.
 type sweepPoint struct {
 	Scope    string             `json:"scope"`  // "dense", "mhsa" or "all"
-	Search   string             `json:"search"` // "dense", "global" or "greedy"
+	Search   string             `json:"search"` // "dense", "global", "model" or "greedy"
 	Step     int                `json:"step"`
 	Theta    float64            `json:"theta"` // the global theta; for greedy points the start's
 	Accuracy float64            `json:"accuracy"`
@@ -188,6 +191,12 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 	if err != nil {
 		return err
 	}
+	var modelScales []float64
+	if sw.modelScales != "" {
+		if modelScales, err = parseGrid(sw.modelScales); err != nil {
+			return fmt.Errorf("--model-scales: %w", err)
+		}
+	}
 	m, err := loadModel(c)
 	if err != nil {
 		return err
@@ -242,9 +251,27 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 			global = append(global, p)
 		}
 		points = append(points, global...)
+		// The thresholds the model was fine-tuned at lie off the uniform grid, in a region
+		// the greedy search would need many steps to reach.
+		var own []sweepPoint
+		if m.Delta != nil {
+			base := restrictThresholds(*m.Delta, scope)
+			for _, scale := range modelScales {
+				if !base.Any() {
+					break
+				}
+				p, err := evalPoint(scope, "model", 0, scale, base.Scaled(float32(scale)))
+				if err != nil {
+					return err
+				}
+				log("%s model's thresholds x %-5g accuracy %6.2f %%  MHSA -%5.1f %%  total -%5.1f %%", scope, scale, 100*p.Accuracy, 100*p.MHSARed, 100*p.TotalRed)
+				own = append(own, p)
+			}
+		}
+		points = append(points, own...)
 		// Greedy per layer and site, from the point that removes the most within the budget.
 		cur := sweepPoint{Scope: scope, Accuracy: denseAcc, Th: uniformThresholds(depth, 0, f.valueRatio, scope)}
-		starts := global
+		starts := append(append([]sweepPoint(nil), global...), own...)
 		if scope == "all" && mhsaBest.Th.Any() {
 			start := mhsaBest
 			start.Scope, start.Search, start.Step = "all", "greedy", 0
@@ -263,6 +290,13 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 			if p.Loss <= sw.budget && better(p, cur) {
 				cur = p
 			}
+		}
+		if cur.Search == "model" {
+			// The path's own step 0, so that the plot starts it there and not at the
+			// global theta of the same value.
+			start := cur
+			start.Search, start.Step = "greedy", 0
+			points = append(points, start)
 		}
 		startTheta := cur.Theta
 		steps := sw.steps
