@@ -274,7 +274,7 @@ func TestBenchSweep(t *testing.T) {
 			continue
 		}
 		ownScales = append(ownScales, fmt.Sprint(p.Scope, " x", p.Theta))
-		want := restrictThresholds(*m.Delta, p.Scope).Scaled(float32(p.Theta))
+		want := scaledThresholds(restrictThresholds(*m.Delta, p.Scope), p.Theta)
 		if !p.Th.Equal(want) {
 			t.Errorf("%s scope, model's thresholds x %g: %v, want %v", p.Scope, p.Theta, p.Th, want)
 		}
@@ -348,5 +348,22 @@ func TestBenchRepeatsShortInput(t *testing.T) {
 	rep := benchJSON(t, "--model", randomModel, "--input", short, "--windows", "20", "--theta", "0.3")
 	if rep.Windows != 20 {
 		t.Fatalf("scored %d windows, want 20", rep.Windows)
+	}
+}
+
+// Scaled model thresholds are rounded as greedy moves are, so the model file
+// stores 0.0005 and not 0.0004 x 1.25 in float32 (0.00049999997).
+func TestScaledThresholdsRound(t *testing.T) {
+	th := infer.UniformThresholds(2, 0.32, infer.DeltaQKV)
+	th.Set(infer.DeltaValues, 2, 0.0004)
+	got := scaledThresholds(th, 1.25)
+	if got.Theta[infer.DeltaValues][0] != float32(0.0005) || got.Theta[infer.DeltaQKV][1] != float32(0.4) {
+		t.Errorf("scaled %v", got.Theta)
+	}
+	if got = scaledThresholds(th, 1.5); got.Theta[infer.DeltaQKV][0] != float32(0.48) {
+		t.Errorf("0.32 x 1.5 = %v, want 0.48", got.Theta[infer.DeltaQKV][0])
+	}
+	if th.Theta[infer.DeltaQKV][0] != 0.32 {
+		t.Error("scaledThresholds changed its input")
 	}
 }

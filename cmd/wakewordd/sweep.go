@@ -260,7 +260,7 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 				if !base.Any() {
 					break
 				}
-				p, err := evalPoint(scope, "model", 0, scale, base.Scaled(float32(scale)))
+				p, err := evalPoint(scope, "model", 0, scale, scaledThresholds(base, scale))
 				if err != nil {
 					return err
 				}
@@ -471,6 +471,18 @@ func bestPoint(points []sweepPoint, scope string, budget, minMHSA float64) *swee
 }
 
 // roundSig rounds v to n significant digits, so that thresholds stay readable.
+// scaledThresholds multiplies every threshold by f, rounded to 3 significant digits as
+// the greedy moves are (so 0.0004 x 1.25 is stored as 0.0005, not 0.00049999997).
+func scaledThresholds(th infer.Thresholds, f float64) infer.Thresholds {
+	out := th.Clone()
+	for s := range out.Theta {
+		for i, v := range out.Theta[s] {
+			out.Theta[s][i] = float32(min(roundSig(float64(v)*f, 3), infer.MaxTheta))
+		}
+	}
+	return out
+}
+
 func roundSig(v float64, n int) float64 {
 	if v == 0 || math.IsInf(v, 0) || math.IsNaN(v) {
 		return v
