@@ -367,3 +367,28 @@ func TestScaledThresholdsRound(t *testing.T) {
 		t.Error("scaledThresholds changed its input")
 	}
 }
+
+func TestBestPoint(t *testing.T) {
+	pts := []sweepPoint{
+		{Scope: "mhsa", Loss: 0, MHSARed: 0.6},
+		{Scope: "mhsa", Loss: 0.002, MHSARed: 0.81},
+		{Scope: "mhsa", Loss: 0, MHSARed: 0.86},
+		{Scope: "mhsa", Loss: 0.02, MHSARed: 0.9}, // over the budget
+		{Scope: "all", Loss: 0, MHSARed: 0.95},
+	}
+	for _, c := range []struct {
+		min    float64
+		fewest bool
+		want   float64
+	}{{0, false, 0.86}, {0.8, false, 0.86}, {0.8, true, 0.81}, {0.99, true, -1}} {
+		p := bestPoint(pts, "mhsa", 0.005, c.min, c.fewest)
+		if got := -1.0; p != nil {
+			got = p.MHSARed
+			if got != c.want {
+				t.Errorf("min %g fewest %v: chose %g, want %g", c.min, c.fewest, got, c.want)
+			}
+		} else if c.want != -1 {
+			t.Errorf("min %g fewest %v: none chosen, want %g", c.min, c.fewest, c.want)
+		}
+	}
+}

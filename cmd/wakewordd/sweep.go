@@ -40,7 +40,8 @@ import (
 // MLP pruning comes on top of the paper's. The chosen thresholds are those of the point
 // that removes the most operations (MHSA operations for the mhsa scope, all operations for
 // the all scope) within the budget, among the points that remove at least --min-mhsa of
-// the MHSA operations when any does.
+// the MHSA operations when any does (with --pick-fewest, of those the point that removes
+// the fewest operations).
 
 type sweepFlags struct {
 	out         string
@@ -53,6 +54,7 @@ type sweepFlags struct {
 	factor      float64
 	pickScope   string
 	modelScales string
+	pickFewest  bool
 	minMHSA     float64
 	perClass    int
 	workers     int
@@ -70,6 +72,7 @@ func (s *sweepFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.stepsAll, "steps-all", -1, "with --sweep: greedy steps of the all scope at most (-1 = --steps)")
 	fs.Float64Var(&s.factor, "factor", 1.4, "with --sweep: a greedy step multiplies one layer's thresholds by this")
 	fs.StringVar(&s.pickScope, "pick", "all", "with --sweep: scope of the chosen thresholds, mhsa or all")
+	fs.BoolVar(&s.pickFewest, "pick-fewest", false, "with --sweep: of the points within the budget that keep --min-mhsa, choose the one that removes the fewest operations (streaming detection loses more than single windows as pruning grows)")
 	fs.Float64Var(&s.minMHSA, "min-mhsa", 0.8, "with --sweep: prefer chosen thresholds that remove at least this share of the MHSA operations")
 	fs.IntVar(&s.perClass, "per-class", 0, "with --sweep: use at most this many clips per class (0 = all)")
 	fs.StringVar(&s.align, "align", "centre", "with --sweep: where each clip's utterance sits in its window: centre (as training validates) or end (0.3 s before the window's end, as the streaming detector first sees it whole)")
@@ -356,7 +359,7 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 			log("%s greedy step %-3d accuracy %6.2f %%  MHSA -%5.1f %%  total -%5.1f %%  (%s)", scope, step, 100*cur.Accuracy, 100*cur.MHSARed, 100*cur.TotalRed, cur.Th)
 		}
 		if scope == "mhsa" {
-			if p := bestPoint(points, "mhsa", sw.budget, 0); p != nil {
+			if p := bestPoint(points, "mhsa", sw.budget, 0, false); p != nil {
 				mhsaBest = *p
 			}
 		}
@@ -364,9 +367,9 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 
 	// The chosen thresholds: the most removed within the budget, in the picked scope, and
 	// removing at least --min-mhsa of the MHSA operations when any point does.
-	chosen := bestPoint(points, sw.pickScope, sw.budget, sw.minMHSA)
+	chosen := bestPoint(points, sw.pickScope, sw.budget, sw.minMHSA, sw.pickFewest && sw.minMHSA > 0)
 	if chosen == nil {
-		chosen = bestPoint(points, sw.pickScope, sw.budget, 0)
+		chosen = bestPoint(points, sw.pickScope, sw.budget, 0, false)
 	}
 	if err := writeSweepCSV(sw.out+".csv", points); err != nil {
 		return err
@@ -458,19 +461,22 @@ func replotSweep(c config.Config, csvPath, pngPath string, budget float64) error
 }
 
 // bestPoint is the point of scope that removes the most operations within the accuracy
-// budget and removes at least minMHSA of the MHSA operations, or nil.
-func bestPoint(points []sweepPoint, scope string, budget, minMHSA float64) *sweepPoint {
+// budget and removes at least minMHSA of the MHSA operations, or nil. With fewest it is
+// the one that removes the fewest: the least pruning that still meets minMHSA.
+func bestPoint(points []sweepPoint, scope string, budget, minMHSA float64, fewest bool) *sweepPoint {
 	var best *sweepPoint
 	for i := range points {
 		p := &points[i]
-		if p.Scope == scope && p.Loss <= budget && p.MHSARed >= minMHSA && (best == nil || p.measure(scope) > best.measure(scope)) {
+		if p.Scope != scope || p.Loss > budget || p.MHSARed < minMHSA {
+			continue
+		}
+		if best == nil || (fewest && p.measure(scope) < best.measure(scope)) || (!fewest && p.measure(scope) > best.measure(scope)) {
 			best = p
 		}
 	}
 	return best
 }
 
-// roundSig rounds v to n significant digits, so that thresholds stay readable.
 // scaledThresholds multiplies every threshold by f, rounded to 3 significant digits as
 // the greedy moves are (so 0.0004 x 1.25 is stored as 0.0005, not 0.00049999997).
 func scaledThresholds(th infer.Thresholds, f float64) infer.Thresholds {
@@ -483,6 +489,7 @@ func scaledThresholds(th infer.Thresholds, f float64) infer.Thresholds {
 	return out
 }
 
+// roundSig rounds v to n significant digits, so that thresholds stay readable.
 func roundSig(v float64, n int) float64 {
 	if v == 0 || math.IsInf(v, 0) || math.IsNaN(v) {
 		return v
