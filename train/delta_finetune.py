@@ -34,7 +34,7 @@ from dataset import Packed, Sampler, eval_windows, spec_augment
 from evaluate import selection_score, validate
 from export import export, load_model, unfold_normalisation
 from kwt import DELTA_SITES
-from train import lr_at, normalisation
+from train import lr_at, make_optimizer, normalisation, train_step
 
 log = logging.getLogger("delta_finetune")
 
@@ -98,11 +98,7 @@ def finetune(args):
     log.info("before: selection balanced %.4f dense, %.4f delta (score %.4f over scales %s)",
              dense0["balanced_accuracy"], delta0["balanced_accuracy"], s0[0], args.select_scales)
 
-    decay, no_decay = [], []
-    for n, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or n in ("cls", "pos") else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98))
+    opt = make_optimizer(model, args.lr, args.weight_decay)
     lossf = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     mean_t, std_t = mean[None, None, :], std[None, None, :]
     best = {"score": s0, "step": 0, "state": copy.deepcopy(model.state_dict()), "report": delta0}
@@ -117,18 +113,10 @@ def finetune(args):
         dense = rng.random() < args.dense_share
         model.set_delta(None if dense else scaled(target, rng.uniform(args.scale_min, args.scale_max)))
         x, y = sampler.batch(args.batch)
-        x = spec_augment((x - mean_t) / std_t, rng)
-        model.train()
-        logits = model.forward_normalised(torch.from_numpy(x))
-        yt = torch.from_numpy(y)
-        loss = lossf(logits, yt)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss, acc = train_step(model, opt, lossf, spec_augment((x - mean_t) / std_t, rng), y)
         step += 1
-        run_loss += float(loss)
-        run_acc += float((logits.argmax(1) == yt).float().mean())
+        run_loss += loss
+        run_acc += acc
         if step % args.log_every == 0:
             log.info("step %d  progress %.1f%%  loss %.3f  acc %.3f", step, 100 * progress,
                      run_loss / args.log_every, run_acc / args.log_every)

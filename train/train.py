@@ -45,6 +45,29 @@ def lr_at(progress, peak, warmup):
     return peak * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * p)))
 
 
+def make_optimizer(model, lr, weight_decay):
+    """AdamW with weight decay on the weight matrices only (not biases, norms, cls, pos)."""
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or n in ("cls", "pos") else decay).append(p)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98))
+
+
+def train_step(model, opt, lossf, x, y):
+    """One clipped optimiser step on normalised frames x [B, T, K] and labels y; returns
+    the batch's loss and accuracy."""
+    model.train()
+    logits = model.forward_normalised(torch.from_numpy(x))
+    yt = torch.from_numpy(y)
+    loss = lossf(logits, yt)
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return float(loss), float((logits.argmax(1) == yt).float().mean())
+
+
 def normalisation(train):
     """Per-coefficient mean and std over all training frames."""
     f = train.feats.astype(np.float64)
@@ -129,11 +152,7 @@ def train(args):
     sx, sy, _ = eval_windows(sel, cfg.frames, variants=(0, 1))
     log.info("selection: %d windows, per class %s", len(sy), np.bincount(sy, minlength=len(CLASSES)).tolist())
 
-    decay, no_decay = [], []
-    for n, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or n in ("cls", "pos") else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98))
+    opt = make_optimizer(model, args.lr, args.weight_decay)
     lossf = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     mean_t, std_t = mean[None, None, :], std[None, None, :]
 
@@ -150,19 +169,11 @@ def train(args):
         for g in opt.param_groups:
             g["lr"] = lr
         x, y = sampler.batch(args.batch)
-        x = spec_augment((x - mean_t) / std_t, rng)
-        model.train()
-        logits = model.forward_normalised(torch.from_numpy(x))
-        yt = torch.from_numpy(y)
-        loss = lossf(logits, yt)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss, acc = train_step(model, opt, lossf, spec_augment((x - mean_t) / std_t, rng), y)
         step += 1
         seen += len(y)
-        run_loss += float(loss)
-        run_acc += float((logits.argmax(1) == yt).float().mean())
+        run_loss += loss
+        run_acc += acc
         if step % args.log_every == 0:
             now = time.time()
             log.info("step %d  progress %.1f%%  lr %.2e  loss %.3f  acc %.3f  %.0f samples/s",
