@@ -86,12 +86,8 @@ def finetune(args):
     def robust_score():
         """Selection score averaged over the target thresholds times --select-scales; the
         report is the target's."""
-        scores, first = [], None
-        for f in args.select_scales:
-            s, rep = score(scaled(target, f))
-            scores.append(s)
-            first = first or rep
-        return tuple(float(np.mean(v)) for v in zip(*scores)), first
+        results = [score(scaled(target, f)) for f in args.select_scales]
+        return tuple(float(np.mean(v)) for v in zip(*(s for s, _ in results))), results[0][1]
 
     _, dense0 = score(None)
     s0, delta0 = robust_score()

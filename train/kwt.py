@@ -64,7 +64,7 @@ def held(x, theta):
             xt = xs[..., t, :]
             keep = (xt - ref).abs() > theta
             ref = torch.where(keep, xt, ref)
-            last = torch.where(keep, torch.full_like(last, t), last)
+            last = last.masked_fill(keep, t)
             src[..., t, :] = last
         never = src < 0  # held at the initial zero reference
     out = torch.gather(x, x.dim() - 2, src.clamp(min=0))

@@ -381,14 +381,12 @@ func TestBestPoint(t *testing.T) {
 		fewest bool
 		want   float64
 	}{{0, false, 0.86}, {0.8, false, 0.86}, {0.8, true, 0.81}, {0.99, true, -1}} {
-		p := bestPoint(pts, "mhsa", 0.005, c.min, c.fewest)
-		if got := -1.0; p != nil {
+		got := -1.0 // none chosen
+		if p := bestPoint(pts, "mhsa", 0.005, c.min, c.fewest); p != nil {
 			got = p.MHSARed
-			if got != c.want {
-				t.Errorf("min %g fewest %v: chose %g, want %g", c.min, c.fewest, got, c.want)
-			}
-		} else if c.want != -1 {
-			t.Errorf("min %g fewest %v: none chosen, want %g", c.min, c.fewest, c.want)
+		}
+		if got != c.want {
+			t.Errorf("min %g fewest %v: chose %g, want %g", c.min, c.fewest, got, c.want)
 		}
 	}
 }
