@@ -58,6 +58,16 @@ def scaled(sites, f):
     return {k: [v * f for v in th] for k, th in sites.items()}
 
 
+def distillation_loss(hard, soft, weight, temperature):
+    """Hard-label loss blended with the KL divergence from the teacher's softened scores
+    (Hinton et al.), scaled by T^2 so its gradients keep their size as T changes."""
+    def loss(logits, y):
+        log_p = torch.log_softmax(logits / temperature, 1)
+        kl = torch.nn.functional.kl_div(log_p, soft, reduction="batchmean") * temperature ** 2
+        return (1 - weight) * hard(logits, y) + weight * kl
+    return loss
+
+
 def finetune(args):
     t_all = Timer()
     torch.manual_seed(args.seed)
@@ -74,8 +84,9 @@ def finetune(args):
     frames = model.cfg.frames
     sampler = Sampler(tr, frames, rng)
     sx, sy, _ = eval_windows(sel, frames, variants=(0, 1))
-    log.info("fine-tuning %s at %s, scale %.2f-%.2f, dense share %.2f, %s",
+    log.info("fine-tuning %s at %s, scale %.2f-%.2f, dense share %.2f, distillation %.2f at T=%.1f, %s",
              args.model, json.dumps(target), args.scale_min, args.scale_max, args.dense_share,
+             args.distill, args.temperature,
              f"{args.steps} steps" if args.steps else f"{args.minutes} min")
 
     def score(sites):
@@ -95,7 +106,14 @@ def finetune(args):
              dense0["balanced_accuracy"], delta0["balanced_accuracy"], s0[0], args.select_scales)
 
     opt = make_optimizer(model, args.lr, args.weight_decay)
-    lossf = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    hard = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    # The dense starting model as a teacher keeps each class's scores where the detection
+    # defaults were tuned; labels alone let them drift (a class's streaming recall can fall
+    # while window accuracy holds).
+    teacher = None
+    if args.distill > 0:
+        teacher = copy.deepcopy(model).eval()
+        teacher.set_delta(None)
     mean_t, std_t = mean[None, None, :], std[None, None, :]
     best = {"score": s0, "step": 0, "state": copy.deepcopy(model.state_dict()), "report": delta0}
     budget = args.minutes * 60.0
@@ -109,7 +127,13 @@ def finetune(args):
         dense = rng.random() < args.dense_share
         model.set_delta(None if dense else scaled(target, rng.uniform(args.scale_min, args.scale_max)))
         x, y = sampler.batch(args.batch)
-        loss, acc = train_step(model, opt, lossf, spec_augment((x - mean_t) / std_t, rng), y)
+        x = spec_augment((x - mean_t) / std_t, rng)
+        lossf = hard
+        if teacher is not None:
+            with torch.no_grad():
+                soft = torch.softmax(teacher.forward_normalised(torch.from_numpy(x)) / args.temperature, 1)
+            lossf = distillation_loss(hard, soft, args.distill, args.temperature)
+        loss, acc = train_step(model, opt, lossf, x, y)
         step += 1
         run_loss += loss
         run_acc += acc
@@ -144,7 +168,7 @@ def finetune(args):
     training = dict(meta.get("training", {}))
     training["delta_finetune"] = {
         "from": Path(args.model).name, "thresholds": target, "scale": [args.scale_min, args.scale_max],
-        "dense_share": args.dense_share, "select_scales": args.select_scales, "steps": step, "best_step": best["step"], "lr": args.lr,
+        "dense_share": args.dense_share, "distill": args.distill, "temperature": args.temperature, "select_scales": args.select_scales, "steps": step, "best_step": best["step"], "lr": args.lr,
         "minutes": round(train_s / 60, 1), "seed": args.seed, "git_commit": git_commit(),
         "selection_balanced_accuracy": {"dense": dense1["balanced_accuracy"],
                                         "delta": best["report"]["balanced_accuracy"]},
@@ -185,6 +209,9 @@ def main():
     ap.add_argument("--select-scales", type=lambda v: [float(f) for f in v.split(",")], default=[1.0, 1.5],
                     help="checkpoint choice: mean selection score at the target thresholds times these")
     ap.add_argument("--dense-share", type=float, default=0.2, help="share of batches run densely")
+    ap.add_argument("--distill", type=float, default=0.0,
+                    help="weight of distillation from the dense starting model (0: labels only)")
+    ap.add_argument("--temperature", type=float, default=2.0, help="distillation temperature")
     ap.add_argument("--cache", default=str(CACHE))
     ap.add_argument("--minutes", type=float, default=float(env("MINUTES", 30)))
     ap.add_argument("--steps", type=int, default=int(env("STEPS", 0)),

@@ -5,8 +5,8 @@
 Trains a tiny KWT (dim 16, depth 2, 2 heads, MLP 32, 20 frames, 4 classes) for a few
 steps on random frames, with a non-trivial MFCC normalisation, and exports it with the
 same code as a real model: OUTDIR/model.safetensors and OUTDIR/model.golden.safetensors.
-The last steps run as the delta forward pass (kwt.held), as train/delta_finetune.py does,
-and the file stores those delta thresholds. The Go loader's tests compare their dense and
+The last steps run as the delta forward pass (kwt.held), distilled from the dense model, as
+train/delta_finetune.py does, and the file stores those delta thresholds. The Go loader's tests compare their dense and
 delta forward passes with the golden logits.
 """
 
@@ -20,10 +20,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from delta_finetune import distillation_loss  # noqa: E402
 from export import export  # noqa: E402
 from kwt import DELTA_SITES, KWT, KWTConfig  # noqa: E402
 
 CLASSES = ["silence", "unknown", "yes", "no"]
+
+
+def check_distillation(hard, soft, logits, y):
+    """A student that matches its teacher has no KL term: only the weighted label loss is left."""
+    got = float(distillation_loss(hard, soft, 0.5, 2.0)(logits, y))
+    want = 0.5 * float(hard(logits, y))
+    if abs(got - want) > 1e-5:
+        sys.exit(f"smoke: distillation loss {got} for a student equal to its teacher, want {want}")
 
 
 def main():
@@ -53,9 +62,17 @@ def main():
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     delta = {site: [0.3, 0.5] for site in DELTA_SITES}
     delta["values"] = [0.01, 0.02]  # probabilities, far smaller than activations
+    hard = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     for step in range(12):
-        model.set_delta(delta if step >= 10 else None)
-        loss = torch.nn.functional.cross_entropy(model(xt), yt, label_smoothing=0.1)
+        lossf = hard
+        model.set_delta(None)
+        if step >= 10:
+            with torch.no_grad():
+                dense = model.eval()(xt)
+            check_distillation(hard, torch.softmax(dense / 2.0, 1), dense, yt)
+            lossf = distillation_loss(hard, torch.softmax(dense / 2.0, 1), 0.5, 2.0)
+            model.set_delta(delta)
+        loss = lossf(model.train()(xt), yt)
         opt.zero_grad()
         loss.backward()
         opt.step()
