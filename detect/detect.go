@@ -2,7 +2,9 @@
 // detections: per-keyword smoothing, threshold, patience and refractory period.
 //
 // At most one keyword fires per hop (the one whose smoothed score clears its threshold by
-// the most), so a single utterance never reports two different wake words at once.
+// the most), and after a detection every keyword stays silent for the refractory period of
+// the keyword that fired, so a single utterance never reports two wake words: the tail of
+// "smart mirror" must not fire "computer" half a second later.
 package detect
 
 import (
@@ -18,7 +20,7 @@ type Rule struct {
 	Threshold  float64       // fire when the smoothed posterior reaches this (0..1]
 	Smoothing  int           // average the last Smoothing posteriors (>= 1)
 	Patience   int           // ... for this many consecutive hops (>= 1)
-	Refractory time.Duration // then stay silent this long for this keyword
+	Refractory time.Duration // after it fires, every keyword stays silent this long
 }
 
 // Validate reports a rule that could never behave sensibly.
@@ -54,8 +56,6 @@ type keyword struct {
 	next     int
 	score    float64 // mean of hist
 	streak   int
-	lastFire time.Duration
-	fired    bool
 }
 
 // Detector holds the per-keyword state. Push is not safe for concurrent use, but
@@ -64,6 +64,9 @@ type Detector struct {
 	mu       sync.Mutex
 	keywords []*keyword
 	classes  int
+	fired    bool          // something fired since the last Reset
+	lastFire time.Duration // when
+	hold     time.Duration // the refractory period of what fired then
 }
 
 // New returns a detector for a model with the given classes. rules maps keyword names to
@@ -151,6 +154,7 @@ func (d *Detector) Push(at time.Duration, probs []float32) (Detection, bool) {
 	defer d.mu.Unlock()
 	var best *keyword
 	var bestMargin float64
+	holding := d.fired && at-d.lastFire < d.hold
 	for _, k := range d.keywords {
 		k.hist[k.next] = float64(probs[k.class])
 		k.next = (k.next + 1) % len(k.hist)
@@ -166,7 +170,7 @@ func (d *Detector) Push(at time.Duration, probs []float32) (Detection, bool) {
 			continue
 		}
 		k.streak++
-		if k.streak < k.rule.Patience || (k.fired && at-k.lastFire < k.rule.Refractory) {
+		if k.streak < k.rule.Patience || holding {
 			continue
 		}
 		if m := k.score - k.rule.Threshold; best == nil || m > bestMargin {
@@ -176,7 +180,8 @@ func (d *Detector) Push(at time.Duration, probs []float32) (Detection, bool) {
 	if best == nil {
 		return Detection{}, false
 	}
-	best.fired, best.lastFire, best.streak = true, at, 0
+	best.streak = 0
+	d.fired, d.lastFire, d.hold = true, at, best.rule.Refractory
 	return Detection{Keyword: best.name, Score: best.score, At: at}, true
 }
 
@@ -186,6 +191,7 @@ func (d *Detector) Reset() {
 	defer d.mu.Unlock()
 	for _, k := range d.keywords {
 		clear(k.hist)
-		k.next, k.score, k.streak, k.fired = 0, 0, 0, false
+		k.next, k.score, k.streak = 0, 0, 0
 	}
+	d.fired = false
 }

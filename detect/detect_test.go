@@ -64,7 +64,7 @@ func TestPatienceNeedsConsecutiveHops(t *testing.T) {
 	}
 }
 
-func TestRefractoryPerKeyword(t *testing.T) {
+func TestRefractory(t *testing.T) {
 	d, _ := New(classes, rule(0.5, 1, 1, time.Second), nil)
 	seq := make([]float32, 30) // 3 s of a keyword held high
 	for i := range seq {
@@ -75,9 +75,33 @@ func TestRefractoryPerKeyword(t *testing.T) {
 	if len(got) != 3 || got[1].At-got[0].At != time.Second || got[2].At-got[1].At != time.Second {
 		t.Fatalf("got %+v", got)
 	}
-	// Another keyword is not held back by alexa's refractory period.
-	if det, ok := d.Push(31*hop, post(3, 0.95)); !ok || det.Keyword != "jarvis" {
-		t.Fatalf("jarvis right after alexa: %+v %v", det, ok)
+}
+
+// One utterance reports one wake word: within the refractory period of the keyword that
+// fired, no other keyword fires either, and it may fire once the period is over.
+func TestRefractoryHoldsEveryKeyword(t *testing.T) {
+	d, _ := New(classes, rule(0.5, 1, 1, time.Second), map[string]Rule{"jarvis": rule(0.5, 1, 1, 3*time.Second)})
+	if det, ok := d.Push(hop, post(2, 0.9)); !ok || det.Keyword != "alexa" {
+		t.Fatalf("alexa: %+v %v", det, ok)
+	}
+	for i := 2; i <= 10; i++ { // up to alexa's 1 s: jarvis is held back
+		if det, ok := d.Push(time.Duration(i)*hop, post(3, 0.95)); ok {
+			t.Fatalf("%v after alexa: %+v fired", time.Duration(i-1)*hop, det)
+		}
+	}
+	if det, ok := d.Push(11*hop, post(3, 0.95)); !ok || det.Keyword != "jarvis" {
+		t.Fatalf("jarvis 1 s after alexa: %+v %v", det, ok)
+	}
+	// Now jarvis's own 3 s period holds alexa.
+	if det, ok := d.Push(12*hop+2*time.Second, post(2, 0.9)); ok {
+		t.Fatalf("alexa 2.1 s after jarvis: %+v fired", det)
+	}
+	if det, ok := d.Push(11*hop+3*time.Second, post(2, 0.9)); !ok || det.Keyword != "alexa" {
+		t.Fatalf("alexa 3 s after jarvis: %+v %v", det, ok)
+	}
+	d.Reset() // a new stream starts without a hold
+	if _, ok := d.Push(hop, post(3, 0.95)); !ok {
+		t.Fatal("nothing fired after Reset")
 	}
 }
 
