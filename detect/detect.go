@@ -49,13 +49,13 @@ type Detection struct {
 var NotKeywords = []string{"silence", "unknown"}
 
 type keyword struct {
-	class    int // index into the posterior vector
-	name     string
-	rule     Rule
-	hist     []float64 // the last Smoothing posteriors, circular
-	next     int
-	score    float64 // mean of hist
-	streak   int
+	class  int // index into the posterior vector
+	name   string
+	rule   Rule
+	hist   []float64 // the last Smoothing posteriors, circular
+	next   int
+	score  float64 // mean of hist
+	streak int
 }
 
 // Detector holds the per-keyword state. Push is not safe for concurrent use, but
