@@ -1,7 +1,7 @@
 """Delta-aware fine-tuning: trains a model file further while it runs as the delta forward pass.
 
-    /usr/bin/python3 train/delta_finetune.py --model models/kwt.safetensors \
-        --thresholds @thresholds.json --minutes 30 --out /tmp/kwt-delta.safetensors
+    /usr/bin/python3 train/delta_finetune.py --model models/kwt-base.safetensors \
+        --thresholds @thresholds.json --distill 0.7 --minutes 25 --out /tmp/kwt.safetensors
 
 The delta forward pass (Go's infer.Delta) holds every element of a site's input at its
 reference value until it changes by more than the site's threshold. A model trained densely
@@ -199,7 +199,7 @@ def finetune(args):
 def main():
     env = os.environ.get
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="models/kwt.safetensors", help="model file to start from")
+    ap.add_argument("--model", default="models/kwt-base.safetensors", help="model file to start from")
     ap.add_argument("--out", required=True)
     ap.add_argument("--thresholds", default="",
                     help="target thresholds, JSON or @file in the model file's delta format "
