@@ -18,7 +18,7 @@ for g in "${groups[@]}"; do
     build) pkgs+=(gcc libc6-dev pkg-config portaudio19-dev libasound2-dev git ca-certificates) ;;
     demo)  pkgs+=(gcc libc6-dev pkg-config portaudio19-dev libasound2-dev alsa-utils mosquitto mosquitto-clients) ;;
     test)  pkgs+=(gcc libc6-dev pkg-config portaudio19-dev libasound2-dev alsa-utils jackd2 jack-tools
-                  python3 python3-numpy python3-torch mosquitto mosquitto-clients openssl sox systemd espeak-ng wamerican
+                  python3 python3-numpy python3-scipy python3-soundfile python3-torch mosquitto mosquitto-clients openssl sox systemd espeak-ng wamerican
                   qemu-user qemu-user-static binfmt-support crossbuild-essential-arm64 make) ;;
     cross) pkgs+=(gcc libc6-dev pkg-config make crossbuild-essential-arm64 qemu-user portaudio19-dev:arm64) ;;
     package) pkgs+=(dpkg-dev lintian man-db binutils binutils-aarch64-linux-gnu systemd sox util-linux git make) ;;

@@ -31,6 +31,7 @@ import torch
 
 from common import CACHE, CLASSES, Timer, git_commit, save_json, setup_logging
 from dataset import Packed, Sampler, eval_windows, spec_augment
+from distill import distillation_loss
 from evaluate import selection_score, validate
 from export import export, load_model, unfold_normalisation
 from kwt import DELTA_SITES
@@ -56,16 +57,6 @@ def parse_thresholds(text, depth):
 
 def scaled(sites, f):
     return {k: [v * f for v in th] for k, th in sites.items()}
-
-
-def distillation_loss(hard, soft, weight, temperature):
-    """Hard-label loss blended with the KL divergence from the teacher's softened scores
-    (Hinton et al.), scaled by T^2 so its gradients keep their size as T changes."""
-    def loss(logits, y):
-        log_p = torch.log_softmax(logits / temperature, 1)
-        kl = torch.nn.functional.kl_div(log_p, soft, reduction="batchmean") * temperature ** 2
-        return (1 - weight) * hard(logits, y) + weight * kl
-    return loss
 
 
 def finetune(args):

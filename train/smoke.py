@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from delta_finetune import distillation_loss  # noqa: E402
+from distill import distillation_loss  # noqa: E402
 from export import export  # noqa: E402
 from kwt import DELTA_SITES, KWT, KWTConfig  # noqa: E402
 
