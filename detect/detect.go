@@ -64,9 +64,8 @@ type Detector struct {
 	mu       sync.Mutex
 	keywords []*keyword
 	classes  int
-	fired    bool          // something fired since the last Reset
-	lastFire time.Duration // when
-	hold     time.Duration // the refractory period of what fired then
+	lastFire time.Duration // when the last detection fired
+	hold     time.Duration // its keyword's refractory period; 0 after Reset
 }
 
 // New returns a detector for a model with the given classes. rules maps keyword names to
@@ -154,7 +153,7 @@ func (d *Detector) Push(at time.Duration, probs []float32) (Detection, bool) {
 	defer d.mu.Unlock()
 	var best *keyword
 	var bestMargin float64
-	holding := d.fired && at-d.lastFire < d.hold
+	holding := at-d.lastFire < d.hold
 	for _, k := range d.keywords {
 		k.hist[k.next] = float64(probs[k.class])
 		k.next = (k.next + 1) % len(k.hist)
@@ -181,7 +180,7 @@ func (d *Detector) Push(at time.Duration, probs []float32) (Detection, bool) {
 		return Detection{}, false
 	}
 	best.streak = 0
-	d.fired, d.lastFire, d.hold = true, at, best.rule.Refractory
+	d.lastFire, d.hold = at, best.rule.Refractory
 	return Detection{Keyword: best.name, Score: best.score, At: at}, true
 }
 
@@ -193,5 +192,5 @@ func (d *Detector) Reset() {
 		clear(k.hist)
 		k.next, k.score, k.streak = 0, 0, 0
 	}
-	d.fired = false
+	d.lastFire, d.hold = 0, 0
 }
