@@ -6,8 +6,8 @@ Trains a tiny KWT (dim 16, depth 2, 2 heads, MLP 32, 20 frames, 4 classes) for a
 steps on random frames, with a non-trivial MFCC normalisation, and exports it with the
 same code as a real model: OUTDIR/model.safetensors and OUTDIR/model.golden.safetensors.
 The last steps run as the delta forward pass (kwt.held), distilled from the dense model, as
-train/delta_finetune.py does, and the file stores those delta thresholds. The Go loader's tests compare their dense and
-delta forward passes with the golden logits.
+train/delta_finetune.py does, and the file stores those delta thresholds. The Go loader's
+tests compare their dense and delta forward passes with the golden logits.
 """
 
 import os
@@ -69,8 +69,9 @@ def main():
         if step >= 10:
             with torch.no_grad():
                 dense = model.eval()(xt)
-            check_distillation(hard, torch.softmax(dense / 2.0, 1), dense, yt)
-            lossf = distillation_loss(hard, torch.softmax(dense / 2.0, 1), 0.5, 2.0)
+            soft = torch.softmax(dense / 2.0, 1)
+            check_distillation(hard, soft, dense, yt)
+            lossf = distillation_loss(hard, soft, 0.5, 2.0)
             model.set_delta(delta)
         loss = lossf(model.train()(xt), yt)
         opt.zero_grad()

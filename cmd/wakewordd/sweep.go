@@ -33,9 +33,10 @@ import (
 // first one global theta over a grid (the values site, whose input is a probability, gets
 // theta x value-ratio), then the model's own thresholds (those it was fine-tuned at, see
 // train/delta_finetune.py) times each of --model-scales, then a greedy search: from the
-// best point so far within the accuracy budget, each step multiplies the threshold of one site in one layer (with
-// --greedy-by layer: of every site in one layer) by a factor, choosing the move that
-// removes the most operations per accuracy lost, until the loss passes max-loss. The all
+// best point so far within the accuracy budget, each step multiplies the threshold of one
+// site in one layer (with --greedy-by layer: of every site in one layer) by a factor,
+// choosing the move that removes the most operations per accuracy lost, until the loss
+// passes max-loss. The all
 // scope starts from the MHSA scope's best point when that keeps --min-mhsa, so that its
 // MLP pruning comes on top of the paper's. The chosen thresholds are those of the point
 // that removes the most operations (MHSA operations for the mhsa scope, all operations for
