@@ -73,6 +73,17 @@ func BenchmarkKernels(b *testing.B) {
 			ref := out(M)
 			return func() { copy(ref, r256); SelectDelta(x256, ref, 0.5, idx, dv) }
 		}},
+		// The int8 MLP: quantize the input, the int8 product, dequantize
+		// (SDOT on arm64 cores that have it, else SMULL/SADALP).
+		{"Int8MulVec/fc1-64x256", func() func() {
+			y, m, s := out(M), QuantizeMatrix(fc1T, M, d), NewInt8Scratch(M, M)
+			return func() { m.MulVec(y, x64, x256, s) }
+		}},
+		{"Int8MulVec/fc2-256x64", func() func() {
+			y, m, s := out(d), QuantizeMatrix(fc2T, d, M), NewInt8Scratch(M, M)
+			return func() { m.MulVec(y, x256, x64, s) }
+		}},
+		{"QuantizeInt8/256", func() func() { q := make([]int8, M); return func() { QuantizeInt8(q, x256) } }},
 		{"GELU/256", func() func() { y := out(M); return func() { copy(y, x256); GELU(y) } }},
 		{"Softmax/149", func() func() { y := out(n); return func() { copy(y, p149); Softmax(y, 0.125) } }},
 		{"LayerNorm/64", func() func() { y := out(d); return func() { copy(y, x64); LayerNorm(y, g, bias, 1e-6) } }},

@@ -40,3 +40,15 @@ func sumSqDevAsm(x *float32, n16 int, mean float32) float32
 
 //go:noescape
 func normAsm(x, gain, bias *float32, n16 int, mean, inv float32)
+
+//go:noescape
+func maxAbsAsm(x *float32, n16 int) float32
+
+//go:noescape
+func quantizeAsm(q *int8, x *float32, n16 int, inv float32)
+
+//go:noescape
+func dequantizeAsm(y *float32, acc *int32, n16 int, sx float32, ws, b *float32)
+
+//go:noescape
+func dotInt8Asm(acc *int32, w, q *int8, np, kp int)

@@ -214,3 +214,36 @@ func layerNormGeneric(x, g, b []float32, eps float32) {
 		x[i] = (v-mean)*inv*g[i] + b[i]
 	}
 }
+
+// quantizeGeneric is QuantizeInt8 in plain Go (with its own maximum).
+func quantizeGeneric(q []int8, x []float32) float32 {
+	q = q[:len(x)]
+	var amax float32
+	for _, v := range x {
+		amax = maxAbs1(amax, v)
+	}
+	if amax == 0 {
+		clear(q)
+		return 0
+	}
+	inv := 127 / amax
+	for i, v := range x {
+		q[i] = quantize1(v, inv)
+	}
+	return amax / 127
+}
+
+// dotInt8Generic is dotInt8 in plain Go, over the packed layout of
+// Int8Matrix: four columns of 16 rows at a time.
+func dotInt8Generic(acc []int32, w []int8, q []int8, np, kp int) {
+	acc, q = acc[:np], q[:kp]
+	clear(acc)
+	for g := range kp / 4 {
+		x0, x1, x2, x3 := int32(q[4*g]), int32(q[4*g+1]), int32(q[4*g+2]), int32(q[4*g+3])
+		col := w[g*np*4:][:np*4]
+		for o := range acc {
+			r := col[4*o:][:4]
+			acc[o] += int32(r[0])*x0 + int32(r[1])*x1 + int32(r[2])*x2 + int32(r[3])*x3
+		}
+	}
+}

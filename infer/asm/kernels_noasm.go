@@ -27,4 +27,11 @@ func sumAsm(x *float32, n16 int) float32                         { panic(noAsm) 
 func sumSqDevAsm(x *float32, n16 int, mean float32) float32      { panic(noAsm) }
 func normAsm(x, gain, bias *float32, n16 int, mean, inv float32) { panic(noAsm) }
 
+func maxAbsAsm(x *float32, n16 int) float32                 { panic(noAsm) }
+func quantizeAsm(q *int8, x *float32, n16 int, inv float32) { panic(noAsm) }
+func dotInt8Asm(acc *int32, w, q *int8, np, kp int)         { panic(noAsm) }
+func dequantizeAsm(y *float32, acc *int32, n16 int, sx float32, ws, b *float32) {
+	panic(noAsm)
+}
+
 const noAsm = "asm: no assembly in this build"

@@ -1,0 +1,16 @@
+//go:build gc && !purego
+
+package asm
+
+import "testing"
+
+// TestInt8Widen runs the product tests on the path for cores without SDOT
+// (SMULL, SADALP), which TestInt8MulVec runs only on such cores (qemu
+// -cpu cortex-a53 in CI); on the others it runs SDOT.
+func TestInt8Widen(t *testing.T) {
+	t.Logf("this CPU has SDOT: %v", useSDOT)
+	was := useSDOT
+	defer func() { useSDOT = was }()
+	useSDOT = false
+	TestInt8MulVec(t)
+}
