@@ -55,6 +55,9 @@ type Model struct {
 	// Delta gives named sites (DeltaSites) one threshold for every layer, switching them
 	// on; it replaces the model's thresholds of those sites (DeltaScale does not apply).
 	Delta map[string]float64 `yaml:"delta"`
+	// MLP is the arithmetic of the model's MLPs, "float32" or "int8"; "" = the model's
+	// (its "mlp" metadata).
+	MLP string `yaml:"mlp"`
 }
 
 // DeltaSites are the delta-pruning sites of a model layer, as the model file names them
@@ -337,6 +340,9 @@ func (c *Config) Validate(src *Source) error {
 	}
 	if h := c.Model.Hop; h != nil && (*h < 10*time.Millisecond || *h > 2*time.Second || *h%(10*time.Millisecond) != 0) {
 		return src.Errorf("model.hop", "must be a multiple of 10ms between 10ms and 2s, got %s", *h)
+	}
+	if p := c.Model.MLP; p != "" && p != "float32" && p != "int8" {
+		return src.Errorf("model.mlp", "must be float32 or int8, got %q", p)
 	}
 	if f := c.Model.DeltaScale; f != nil && !(*f >= 0 && *f <= MaxDeltaScale) {
 		return src.Errorf("model.delta_scale", "must be between 0 and %d, got %v", MaxDeltaScale, *f)

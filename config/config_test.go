@@ -51,6 +51,7 @@ func TestErrorsNameFileKeyAndLine(t *testing.T) {
 		{"- a\n- b\n", "config c.yaml:1: top level must be a mapping"},
 		{"model:\n  hop: 15ms\n", "config c.yaml:2: model.hop: must be a multiple of 10ms"},
 		{"model:\n  dense: maybe\n", "config c.yaml:2: model.dense: cannot unmarshal"},
+		{"model:\n  mlp: int4\n", `config c.yaml:2: model.mlp: must be float32 or int8, got "int4"`},
 		{"model:\n  delta_scale: -1\n", "config c.yaml:2: model.delta_scale: must be between 0 and 1000, got -1"},
 		{"model:\n  delta_scale: .nan\n", "config c.yaml:2: model.delta_scale: must be between 0 and 1000, got NaN"},
 		{"model:\n  delta:\n    qkv: 0.5\n    fc3: 0.5\n", `config c.yaml:4: model.delta.fc3: unknown delta site "fc3" (want one of qkv, scores, values, out, fc1, fc2)`},

@@ -36,28 +36,29 @@ type Delta struct {
 	embedT []float32     // [Coeffs, Dim] embedding, transposed
 	lw     []packedLayer // the layers' linear maps, transposed
 
-	tokens  []float32 // [Frames, Dim] frames projected by Forward
-	x       []float32 // [Tokens, Dim] token activations
-	q, k, v []float32 // [Tokens, Dim] projections of x
-	kT      []float32 // [Dim, padded Tokens] K transposed: row i is channel i of every key
-	acc3    []float32 // [3 Dim] running q|k|v of the current token
-	rx      []float32 // [Dim] reference of the Q/K/V input
-	rq      []float32 // [Dim] reference of the query (per head slices)
-	sAcc    []float32 // [Heads, padded Tokens] running score rows (padded with zeros)
-	p       []float32 // [padded Tokens] one row of attention probabilities (see softmaxRow)
-	rp      []float32 // [Heads, Tokens] reference of the probability rows
-	oAcc    []float32 // [Dim] running head outputs
-	ot      []float32 // [Dim] head outputs of the current token
-	ro      []float32 // [Dim] reference of the output projection's input
-	outAcc  []float32 // [Dim] running output projection (without bias)
-	tmp     []float32 // [Dim] output of a projection before the residual sum
-	r1      []float32 // [Dim] reference of fc1's input
-	h1Acc   []float32 // [MLPDim] running fc1 output (without bias)
-	hidden  []float32 // [MLPDim] MLP hidden layer of one token
-	r2      []float32 // [MLPDim] reference of fc2's input
-	f2Acc   []float32 // [Dim] running fc2 output (without bias)
-	idx     []int32   // positions of the kept elements of one delta
-	dv      []float32 // their deltas
+	tokens  []float32        // [Frames, Dim] frames projected by Forward
+	x       []float32        // [Tokens, Dim] token activations
+	q, k, v []float32        // [Tokens, Dim] projections of x
+	kT      []float32        // [Dim, padded Tokens] K transposed: row i is channel i of every key
+	acc3    []float32        // [3 Dim] running q|k|v of the current token
+	rx      []float32        // [Dim] reference of the Q/K/V input
+	rq      []float32        // [Dim] reference of the query (per head slices)
+	sAcc    []float32        // [Heads, padded Tokens] running score rows (padded with zeros)
+	p       []float32        // [padded Tokens] one row of attention probabilities (see softmaxRow)
+	rp      []float32        // [Heads, Tokens] reference of the probability rows
+	oAcc    []float32        // [Dim] running head outputs
+	ot      []float32        // [Dim] head outputs of the current token
+	ro      []float32        // [Dim] reference of the output projection's input
+	outAcc  []float32        // [Dim] running output projection (without bias)
+	tmp     []float32        // [Dim] output of a projection before the residual sum
+	r1      []float32        // [Dim] reference of fc1's input
+	h1Acc   []float32        // [MLPDim] running fc1 output (without bias)
+	hidden  []float32        // [MLPDim] MLP hidden layer of one token
+	r2      []float32        // [MLPDim] reference of fc2's input
+	f2Acc   []float32        // [Dim] running fc2 output (without bias)
+	idx     []int32          // positions of the kept elements of one delta
+	dv      []float32        // their deltas
+	q8      *asm.Int8Scratch // for the int8 MLP (nil in float32)
 
 	c counter
 }
@@ -97,6 +98,7 @@ func (m *Model) NewDelta(th Thresholds) *Delta {
 		f2Acc:  make([]float32, d),
 		idx:    make([]int32, max(d, n, M)),
 		dv:     make([]float32, max(d, n, M)),
+		q8:     newInt8Scratch(m),
 		c:      newCounter(a, true),
 	}
 	s.embedT, s.lw = packWeights(m)
@@ -341,7 +343,7 @@ func (s *Delta) mlp(li int) {
 			copy(s.hidden, s.h1Acc)
 			add(s.hidden, l.FC1B)
 		} else {
-			linear(s.hidden, xt, lw.fc1T, l.FC1B)
+			mlpLinear(s.hidden, xt, lw.fc1T, lw.fc1q, l.FC1B, s.q8)
 		}
 		gelu(s.hidden)
 		if delta2 {
@@ -351,7 +353,7 @@ func (s *Delta) mlp(li int) {
 			copy(s.tmp, s.f2Acc)
 			add(s.tmp, l.FC2B)
 		} else {
-			linear(s.tmp, s.hidden, lw.fc2T, l.FC2B)
+			mlpLinear(s.tmp, s.hidden, lw.fc2T, lw.fc2q, l.FC2B, s.q8)
 		}
 		add(xt, s.tmp)
 		layerNorm(xt, l.Norm2, l.Norm2B, s.eps)

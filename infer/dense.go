@@ -16,14 +16,15 @@ type Dense struct {
 	scale float32 // 1/sqrt(Dim/Heads)
 	eps   float32
 
-	embedT []float32     // [Coeffs, Dim] embedding, transposed
-	lw     []packedLayer // the layers' linear maps, transposed
-	x      []float32     // [Tokens, Dim] token activations
-	qkv    []float32     // [Tokens, 3 Dim] q | k | v of every token
-	o      []float32     // [Tokens, Dim] concatenated head outputs
-	scores []float32     // [padded Tokens] one row of attention scores (see softmaxRow)
-	tmp    []float32     // [Dim] output of a projection before the residual sum
-	hidden []float32     // [MLPDim] MLP hidden layer of one token
+	embedT []float32        // [Coeffs, Dim] embedding, transposed
+	lw     []packedLayer    // the layers' linear maps, transposed
+	x      []float32        // [Tokens, Dim] token activations
+	qkv    []float32        // [Tokens, 3 Dim] q | k | v of every token
+	o      []float32        // [Tokens, Dim] concatenated head outputs
+	scores []float32        // [padded Tokens] one row of attention scores (see softmaxRow)
+	tmp    []float32        // [Dim] output of a projection before the residual sum
+	hidden []float32        // [MLPDim] MLP hidden layer of one token
+	q8     *asm.Int8Scratch // for the int8 MLP (nil in float32)
 
 	c counter // op counts and optional stage timing
 }
@@ -47,6 +48,7 @@ func (m *Model) NewDense() *Dense {
 		scores: make([]float32, padTokens(a.Tokens())),
 		tmp:    make([]float32, a.Dim),
 		hidden: make([]float32, a.MLPDim),
+		q8:     newInt8Scratch(m),
 		c:      newCounter(a, false),
 	}
 }
@@ -142,9 +144,9 @@ func (s *Dense) mlp(l *Layer, lw *packedLayer) {
 	d := a.Dim
 	for t := range a.Tokens() {
 		xt := s.x[t*d : (t+1)*d]
-		linear(s.hidden, xt, lw.fc1T, l.FC1B)
+		mlpLinear(s.hidden, xt, lw.fc1T, lw.fc1q, l.FC1B, s.q8)
 		gelu(s.hidden)
-		linear(s.tmp, s.hidden, lw.fc2T, l.FC2B)
+		mlpLinear(s.tmp, s.hidden, lw.fc2T, lw.fc2q, l.FC2B, s.q8)
 		add(xt, s.tmp)
 		layerNorm(xt, l.Norm2, l.Norm2B, s.eps)
 	}

@@ -104,6 +104,28 @@ type packedLayer struct {
 	outT []float32 // [Dim, Dim]
 	fc1T []float32 // [Dim, MLPDim]
 	fc2T []float32 // [MLPDim, Dim]
+
+	fc1q, fc2q *asm.Int8Matrix // fc1 and fc2 in int8 when the model's MLP is MLPInt8, else nil
+}
+
+// mlpLinear sets y = W x + b for fc1 or fc2: on int8 when the layer has
+// the quantized matrix q, else in float32 on the transposed weights wT.
+func mlpLinear(y, x, wT []float32, q *asm.Int8Matrix, b []float32, s *asm.Int8Scratch) {
+	if q != nil {
+		q.MulVec(y, x, b, s)
+		return
+	}
+	linear(y, x, wT, b)
+}
+
+// newInt8Scratch returns the scratch space of mlpLinear for m (nil when
+// its MLPs run in float32).
+func newInt8Scratch(m *Model) *asm.Int8Scratch {
+	if m.MLP != MLPInt8 {
+		return nil
+	}
+	a := m.Arch
+	return asm.NewInt8Scratch(max(a.Dim, a.MLPDim), max(a.Dim, a.MLPDim))
 }
 
 // packWeights returns the embedding ([Coeffs, Dim]) and every layer's maps
@@ -127,6 +149,10 @@ func packWeights(m *Model) (embedT []float32, layers []packedLayer) {
 		w.outT = transpose(l.Out, d, d)
 		w.fc1T = transpose(l.FC1, M, d)
 		w.fc2T = transpose(l.FC2, d, M)
+		if m.MLP == MLPInt8 {
+			w.fc1q = asm.QuantizeMatrix(l.FC1, M, d)
+			w.fc2q = asm.QuantizeMatrix(l.FC2, d, M)
+		}
 	}
 	return embedT, layers
 }

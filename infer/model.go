@@ -45,6 +45,12 @@ const (
 	maxRefractory = 3600.0
 )
 
+// The values of Model.MLP.
+const (
+	MLPFloat32 = "float32"
+	MLPInt8    = "int8"
+)
+
 // Arch is the network shape, the "architecture" metadata of a model file.
 type Arch struct {
 	Dim        int     `json:"dim"`      // token width d
@@ -203,6 +209,12 @@ type Model struct {
 	// Delta holds the delta-pruning thresholds chosen for this model (the
 	// optional "delta" metadata); nil when the file has none.
 	Delta *Thresholds
+
+	// MLP is the arithmetic of the MLPs (the optional "mlp" metadata):
+	// MLPFloat32, or MLPInt8, where NewDense and NewDelta quantize the fc1
+	// and fc2 weights and the MLPs whose delta pruning is off run on int8
+	// (package asm, Int8Matrix). "" means MLPFloat32.
+	MLP string
 
 	// Free-form provenance for the model card, kept as the file's JSON.
 	// Nil when the file has none.
@@ -468,6 +480,7 @@ func parseMeta(meta map[string]string) (*Model, error) {
 			*r.dst = json.RawMessage(s)
 		}
 	}
+	m.MLP = meta["mlp"]
 	m.Created = meta["created"]
 	return m, nil
 }
@@ -524,6 +537,9 @@ func (m *Model) validateMeta() error {
 		if err := m.Delta.Validate(m.Arch.Depth); err != nil {
 			return fmt.Errorf("metadata \"delta\": %v", err)
 		}
+	}
+	if m.MLP != "" && m.MLP != MLPFloat32 && m.MLP != MLPInt8 {
+		return fmt.Errorf("metadata \"mlp\": %q, want %q or %q", m.MLP, MLPFloat32, MLPInt8)
 	}
 	for _, r := range []struct {
 		key string
@@ -632,6 +648,9 @@ func (m *Model) fileParts() (map[string]string, []namedTensor, error) {
 	}
 	if m.Validation != nil {
 		meta["validation"] = string(m.Validation)
+	}
+	if m.MLP != "" {
+		meta["mlp"] = m.MLP
 	}
 	if m.Created != "" {
 		meta["created"] = m.Created

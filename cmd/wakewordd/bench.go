@@ -40,7 +40,7 @@ type benchFlags struct {
 
 func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("bench", "[flags]  |  bench --sweep DIR [flags]")
-	f := &benchFlags{cf: addConfigFlags(fs, "model.path", "model.hop")}
+	f := &benchFlags{cf: addConfigFlags(fs, "model.path", "model.hop", "model.mlp")}
 	fs.StringVar(&f.input, "input", "examples/kitchen.wav", "audio streamed through the frontend and the engine")
 	fs.IntVar(&f.windows, "windows", 200, "score at least this many windows (the input is repeated as needed)")
 	fs.Float64Var(&f.theta, "theta", -1, "delta threshold for the sites of --scope in every layer (the values site gets theta x --value-ratio); -1 = the model's thresholds")

@@ -15,17 +15,26 @@ import (
 	"github.com/wakewordd/wakewordd/pipeline"
 )
 
-// loadModel opens the configured model, or the first default path that exists.
+// loadModel opens the configured model, or the first default path that exists, and
+// applies model.mlp.
 func loadModel(c config.Config) (*infer.Model, error) {
-	if c.Model.Path != "" {
-		return infer.Load(c.Model.Path)
-	}
+	path := c.Model.Path
 	for _, p := range config.DefaultModelPaths {
+		if path != "" {
+			break
+		}
 		if _, err := os.Stat(p); err == nil {
-			return infer.Load(p)
+			path = p
 		}
 	}
-	return nil, fmt.Errorf("no model: model.path is not set and none of %v exists", config.DefaultModelPaths)
+	if path == "" {
+		return nil, fmt.Errorf("no model: model.path is not set and none of %v exists", config.DefaultModelPaths)
+	}
+	m, err := infer.Load(path)
+	if err == nil && c.Model.MLP != "" {
+		m.MLP = c.Model.MLP
+	}
+	return m, err
 }
 
 // detectorFor merges the detection policy: the model's defaults, then the config's
