@@ -19,6 +19,7 @@ func TestWriteParseRoundTrip(t *testing.T) {
 	m.Validation = json.RawMessage(`{"accuracy":0.5}`)
 	m.Created = "2026-11-28T07:09:00.123456+00:00"
 	m.Detection.Thresholds = map[string]float64{"kw2": 0.7}
+	m.MLP = MLPInt8
 	data := encodeModel(t, m)
 
 	got, err := Parse(data, "m.safetensors")
@@ -180,6 +181,7 @@ func TestParseErrors(t *testing.T) {
 		{"thresholds value", func(m meta, _ tensors) { setJSON(m, "detection", "thresholds", map[string]float64{"kw2": 1.5}) }, `thresholds["kw2"] 1.5`},
 		{"training", func(m meta, _ tensors) { m["training"] = "{" }, `metadata "training": not valid JSON`},
 		{"validation", func(m meta, _ tensors) { m["validation"] = "98%" }, `metadata "validation": not valid JSON`},
+		{"mlp", func(m meta, _ tensors) { m["mlp"] = "fp16" }, `metadata "mlp": "fp16", want "float32" or "int8"`},
 		{"created", func(m meta, _ tensors) { m["created"] = "yesterday" }, `metadata "created": "yesterday" is not an RFC 3339 time`},
 		{"tensor missing", func(_ meta, ts tensors) { *ts = (*ts)[1:] }, `tensor "cls" missing`},
 		{"tensor shape", func(_ meta, ts tensors) {
@@ -316,4 +318,36 @@ func TestCounts(t *testing.T) {
 	m148 := randomModel(t, kwt1(148, 8), 5)
 	total, mhsa = m148.DenseMACs()
 	t.Logf("KWT-1, 148 frames, 8 classes: %d params, %d MACs (%d in MHSA)", m148.ParamCount(), total, mhsa)
+}
+
+// With "mlp" int8 both passes run the MLPs on int8: the logits move by the
+// quantization error only, and the ops counts stay those of float32.
+func TestInt8MLP(t *testing.T) {
+	m := randomModel(t, kwt1(40, 6), 7)
+	feats := make([]float32, m.Arch.Frames*m.Arch.Coeffs)
+	for i := range feats {
+		feats[i] = float32(math.Sin(float64(i) * 0.37))
+	}
+	logits := func(mlp string, delta bool) []float32 {
+		m.MLP = mlp
+		out := make([]float32, m.Arch.NumClasses)
+		if delta {
+			m.NewDelta(Thresholds{}).Forward(feats, out)
+		} else {
+			m.NewDense().Forward(feats, out)
+		}
+		return out
+	}
+	f32, i8, d8 := logits(MLPFloat32, false), logits(MLPInt8, false), logits(MLPInt8, true)
+	var worst float64
+	for c := range f32 {
+		worst = max(worst, math.Abs(float64(i8[c]-f32[c])))
+		if i8[c] != d8[c] {
+			t.Errorf("class %d: dense %v, delta at threshold 0 %v with int8 MLPs", c, i8[c], d8[c])
+		}
+	}
+	if worst == 0 || worst > 0.05 {
+		t.Errorf("int8 MLPs moved the logits by up to %g; want a quantization error, above 0 and at most 0.05", worst)
+	}
+	t.Logf("int8 against float32 MLPs: max |logit diff| %.3g", worst)
 }

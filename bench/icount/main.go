@@ -40,14 +40,15 @@ func main() {
 	input := flag.String("input", "examples/kitchen.wav", "audio to stream (repeated)")
 	theta := flag.Float64("theta", 0.5, "delta threshold of the random model (values site: theta x 0.004)")
 	hop := flag.Duration("hop", 0, "time between inferences (0: the model's)")
+	mlp := flag.String("mlp", "", "arithmetic of the MLPs, float32 or int8 (default: the model's)")
 	flag.Parse()
-	if err := run(*seconds, *dense, *generic, *modelPath, *input, float32(*theta), *hop); err != nil {
+	if err := run(*seconds, *dense, *generic, *modelPath, *input, float32(*theta), *hop, *mlp); err != nil {
 		fmt.Fprintln(os.Stderr, "icount:", err)
 		os.Exit(1)
 	}
 }
 
-func run(seconds float64, dense, generic bool, modelPath, input string, theta float32, hop time.Duration) error {
+func run(seconds float64, dense, generic bool, modelPath, input string, theta float32, hop time.Duration, mlp string) error {
 	asm.UseGeneric(generic)
 	samples, err := audio.DecodeFile(input)
 	if err != nil {
@@ -62,6 +63,12 @@ func run(seconds float64, dense, generic bool, modelPath, input string, theta fl
 		}
 	case err != nil:
 		return err
+	}
+	if mlp != "" {
+		m.MLP = mlp
+		if err := m.Validate(); err != nil {
+			return err
+		}
 	}
 	p := m.Frontend
 	if hop == 0 {

@@ -127,6 +127,7 @@ func TestBadInputGivesOneClearLine(t *testing.T) {
 		{"eval a missing folder", []string{"eval", "--model", randomModel, "/nonexistent/dir"}, "/nonexistent/dir"},
 		{"bad config value", []string{"run", "--config", writeFile(t, "c.yaml", []byte("audio:\n  channel: -5\n"))}, "c.yaml:2: audio.channel: must be"},
 		{"unknown config key", []string{"run", "--config", writeFile(t, "c.yaml", []byte("log:\n  levle: debug\n"))}, `log.levle: unknown key "levle"`},
+		{"bad --mlp", []string{"detect", "--model", randomModel, "--mlp", "int4", truncated}, `model.mlp: must be float32 or int8, got "int4"`},
 		{"bad flag value", []string{"run", "--channel", "x"}, `config flag --channel: audio.channel: cannot parse "x"`},
 		{"missing config", []string{"run", "--config", "/nonexistent/c.yaml"}, "/nonexistent/c.yaml"},
 		{"features of a bad file", []string{"features", "-o", filepath.Join(t.TempDir(), "x.npy"), truncated}, "truncated"},

@@ -118,6 +118,19 @@ func TestShippedModelOnTheExample(t *testing.T) {
 	if strings.Join(got, ",") != "alexa,jarvis" {
 		t.Fatalf("detections %v, want alexa then jarvis:\n%s", got, stdout)
 	}
+	// The model runs its MLPs on int8; --mlp float32 switches them back: the same
+	// detections at slightly different scores.
+	int8Out, _, _ := wakewordd(t, nil, "detect", "--json", "--mlp", "int8", "--model", shippedModel, "../../examples/kitchen.wav")
+	f32Out, stderr, code := wakewordd(t, nil, "detect", "--json", "--mlp", "float32", "--model", shippedModel, "../../examples/kitchen.wav")
+	if code != 0 {
+		t.Fatalf("--mlp float32: exit %d: %s", code, stderr)
+	}
+	if int8Out != stdout {
+		t.Errorf("--mlp int8 differs from the model's default:\n%s\n%s", int8Out, stdout)
+	}
+	if f32Out == stdout || len(strings.Split(strings.TrimSpace(f32Out), "\n")) != len(got) {
+		t.Errorf("--mlp float32 gave\n%s\nwant the same detections as int8 at other scores:\n%s", f32Out, stdout)
+	}
 }
 
 // `run --json-events` writes each detection to stdout as a JSON line, the same keywords and
