@@ -10,6 +10,10 @@
 # restores their input (see BenchmarkKernels). Prints a Markdown table.
 #
 #   bench/kernels-icount.sh [path/to/libicount.so]
+#
+# KERNELS=REGEX limits the run to the cases whose name matches (grep -E), e.g. 'Int8|Quantize';
+# CPU=cortex-a53 counts on a core without the dot-product extension (the int8 product's
+# SMULL/SADALP path) instead of cortex-a76.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -21,7 +25,7 @@ if [ -z "$plugin" ]; then
   plugin=$work/libicount.so
 fi
 CGO_ENABLED=0 GOARCH=arm64 go test -c -o "$work/asm.test" ./infer/asm
-qemu="qemu-aarch64 -cpu cortex-a76"
+qemu="qemu-aarch64 -cpu ${CPU:-cortex-a76}"
 
 count() { # count CASE/IMPL CALLS
   local re
@@ -39,7 +43,7 @@ percall() { # a rough figure from 1000 calls, then enough calls for about 300 M 
 }
 
 cases=$(GOMAXPROCS=1 $qemu "$work/asm.test" -test.run '^$' -test.bench Kernels -test.benchtime 1x |
-  sed -n 's#^BenchmarkKernels/\(.*\)/neon[[:space:]].*#\1#p')
+  sed -n 's#^BenchmarkKernels/\(.*\)/neon[[:space:]].*#\1#p' | grep -E "${KERNELS:-.}")
 echo "| kernel | shape | generic | NEON | generic / NEON |"
 echo "| --- | --- | ---: | ---: | ---: |"
 for c in $cases; do

@@ -100,7 +100,7 @@ def prepare(model_path, features_path, work):
                       input_names=["frames"], output_names=["logits"], do_constant_folding=True)
     m = {
         "model": os.environ.get("COST_MODEL", str(model_path)), "architecture": arch, "classes": json.loads(meta["classes"]),
-        "windows": len(starts), "frames": t, "coeffs": k, "hop_frames": hop, "hop_ms": hop_ms,
+        "mlp": meta.get("mlp", "float32"), "windows": len(starts), "frames": t, "coeffs": k, "hop_frames": hop, "hop_ms": hop_ms,
         "features": str(features_path), "feature_frames": int(feats.shape[0]),
         "input": os.environ.get("COST_INPUT", str(features_path)),
         "torch": torch.__version__, "onnx_file_bytes": onnx_path.stat().st_size,
@@ -158,7 +158,7 @@ def bench(model_path, work, gocost, passes):
             y = model(inputs[i])
             return {"s": time.perf_counter() - t0, "logits": y[0].tolist()}
 
-    names = ["ort", "pytorch", "go-dense-window", "go-dense", "go-delta"]
+    names = ["ort", "pytorch", "go-dense-f32", "go-dense-window", "go-dense", "go-delta"]
     lat = {n: [] for n in names}
     logits = {n: np.zeros((w, meta["architecture"]["classes"]), dtype=np.float32) for n in names}
     t_start = time.time()
@@ -198,13 +198,14 @@ def stats(xs):
 ENGINES = [
     ("ort", "ONNX Runtime (onnxruntime-node)", "the whole window [1, T, K] each hop"),
     ("pytorch", "PyTorch (eager, no_grad)", "the whole window [1, T, K] each hop"),
+    ("go-dense-f32", "this engine, dense pass, float32 MLPs", "streaming: each frame embedded once"),
     ("go-dense-window", "this engine, dense pass", "the whole window each hop (no reuse)"),
     ("go-dense", "this engine, dense pass", "streaming: each frame embedded once"),
     ("go-delta", "this engine, delta pass (the daemon's)", "streaming: each frame embedded once"),
 ]
 
 RATIOS = [("go-delta", "ort"), ("go-delta", "pytorch"), ("go-dense", "ort"), ("go-dense", "pytorch"),
-          ("go-dense-window", "ort"), ("go-delta", "go-dense"), ("ort", "pytorch")]
+          ("go-dense-window", "ort"), ("go-delta", "go-dense"), ("go-dense", "go-dense-f32"), ("ort", "pytorch")]
 
 
 def report(work):
@@ -222,9 +223,10 @@ def report(work):
         logits[name] = read_f32(work / f"logits.{name}.f32", (w, c))
         res["engines"][name] = {"engine": desc, "fed": fed, **stats(lat[name])}
 
-    # Same windows, same logits: ONNX Runtime against PyTorch and the Go dense pass.
+    # Same windows, same logits: ONNX Runtime against PyTorch and the Go dense pass in float32,
+    # and the Go dense pass streaming against the whole window.
     diffs = {}
-    for a, b in [("ort", "pytorch"), ("ort", "go-dense"), ("pytorch", "go-dense"), ("ort", "go-dense-window"),
+    for a, b in [("ort", "pytorch"), ("ort", "go-dense-f32"), ("pytorch", "go-dense-f32"),
                  ("go-dense-window", "go-dense")]:
         diffs[f"{a} vs {b}"] = float(np.max(np.abs(logits[a] - logits[b])))
     res["max_abs_logit_diff"] = diffs
@@ -232,6 +234,9 @@ def report(work):
     d, e = logits["go-delta"], logits["go-dense"]
     res["delta_vs_dense"] = {"max_abs_logit_diff": float(np.max(np.abs(d - e))),
                              "argmax_agreement": float(np.mean(d.argmax(1) == e.argmax(1)))}
+    q, f = logits["go-dense"], logits["go-dense-f32"]
+    res["mlp_vs_float32"] = {"mlp": meta.get("mlp") or "float32", "max_abs_logit_diff": float(np.max(np.abs(q - f))),
+                             "argmax_agreement": float(np.mean(q.argmax(1) == f.argmax(1)))}
     # Two views of each ratio: of the medians, and the median of the ratios window by window
     # (each pair measured within milliseconds of each other: robust to the machine's load).
     ratios = {}
@@ -268,6 +273,9 @@ def report(work):
     dd = res["delta_vs_dense"]
     print(f"  go-delta vs go-dense (delta pruning, not an error): {dd['max_abs_logit_diff']:.3f}; "
           f"top class equal on {100 * dd['argmax_agreement']:.1f} % of windows")
+    mq = res["mlp_vs_float32"]
+    print(f"  go-dense vs go-dense-f32 (the model's {mq['mlp']} MLPs, not an error): {mq['max_abs_logit_diff']:.3f}; "
+          f"top class equal on {100 * mq['argmax_agreement']:.1f} % of windows")
     print_extra(res, meta)
     (work / "results.json").write_text(json.dumps(res, indent=2) + "\n")
     if fail:

@@ -115,7 +115,12 @@ func run(modelPath, features string, hop time.Duration) error {
 	}
 	frameHop := time.Duration(m.Frontend.Hop) * time.Second / time.Duration(m.Frontend.SampleRate)
 	hopFrames := int(hop / frameHop)
+	// ONNX Runtime and PyTorch compute the MLPs in float32; go-dense-f32 does too, so
+	// that the logits can be compared, whatever the model's own MLP arithmetic.
+	f32 := *m
+	f32.MLP = infer.MLPFloat32
 	vs := []*variant{
+		{name: "go-dense-f32", scorer: f32.NewDense()},
 		{name: "go-dense-window", noReuse: true, scorer: m.NewDense()},
 		{name: "go-dense", scorer: m.NewDense()},
 		{name: "go-delta", scorer: m.NewDelta(m.Delta.Clone())},
