@@ -38,8 +38,10 @@ arm64_pkgs=$(CGO_ENABLED=0 GOARCH=arm64 go list ./... | grep -v '/cmd/wakewordd$
 # TestWillMarksKilledDaemonOffline re-executes its test binary as the daemon to kill, which
 # qemu-user cannot follow either; it ran natively above.
 CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -short -skip '^TestWillMarksKilledDaemonOffline$' -exec "$qemu" $arm64_pkgs
-# The kernels use no optional extension (no SDOT): they also run on a Cortex-A53 (Pi 3).
+# The one optional extension, SDOT (the int8 MLPs), has a fallback for cores without it:
+# the kernels and the shipped model's golden checks again on a Cortex-A53 (Pi 3).
 CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -exec "qemu-aarch64 -cpu cortex-a53" ./infer/asm/
+CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -run 'GoldenShippedModel|Int8MLP' -exec "qemu-aarch64 -cpu cortex-a53" ./infer/
 
 step "arm64 daemon: cross-built with cgo PortAudio, same detections as amd64 (qemu)"
 xdir=$(mktemp -d)
@@ -80,8 +82,11 @@ for pass in "" -dense; do
   a=$("$xdir/icount" -model "$model" -seconds 5 $pass | grep posteriors_fnv64)
   b=$($qemu "$xdir/icount-arm64" -model "$model" -seconds 5 $pass | grep posteriors_fnv64)
   [ "$a" = "$b" ] || { echo "arm64 pipeline ${pass:-delta}: $b, amd64 $a" >&2; exit 1; }
+  # A core without SDOT takes the int8 product's other path, to the same bits.
+  c=$(qemu-aarch64 -cpu cortex-a53 "$xdir/icount-arm64" -model "$model" -seconds 5 $pass | grep posteriors_fnv64)
+  [ "$a" = "$c" ] || { echo "arm64 (Cortex-A53) pipeline ${pass:-delta}: $c, amd64 $a" >&2; exit 1; }
   name=${pass#-}
-  echo "${name:-delta} pipeline: bit for bit the same on arm64 and amd64 ($a)"
+  echo "${name:-delta} pipeline: bit for bit the same on arm64 (Cortex-A76 and A53) and amd64 ($a)"
 done
 
 step "packaging: lintian, systemd-analyze, the unit under a user systemd"
@@ -91,7 +96,7 @@ step "fuzzing the parsers and the kernels (${FUZZEXECS:-20000} inputs per target
 for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "eval FuzzReadTruth" "frontend FuzzStreamingEqualsBatch" "infer FuzzParse" "infer FuzzThresholdsJSON" "infer FuzzDeltaEqualsDense" \
               "infer/asm FuzzDot" "infer/asm FuzzDotRows" "infer/asm FuzzAXPY" "infer/asm FuzzAXPYRows" \
               "infer/asm FuzzRowAXPY" "infer/asm FuzzAdd" "infer/asm FuzzSelectDelta" "infer/asm FuzzGELU" \
-              "infer/asm FuzzSoftmax" "infer/asm FuzzLayerNorm" \
+              "infer/asm FuzzSoftmax" "infer/asm FuzzLayerNorm" "infer/asm FuzzInt8MulVec" \
               "publish FuzzParseSwitch" "publish FuzzParseHermesToggle" "publish FuzzParseHAStatus" "publish FuzzMessageHandlers"; do
   set -- $target
   # A count, not a duration: a run whose time runs out while the engine is still gathering
