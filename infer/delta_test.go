@@ -160,8 +160,16 @@ func FuzzDeltaEqualsDense(f *testing.F) {
 		want, got := make([]float32, a.NumClasses), make([]float32, a.NumClasses)
 		m.NewDense().Forward(x, want)
 		m.NewDelta(UniformThresholds(a.Depth, 0)).Forward(x, got)
-		if d := maxAbsDiff(got, want); !(d <= 1e-4) {
-			t.Fatalf("%+v: |delta - dense| = %.3g\ndelta %v\ndense %v", a, d, got, want)
+		// Large inputs make large attention scores, where float32 rounding in
+		// either pass moves the logits by up to 1e-4 (the running sums of the
+		// delta pass round differently from the dense sums): the tolerance
+		// grows with the dense pass's own distance from a float64 reference.
+		var denseErr float64
+		for c, r := range referenceForward(m, x) {
+			denseErr = max(denseErr, math.Abs(float64(want[c])-r))
+		}
+		if d := maxAbsDiff(got, want); !(d <= 1e-4+2*denseErr) {
+			t.Fatalf("%+v: |delta - dense| = %.3g, dense off the float64 reference by %.3g\ndelta %v\ndense %v", a, d, denseErr, got, want)
 		}
 	})
 }
