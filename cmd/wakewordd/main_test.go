@@ -184,6 +184,9 @@ func testRunProcessesAFile(t *testing.T, args ...string) {
 	want := frontend.DefaultParams().FrameCount(len(samples))
 	var got float64
 	for _, line := range strings.Split(stderr, "\n") {
+		if strings.Contains(line, `"msg":"wakewordd started"`) && !strings.Contains(line, `"mlp":"float32"`) {
+			t.Errorf("the random model's MLPs run in float32; the start-up line says:\n%s", line)
+		}
 		if strings.Contains(line, `"msg":"wakewordd stopped"`) {
 			var v struct{ Frames float64 }
 			jsonField(t, line, &v)

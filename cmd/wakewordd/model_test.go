@@ -144,6 +144,9 @@ func TestRunJSONEventsOnTheExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	if !strings.Contains(stderr, `mlp="int8 (`) { // the shipped model runs its MLPs on int8
+		t.Errorf("the start-up log does not say the MLPs run on int8:\n%s", stderr)
+	}
 	wl, gl := strings.Split(strings.TrimSpace(want), "\n"), strings.Split(strings.TrimSpace(got), "\n")
 	if len(wl) != len(gl) || len(gl) == 0 {
 		t.Fatalf("run printed %d events, detect %d:\n%s\n%s", len(gl), len(wl), got, want)

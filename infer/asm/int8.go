@@ -151,6 +151,15 @@ func Dequantize(y []float32, acc []int32, sx float32, ws, b []float32) {
 	}
 }
 
+// Int8Impl names the int8 product in use: "sdot" or "smull" (NEON, on
+// cores with and without the dot-product extension), "avx2" or "generic".
+func Int8Impl() string {
+	if !useAsm {
+		return "generic"
+	}
+	return int8AsmName()
+}
+
 // dotInt8 sets acc[o] = Σ_k W[o,k]·q[k] over the padded sizes.
 func dotInt8(acc []int32, w []int8, q []int8, np, kp int) {
 	if !useAsm {

@@ -13,4 +13,11 @@ func TestInt8Widen(t *testing.T) {
 	defer func() { useSDOT = was }()
 	useSDOT = false
 	TestInt8MulVec(t)
+	if got := Int8Impl(); got != "smull" {
+		t.Errorf("Int8Impl() = %q without SDOT, want smull", got)
+	}
+	useSDOT = true
+	if got := Int8Impl(); got != "sdot" {
+		t.Errorf("Int8Impl() = %q with SDOT, want sdot", got)
+	}
 }

@@ -9,3 +9,5 @@ import "golang.org/x/sys/cpu"
 var haveAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasPOPCNT
 
 const asmName = "avx2+fma"
+
+func int8AsmName() string { return "avx2" }

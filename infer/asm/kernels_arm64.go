@@ -16,3 +16,10 @@ const asmName = "neon"
 // (Cortex-A53, A72: the Pi 3 and 4) it widens with SMULL and SADALP, which
 // gives the same sums.
 var useSDOT = cpu.ARM64.HasASIMDDP
+
+func int8AsmName() string {
+	if useSDOT {
+		return "sdot"
+	}
+	return "smull"
+}

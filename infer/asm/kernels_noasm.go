@@ -34,4 +34,6 @@ func dequantizeAsm(y *float32, acc *int32, n16 int, sx float32, ws, b *float32) 
 	panic(noAsm)
 }
 
+func int8AsmName() string { return "generic" }
+
 const noAsm = "asm: no assembly in this build"
