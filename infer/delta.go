@@ -179,11 +179,12 @@ func (s *Delta) encode(tokens, logits []float32, start time.Time) {
 	add(s.x, w.Pos)
 	t0 := s.c.now()
 	for i := range w.Layers {
-		s.attention(i)
+		rows := queryRows(a, i)
+		s.attention(i, rows)
 		var dt time.Duration
 		dt, t0 = s.c.since(t0)
 		s.c.times.MHSA += dt
-		s.mlp(i)
+		s.mlp(i, rows)
 		dt, t0 = s.c.since(t0)
 		s.c.times.MLP += dt
 	}
@@ -194,8 +195,9 @@ func (s *Delta) encode(tokens, logits []float32, start time.Time) {
 	s.c.times.Forward += dt
 }
 
-// attention runs x = LN1(x + out(MHSA(x))) over all tokens of layer li.
-func (s *Delta) attention(li int) {
+// attention runs x = LN1(x + out(MHSA(x))) over the first rows tokens of
+// layer li, with the keys and values of all tokens (queryRows).
+func (s *Delta) attention(li, rows int) {
 	a := s.m.Arch
 	l, lw := &s.m.Weights.Layers[li], &s.lw[li]
 	d, n, H := a.Dim, a.Tokens(), a.Heads
@@ -208,28 +210,37 @@ func (s *Delta) attention(li int) {
 		theta := s.th.Theta[DeltaQKV][li]
 		clear(s.rx)
 		clear(s.acc3)
-		var kept int64
+		var kept, keptQ int64
 		for t := range n {
 			xt := s.x[t*d : (t+1)*d]
 			nz := selectDelta(xt, s.rx, theta, s.idx, s.dv)
-			rowAXPY(s.acc3, lw.qkvT, 3*d, s.idx[:nz], s.dv[:nz])
+			if t < rows {
+				rowAXPY(s.acc3, lw.qkvT, 3*d, s.idx[:nz], s.dv[:nz])
+				keptQ += int64(nz)
+				copy(s.q[t*d:(t+1)*d], s.acc3[:d])
+			} else { // k | v only: the running q is not needed again
+				rowAXPY(s.acc3[d:], lw.qkvT[d:], 3*d, s.idx[:nz], s.dv[:nz])
+			}
 			kept += int64(nz)
-			copy(s.q[t*d:(t+1)*d], s.acc3[:d])
 			copy(s.k[t*d:(t+1)*d], s.acc3[d:2*d])
 			copy(s.v[t*d:(t+1)*d], s.acc3[2*d:])
 		}
-		ops[OpQ] += kept * int64(d)
+		ops[OpQ] += keptQ * int64(d)
 		ops[OpK] += kept * int64(d)
 		ops[OpV] += kept * int64(d)
 	} else {
 		for t := range n { // as Dense: one linear map to q | k | v
-			linear(s.acc3, s.x[t*d:(t+1)*d], lw.qkvT, nil)
-			copy(s.q[t*d:(t+1)*d], s.acc3[:d])
+			if t < rows {
+				linear(s.acc3, s.x[t*d:(t+1)*d], lw.qkvT, nil)
+				copy(s.q[t*d:(t+1)*d], s.acc3[:d])
+			} else {
+				keysValues(s.acc3[d:], s.x[t*d:(t+1)*d], lw.qkvT)
+			}
 			copy(s.k[t*d:(t+1)*d], s.acc3[d:2*d])
 			copy(s.v[t*d:(t+1)*d], s.acc3[2*d:])
 		}
 		dense := int64(n) * int64(d) * int64(d)
-		ops[OpQ] += dense
+		ops[OpQ] += int64(rows) * int64(d) * int64(d)
 		ops[OpK] += dense
 		ops[OpV] += dense
 	}
@@ -258,7 +269,7 @@ func (s *Delta) attention(li int) {
 		clear(s.outAcc)
 	}
 	var keptScores, keptValues, keptOut int64
-	for t := range n {
+	for t := range rows {
 		for h := 0; h < d; h += hd {
 			q := s.q[t*d+h : t*d+h+hd]
 			if deltaScores {
@@ -297,29 +308,30 @@ func (s *Delta) attention(li int) {
 		add(xt, s.tmp)
 		layerNorm(xt, l.Norm1, l.Norm1B, s.eps)
 	}
-	nn := int64(n)
+	nn, nr := int64(n), int64(rows)
 	if deltaScores {
 		ops[OpScores] += keptScores * nn
 	} else {
-		ops[OpScores] += nn * nn * int64(d)
+		ops[OpScores] += nr * nn * int64(d)
 	}
 	if deltaValues {
 		ops[OpValues] += keptValues * int64(hd)
 	} else {
-		ops[OpValues] += nn * nn * int64(d)
+		ops[OpValues] += nr * nn * int64(d)
 	}
 	if deltaOut {
 		ops[OpOut] += keptOut * int64(d)
 	} else {
-		ops[OpOut] += nn * int64(d) * int64(d)
+		ops[OpOut] += nr * int64(d) * int64(d)
 	}
 }
 
-// mlp runs x = LN2(x + fc2(GELU(fc1(x)))) token by token in layer li.
-func (s *Delta) mlp(li int) {
+// mlp runs x = LN2(x + fc2(GELU(fc1(x)))) token by token over the first
+// rows tokens of layer li.
+func (s *Delta) mlp(li, rows int) {
 	a := s.m.Arch
 	l, lw := &s.m.Weights.Layers[li], &s.lw[li]
-	d, M, n := a.Dim, a.MLPDim, a.Tokens()
+	d, M, n := a.Dim, a.MLPDim, rows
 	ops := &s.c.exec[li]
 	delta1, delta2 := s.th.Enabled[DeltaFC1], s.th.Enabled[DeltaFC2]
 	var th1, th2 float32

@@ -305,9 +305,15 @@ func bruteDelta(m *Model, th Thresholds, features []float32) ([]float32, [][NumO
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for li := range a.Depth {
 		l := &w.Layers[li]
+		// Keys and values of every token; the rest only for the tokens
+		// read later: in the last layer the class token alone.
+		R := N
+		if li == a.Depth-1 {
+			R = 1
+		}
 		on, th0 := theta(DeltaQKV, li)
 		var cq, ck, cv int64
-		q := linearSeq(x, l.Q, d, on, th0, &cq)
+		q := linearSeq(x[:R], l.Q, d, on, th0, &cq)
 		k := linearSeq(x, l.K, d, on, th0, &ck)
 		v := linearSeq(x, l.V, d, on, th0, &cv)
 		ops[li][OpQ], ops[li][OpK], ops[li][OpV] = cq, ck, cv
@@ -318,7 +324,7 @@ func bruteDelta(m *Model, th Thresholds, features []float32) ([]float32, [][NumO
 			onV, thV := theta(DeltaValues, li)
 			refQ, sAcc := vec(hd), vec(N)
 			refP, oAcc := vec(N), vec(hd)
-			for t := range N {
+			for t := range R {
 				p := vec(N)
 				if onS {
 					for i := range hd {
@@ -367,16 +373,16 @@ func bruteDelta(m *Model, th Thresholds, features []float32) ([]float32, [][NumO
 			}
 		}
 		on, th0 = theta(DeltaOut, li)
-		att := linearSeq(o, l.Out, d, on, th0, &ops[li][OpOut])
-		for t := range N {
+		att := linearSeq(o[:R], l.Out, d, on, th0, &ops[li][OpOut])
+		for t := range R {
 			for j := range d {
 				x[t][j] += att[t][j] + l.OutB[j]
 			}
 			norm(x[t], l.Norm1, l.Norm1B)
 		}
 		on, th0 = theta(DeltaFC1, li)
-		hid := linearSeq(x, l.FC1, M, on, th0, &ops[li][OpFC1])
-		for t := range N {
+		hid := linearSeq(x[:R], l.FC1, M, on, th0, &ops[li][OpFC1])
+		for t := range R {
 			for j := range M {
 				hid[t][j] += l.FC1B[j]
 			}
@@ -384,7 +390,7 @@ func bruteDelta(m *Model, th Thresholds, features []float32) ([]float32, [][NumO
 		}
 		on, th0 = theta(DeltaFC2, li)
 		y := linearSeq(hid, l.FC2, d, on, th0, &ops[li][OpFC2])
-		for t := range N {
+		for t := range R {
 			for j := range d {
 				x[t][j] += y[t][j] + l.FC2B[j]
 			}

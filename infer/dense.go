@@ -85,11 +85,12 @@ func (s *Dense) encode(logits []float32, start time.Time) {
 	d := a.Dim
 	t0 := s.c.now()
 	for i := range w.Layers {
-		s.attention(&w.Layers[i], &s.lw[i])
+		rows := queryRows(a, i)
+		s.attention(&w.Layers[i], &s.lw[i], rows)
 		var dt time.Duration
 		dt, t0 = s.c.since(t0)
 		s.c.times.MHSA += dt
-		s.mlp(&w.Layers[i], &s.lw[i])
+		s.mlp(&w.Layers[i], &s.lw[i], rows)
 		dt, t0 = s.c.since(t0)
 		s.c.times.MLP += dt
 	}
@@ -112,15 +113,20 @@ func (s *Dense) embed(features []float32) {
 	add(s.x, w.Pos)
 }
 
-// attention runs x = LN1(x + out(MHSA(x))) over all tokens.
-func (s *Dense) attention(l *Layer, lw *packedLayer) {
+// attention runs x = LN1(x + out(MHSA(x))) over the first rows tokens,
+// with the keys and values of all tokens (queryRows).
+func (s *Dense) attention(l *Layer, lw *packedLayer, rows int) {
 	a := s.m.Arch
 	d, n := a.Dim, a.Tokens()
 	hd := d / a.Heads
 	for t := range n {
-		linear(s.qkv[t*3*d:(t+1)*3*d], s.x[t*d:(t+1)*d], lw.qkvT, nil)
+		if t < rows {
+			linear(s.qkv[t*3*d:(t+1)*3*d], s.x[t*d:(t+1)*d], lw.qkvT, nil)
+		} else {
+			keysValues(s.qkv[t*3*d+d:(t+1)*3*d], s.x[t*d:(t+1)*d], lw.qkvT)
+		}
 	}
-	for t := range n {
+	for t := range rows {
 		for h := 0; h < d; h += hd {
 			q := s.qkv[t*3*d+h : t*3*d+h+hd]
 			asm.DotRows(s.scores[:n], q, s.qkv[d+h:], 3*d) // q·k_u for every token u
@@ -130,7 +136,7 @@ func (s *Dense) attention(l *Layer, lw *packedLayer) {
 			asm.AXPYRows(o, s.scores[:n], s.qkv[2*d+h:], 3*d) // Σ_u p_u v_u
 		}
 	}
-	for t := range n {
+	for t := range rows {
 		xt := s.x[t*d : (t+1)*d]
 		linear(s.tmp, s.o[t*d:(t+1)*d], lw.outT, l.OutB)
 		add(xt, s.tmp)
@@ -138,11 +144,11 @@ func (s *Dense) attention(l *Layer, lw *packedLayer) {
 	}
 }
 
-// mlp runs x = LN2(x + fc2(GELU(fc1(x)))) token by token.
-func (s *Dense) mlp(l *Layer, lw *packedLayer) {
-	a := s.m.Arch
-	d := a.Dim
-	for t := range a.Tokens() {
+// mlp runs x = LN2(x + fc2(GELU(fc1(x)))) token by token over the first
+// rows tokens.
+func (s *Dense) mlp(l *Layer, lw *packedLayer, rows int) {
+	d := s.m.Arch.Dim
+	for t := range rows {
 		xt := s.x[t*d : (t+1)*d]
 		mlpLinear(s.hidden, xt, lw.fc1T, lw.fc1q, l.FC1B, s.q8)
 		gelu(s.hidden)

@@ -35,6 +35,26 @@ func linear(y, x, wT, b []float32) {
 	asm.AXPYRows(y, x, wT[:len(x)*len(y)], len(y))
 }
 
+// keysValues sets kv = k | v of the token x from the transposed Q/K/V
+// weights qkvT (packedLayer): the last 2 Dim columns of linear(·, x, qkvT,
+// nil) without the query (the same bits where Dim is a multiple of 16, so
+// that both are all assembly bulk).
+func keysValues(kv, x, qkvT []float32) {
+	d := len(x)
+	clear(kv)
+	asm.AXPYRows(kv[:2*d], x, qkvT[d:], 3*d)
+}
+
+// queryRows is how many tokens layer li computes beyond their keys and
+// values: all of them, but in the last layer only the class token, the
+// one token the head reads.
+func queryRows(a Arch, li int) int {
+	if li == a.Depth-1 {
+		return 1
+	}
+	return a.Tokens()
+}
+
 // add sets dst += x over len(dst) elements (residual sums, biases).
 func add(dst, x []float32) { asm.Add(dst, x) }
 

@@ -323,8 +323,27 @@ func (m *Model) ParamCount() int64 {
 // DenseMACs returns the multiply-accumulates of one dense inference and
 // the part of them spent in multi-head self-attention (Q/K/V and output
 // projections, scores and attention-weighted values). Biases, LayerNorm,
-// GELU and softmax are not counted.
+// GELU and softmax are not counted. The last layer computes only the class
+// token's query, attention row, output projection and MLP (the head reads
+// nothing else), so it counts less than the others; FullMACs counts every
+// token in every layer, as KWT is usually quoted.
 func (m *Model) DenseMACs() (total, mhsa int64) {
+	a := m.Arch
+	total = int64(a.Frames)*int64(a.Coeffs)*int64(a.Dim) + int64(a.NumClasses)*int64(a.Dim)
+	for li := range a.Depth {
+		c := denseLayerMACs(a, li)
+		for s := OpQ; s <= OpFC2; s++ {
+			total += c[s]
+			if s.MHSA() {
+				mhsa += c[s]
+			}
+		}
+	}
+	return total, mhsa
+}
+
+// FullMACs is DenseMACs with every token computed in every layer.
+func (m *Model) FullMACs() (total, mhsa int64) {
 	a := m.Arch
 	T, N, K := int64(a.Frames), int64(a.Tokens()), int64(a.Coeffs)
 	d, M, C := int64(a.Dim), int64(a.MLPDim), int64(a.NumClasses)

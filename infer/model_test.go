@@ -293,8 +293,10 @@ func TestKeywords(t *testing.T) {
 }
 
 // TestCounts checks ParamCount against DESIGN.md (KWT-1 at 12 classes has
-// 607,308 parameters) and against the loaded tensors, and DenseMACs against
-// the figures quoted there (about 73.7 M per 1 s window, 34.5 M in MHSA).
+// 607,308 parameters) and against the loaded tensors, FullMACs against the
+// figures quoted there (about 73.7 M per 1 s window, 34.5 M in MHSA), and
+// DenseMACs against FullMACs less the last layer's rows that only the
+// class token needs.
 func TestCounts(t *testing.T) {
 	m := randomModel(t, kwt1(98, 12), 5)
 	if got := m.ParamCount(); got != 607308 {
@@ -307,14 +309,24 @@ func TestCounts(t *testing.T) {
 	if n != m.ParamCount() {
 		t.Errorf("tensors hold %d values, ParamCount() = %d", n, m.ParamCount())
 	}
+	full, fullMHSA := m.FullMACs()
+	if full != 73698560 || fullMHSA != 34518528 {
+		t.Errorf("FullMACs() = %d, %d; want 73698560, 34518528", full, fullMHSA)
+	}
+	if math.Abs(float64(full)/1e6-73.7) > 0.05 || math.Abs(float64(fullMHSA)/1e6-34.5) > 0.05 {
+		t.Errorf("FullMACs() = %.2f M, %.2f M; DESIGN.md says 73.7 M, 34.5 M", float64(full)/1e6, float64(fullMHSA)/1e6)
+	}
+	// The last layer skips, for the N-1 other tokens, their query (d²), score
+	// and attention rows (N·d each), output projection (d²) and MLP (2·d·M).
+	a := m.Arch
+	N, d, M := int64(a.Tokens()), int64(a.Dim), int64(a.MLPDim)
+	skipMHSA := (N - 1) * (2*d*d + 2*N*d)
+	skip := skipMHSA + (N-1)*2*d*M
 	total, mhsa := m.DenseMACs()
-	if total != 73698560 || mhsa != 34518528 {
-		t.Errorf("DenseMACs() = %d, %d; want 73698560, 34518528", total, mhsa)
+	if total != full-skip || mhsa != fullMHSA-skipMHSA {
+		t.Errorf("DenseMACs() = %d, %d; want %d, %d", total, mhsa, full-skip, fullMHSA-skipMHSA)
 	}
-	if math.Abs(float64(total)/1e6-73.7) > 0.05 || math.Abs(float64(mhsa)/1e6-34.5) > 0.05 {
-		t.Errorf("DenseMACs() = %.2f M, %.2f M; DESIGN.md says 73.7 M, 34.5 M", float64(total)/1e6, float64(mhsa)/1e6)
-	}
-	t.Logf("KWT-1, 98 frames, 12 classes: %d params, %d MACs (%d in MHSA)", m.ParamCount(), total, mhsa)
+	t.Logf("KWT-1, 98 frames, 12 classes: %d params, %d MACs (%d in MHSA), %d computing every token", m.ParamCount(), total, mhsa, full)
 	m148 := randomModel(t, kwt1(148, 8), 5)
 	total, mhsa = m148.DenseMACs()
 	t.Logf("KWT-1, 148 frames, 8 classes: %d params, %d MACs (%d in MHSA)", m148.ParamCount(), total, mhsa)

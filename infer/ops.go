@@ -119,13 +119,15 @@ type Times struct {
 	Embed, MHSA, MLP, Forward time.Duration
 }
 
-// denseLayerMACs returns the dense MACs of one layer per site.
-func denseLayerMACs(a Arch) [NumOpSites]int64 {
-	n, d, M := int64(a.Tokens()), int64(a.Dim), int64(a.MLPDim)
+// denseLayerMACs returns the dense MACs of layer li per site: keys and
+// values for every token, the rest for queryRows tokens (in the last layer
+// only the class token's).
+func denseLayerMACs(a Arch, li int) [NumOpSites]int64 {
+	n, r, d, M := int64(a.Tokens()), int64(queryRows(a, li)), int64(a.Dim), int64(a.MLPDim)
 	var c [NumOpSites]int64
-	c[OpQ], c[OpK], c[OpV], c[OpOut] = n*d*d, n*d*d, n*d*d, n*d*d
-	c[OpScores], c[OpValues] = n*n*d, n*n*d
-	c[OpFC1], c[OpFC2] = n*d*M, n*M*d
+	c[OpQ], c[OpK], c[OpV], c[OpOut] = r*d*d, n*d*d, n*d*d, r*d*d
+	c[OpScores], c[OpValues] = r*n*d, r*n*d
+	c[OpFC1], c[OpFC2] = r*d*M, r*M*d
 	return c
 }
 
@@ -137,13 +139,16 @@ type counter struct {
 	windows  int64
 	frames   int64               // frames embedded
 	exec     [][NumOpSites]int64 // executed MACs per layer and site; nil for Dense
-	denseLay [NumOpSites]int64
+	denseLay [][NumOpSites]int64 // per layer
 	timing   bool
 	times    Times
 }
 
 func newCounter(a Arch, sparse bool) counter {
-	c := counter{a: a, denseLay: denseLayerMACs(a)}
+	c := counter{a: a, denseLay: make([][NumOpSites]int64, a.Depth)}
+	for i := range c.denseLay {
+		c.denseLay[i] = denseLayerMACs(a, i)
+	}
 	if sparse {
 		c.exec = make([][NumOpSites]int64, a.Depth)
 	}
@@ -165,7 +170,7 @@ func (c *counter) counts() OpCounts {
 	oc.Model[OpHead] = MACs{Executed: c.windows * headMACs, Dense: c.windows * headMACs}
 	for i := range oc.Layers {
 		for s := OpQ; s <= OpFC2; s++ {
-			dense := c.windows * c.denseLay[s]
+			dense := c.windows * c.denseLay[i][s]
 			exec := dense
 			if c.exec != nil {
 				exec = c.exec[i][s]

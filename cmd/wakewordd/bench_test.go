@@ -44,9 +44,12 @@ func TestBenchJSON(t *testing.T) {
 	n := float64(a.Tokens())
 	d, M := float64(a.Dim), float64(a.MLPDim)
 	L := float64(a.Depth)
+	// Every token's key and value in every layer; the other sites compute the class
+	// token alone in the last layer (the head reads nothing else).
+	rows := (L-1)*n + 1
 	wantRef := map[string]float64{
-		"embed": float64(a.Frames*a.Coeffs) * d, "q": L * n * d * d, "scores": L * n * n * d, "values": L * n * n * d,
-		"fc1": L * n * d * M, "head": float64(a.NumClasses) * d,
+		"embed": float64(a.Frames*a.Coeffs) * d, "q": rows * d * d, "k": L * n * d * d, "scores": rows * n * d,
+		"values": rows * n * d, "fc1": rows * d * M, "head": float64(a.NumClasses) * d,
 	}
 	for k, v := range wantRef {
 		if got := rep.ReferenceMACs[k]; got != v {
