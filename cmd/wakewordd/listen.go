@@ -21,10 +21,7 @@ import (
 func loadModel(c config.Config) (*infer.Model, error) {
 	path := c.Model.Path
 	for _, p := range config.DefaultModelPaths {
-		if path != "" {
-			break
-		}
-		if _, err := os.Stat(p); err == nil {
+		if _, err := os.Stat(p); path == "" && err == nil {
 			path = p
 		}
 	}
