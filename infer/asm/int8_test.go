@@ -59,19 +59,7 @@ func mulVecModel(m *Int8Matrix, x, b []float32) []float32 {
 }
 
 func guardedInt8(n, off int) ([]int8, func(t *testing.T, what string)) {
-	buf := make([]int8, guard+off+n+guard)
-	for i := range buf {
-		buf[i] = -0x5b
-	}
-	s := buf[guard+off : guard+off+n : guard+off+n]
-	return s, func(t *testing.T, what string) {
-		t.Helper()
-		for i, v := range buf {
-			if (i < guard+off || i >= guard+off+n) && v != -0x5b {
-				t.Fatalf("%s: index %d outside the slice changed to %d", what, i-guard-off, v)
-			}
-		}
-	}
+	return guardedOf(n, off, int8(-0x5b))
 }
 
 func TestQuantizeInt8(t *testing.T) {

@@ -63,15 +63,20 @@ func guarded(n, off int) ([]float32, func(t *testing.T, what string)) {
 }
 
 func guardedInts(n, off int) ([]int32, func(t *testing.T, what string)) {
-	buf := make([]int32, guard+off+n+guard)
+	return guardedOf(n, off, int32(-0x5a5a5a5a))
+}
+
+// guardedOf is guarded for integer slices, with fill in the bands.
+func guardedOf[T int8 | int32](n, off int, fill T) ([]T, func(t *testing.T, what string)) {
+	buf := make([]T, guard+off+n+guard)
 	for i := range buf {
-		buf[i] = -0x5a5a5a5a
+		buf[i] = fill
 	}
 	s := buf[guard+off : guard+off+n : guard+off+n]
 	return s, func(t *testing.T, what string) {
 		t.Helper()
 		for i, v := range buf {
-			if (i < guard+off || i >= guard+off+n) && v != -0x5a5a5a5a {
+			if (i < guard+off || i >= guard+off+n) && v != fill {
 				t.Fatalf("%s: index %d outside the slice changed to %d", what, i-guard-off, v)
 			}
 		}
