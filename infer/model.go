@@ -325,8 +325,8 @@ func (m *Model) ParamCount() int64 {
 // projections, scores and attention-weighted values). Biases, LayerNorm,
 // GELU and softmax are not counted. The last layer computes only the class
 // token's query, attention row, output projection and MLP (the head reads
-// nothing else), so it counts less than the others; FullMACs counts every
-// token in every layer, as KWT is usually quoted.
+// nothing else), so it counts less than the others (KWT is usually quoted
+// with every token in every layer).
 func (m *Model) DenseMACs() (total, mhsa int64) {
 	a := m.Arch
 	total = int64(a.Frames)*int64(a.Coeffs)*int64(a.Dim) + int64(a.NumClasses)*int64(a.Dim)
@@ -339,21 +339,6 @@ func (m *Model) DenseMACs() (total, mhsa int64) {
 			}
 		}
 	}
-	return total, mhsa
-}
-
-// FullMACs is DenseMACs with every token computed in every layer.
-func (m *Model) FullMACs() (total, mhsa int64) {
-	a := m.Arch
-	T, N, K := int64(a.Frames), int64(a.Tokens()), int64(a.Coeffs)
-	d, M, C := int64(a.Dim), int64(a.MLPDim), int64(a.NumClasses)
-	qkv := 3 * N * d * d
-	scores := N * N * d // summed over heads: heads * N^2 * (d/heads)
-	av := N * N * d
-	out := N * d * d
-	mlp := 2 * N * d * M
-	mhsa = int64(a.Depth) * (qkv + scores + av + out)
-	total = T*K*d + mhsa + int64(a.Depth)*mlp + C*d
 	return total, mhsa
 }
 

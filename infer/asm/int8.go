@@ -55,14 +55,6 @@ func QuantizeMatrix(w []float32, n, k int) *Int8Matrix {
 	return m
 }
 
-// At returns the int8 value of element (o, c), for tests and inspection.
-func (m *Int8Matrix) At(o, c int) int8 {
-	if o < 0 || o >= m.N || c < 0 || c >= m.K {
-		panic("asm: Int8Matrix.At: index out of range")
-	}
-	return m.data[((c/4)*m.np+o)*4+c%4]
-}
-
 // Int8Scratch is the working space of Int8Matrix.MulVec, so that the
 // product allocates nothing. One scratch serves every matrix whose padded
 // sizes fit it; it must not be shared between goroutines.

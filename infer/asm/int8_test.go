@@ -38,6 +38,9 @@ func quantizeModel(x []float32) ([]int8, float32) {
 	return q, float32(amax) / 127
 }
 
+// int8At reads element (o, c) of m from its packed layout.
+func int8At(m *Int8Matrix, o, c int) int8 { return m.data[((c/4)*m.np+o)*4+c%4] }
+
 // mulVecModel is Int8Matrix.MulVec from the matrix's int8 values, with the
 // sums in int64.
 func mulVecModel(m *Int8Matrix, x, b []float32) []float32 {
@@ -46,7 +49,7 @@ func mulVecModel(m *Int8Matrix, x, b []float32) []float32 {
 	for o := range y {
 		var acc int64
 		for c := range m.K {
-			acc += int64(m.At(o, c)) * int64(q[c])
+			acc += int64(int8At(m, o, c)) * int64(q[c])
 		}
 		if acc != int64(int32(acc)) {
 			panic("int32 overflow")
@@ -169,7 +172,7 @@ func TestQuantizeMatrixRows(t *testing.T) {
 	want := [][]int8{{64, -127, 32}, {0, 0, 0}, {-127, 127, 42}}
 	for o := range 3 {
 		for c := range 3 {
-			if got := m.At(o, c); got != want[o][c] {
+			if got := int8At(m, o, c); got != want[o][c] {
 				t.Errorf("At(%d, %d) = %d, want %d", o, c, got, want[o][c])
 			}
 		}
