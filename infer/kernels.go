@@ -100,6 +100,18 @@ func Softmax(logits, probs []float32) {
 	softmax(probs)
 }
 
+// Argmax returns the index of the largest value of v (the first, on ties;
+// 0 for an empty v): the top class of a row of logits or posteriors.
+func Argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
 // selectDelta compares x with its reference ref element by element. For
 // every element that differs by more than theta (|x_i - ref_i| > theta) it
 // records the position in idx and the difference in dv, and sets

@@ -132,8 +132,8 @@ func checkGoldenInt8(t *testing.T, m *Model, g map[string]Tensor) {
 		for c := range got {
 			worst = max(worst, math.Abs(float64(got[c])-float64(want[c])))
 		}
-		if argmax(got) != argmax(want) {
-			t.Errorf("example %d: int8 MLPs pick %q, PyTorch %q", i, m.Classes[argmax(got)], m.Classes[argmax(want)])
+		if Argmax(got) != Argmax(want) {
+			t.Errorf("example %d: int8 MLPs pick %q, PyTorch %q", i, m.Classes[Argmax(got)], m.Classes[Argmax(want)])
 		}
 	}
 	if !(worst <= goldenInt8Tolerance) {
@@ -212,14 +212,4 @@ func firstLine(b []byte) string {
 		}
 	}
 	return string(b)
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }

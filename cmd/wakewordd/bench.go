@@ -373,7 +373,7 @@ func runBench(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 	// How far the delta pass's posteriors are from the dense pass's, window by window.
 	agree := 0
 	for w := range delta.probs {
-		if argmax(delta.probs[w]) == argmax(dense.probs[w]) {
+		if infer.Argmax(delta.probs[w]) == infer.Argmax(dense.probs[w]) {
 			agree++
 		}
 		for k := range delta.probs[w] {
@@ -425,16 +425,6 @@ func runBench(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
-}
 
 // writeModelWith writes m with th as its delta metadata to path (atomically).
 func writeModelWith(m *infer.Model, th infer.Thresholds, path string) error {

@@ -139,7 +139,7 @@ func (s *sweepSet) eval(th *infer.Thresholds) (float64, infer.OpCounts, error) {
 			logits := make([]float32, s.m.Arch.NumClasses)
 			for i := k; i < len(s.tokens); i += w {
 				sc.ForwardEmbedded(s.tokens[i], logits)
-				if argmax(logits) == s.labels[i] {
+				if infer.Argmax(logits) == s.labels[i] {
 					correct[k]++
 				}
 			}
