@@ -1,6 +1,7 @@
 //go:build gc && !purego
 
 #include "textflag.h"
+#include "max_amd64.h"
 
 // AVX2 kernels of the int8 matrix-vector product (see int8.go). Each does a
 // multiple of 16 elements; int8.go does the tails. The float steps are the
@@ -27,13 +28,7 @@ maloop:
 	SUBQ    $16, CX
 	JNZ     maloop
 
-	VMAXPS       Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VMAXPS       X1, X0, X0
-	VPERMILPS    $0x4e, X0, X1
-	VMAXPS       X1, X0, X0
-	VPERMILPS    $0xb1, X0, X1
-	VMAXPS       X1, X0, X0
+	MAX16
 	MOVSS        X0, ret+16(FP)
 	VZEROUPPER
 	RET

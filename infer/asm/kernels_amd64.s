@@ -1,6 +1,7 @@
 //go:build gc && !purego
 
 #include "textflag.h"
+#include "max_amd64.h"
 
 // AVX2+FMA kernels. Each handles the bulk of its vectors (a multiple of 16
 // float32); kernels.go does the tail. A block of 16 elements is two YMM
@@ -411,13 +412,7 @@ smloop:
 	SUBQ    $16, CX
 	JNZ     smloop
 
-	VMAXPS       Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VMAXPS       X1, X0, X0
-	VPERMILPS    $0x4e, X0, X1
-	VMAXPS       X1, X0, X0
-	VPERMILPS    $0xb1, X0, X1
-	VMAXPS       X1, X0, X0
+	MAX16
 	VMOVMSKPS    Y2, AX
 	TESTL        AX, AX
 	JZ           smdone
