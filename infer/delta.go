@@ -331,7 +331,7 @@ func (s *Delta) attention(li, rows int) {
 func (s *Delta) mlp(li, rows int) {
 	a := s.m.Arch
 	l, lw := &s.m.Weights.Layers[li], &s.lw[li]
-	d, M, n := a.Dim, a.MLPDim, rows
+	d, M := a.Dim, a.MLPDim
 	ops := &s.c.exec[li]
 	delta1, delta2 := s.th.Enabled[DeltaFC1], s.th.Enabled[DeltaFC2]
 	var th1, th2 float32
@@ -346,7 +346,7 @@ func (s *Delta) mlp(li, rows int) {
 		clear(s.f2Acc)
 	}
 	var kept1, kept2 int64
-	for t := range n {
+	for t := range rows {
 		xt := s.x[t*d : (t+1)*d]
 		if delta1 {
 			nz := selectDelta(xt, s.r1, th1, s.idx, s.dv)
@@ -370,7 +370,7 @@ func (s *Delta) mlp(li, rows int) {
 		add(xt, s.tmp)
 		layerNorm(xt, l.Norm2, l.Norm2B, s.eps)
 	}
-	dense := int64(n) * int64(d) * int64(M)
+	dense := int64(rows) * int64(d) * int64(M)
 	if delta1 {
 		ops[OpFC1] += kept1 * int64(M)
 	} else {
