@@ -59,6 +59,7 @@ type Delta struct {
 	idx     []int32          // positions of the kept elements of one delta
 	dv      []float32        // their deltas
 	q8      *asm.Int8Scratch // for the int8 MLP (nil in float32)
+	st      *streamer        // a streaming KWT's state; nil for the window KWT
 
 	c counter
 }
@@ -70,6 +71,15 @@ type Delta struct {
 func (m *Model) NewDelta(th Thresholds) *Delta {
 	a := m.Arch
 	d, n, M := a.Dim, a.Tokens(), a.MLPDim
+	if a.Streaming() {
+		s := &Delta{m: m, c: newCounter(a, true)}
+		s.embedT, s.lw = packWeights(m)
+		s.st = newStreamer(m, &s.c, s.embedT, s.lw)
+		if err := s.SetThresholds(th); err != nil {
+			panic("infer: NewDelta: " + err.Error())
+		}
+		return s
+	}
 	s := &Delta{
 		m:      m,
 		scale:  float32(1 / math.Sqrt(float64(a.Dim/a.Heads))),
@@ -114,6 +124,11 @@ func (s *Delta) SetThresholds(th Thresholds) error {
 	if err := th.Validate(s.m.Arch.Depth); err != nil {
 		return fmt.Errorf("delta thresholds: %w", err)
 	}
+	if s.st != nil {
+		if err := s.st.setThresholds(th); err != nil {
+			return fmt.Errorf("delta thresholds: %w", err)
+		}
+	}
 	s.th = th.Clone()
 	return nil
 }
@@ -128,6 +143,10 @@ func (s *Delta) Forward(features, logits []float32) {
 	if len(features) != a.Frames*a.Coeffs || len(logits) != a.NumClasses {
 		panic(fmt.Sprintf("infer: Forward: %d features and %d logits, want %d (%d frames x %d) and %d",
 			len(features), len(logits), a.Frames*a.Coeffs, a.Frames, a.Coeffs, a.NumClasses))
+	}
+	if s.st != nil {
+		s.st.forward(features, logits)
+		return
 	}
 	t0 := s.c.now()
 	d, K := a.Dim, a.Coeffs
@@ -154,6 +173,10 @@ func (s *Delta) EmbedFrame(frame, token []float32) {
 // Forward on the frames.
 func (s *Delta) ForwardEmbedded(tokens, logits []float32) {
 	checkEmbedded(s.m.Arch, tokens, logits)
+	if s.st != nil {
+		s.st.forwardEmbedded(tokens, logits)
+		return
+	}
 	s.encode(tokens, logits, s.c.now())
 }
 

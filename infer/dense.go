@@ -25,6 +25,7 @@ type Dense struct {
 	tmp    []float32        // [Dim] output of a projection before the residual sum
 	hidden []float32        // [MLPDim] MLP hidden layer of one token
 	q8     *asm.Int8Scratch // for the int8 MLP (nil in float32)
+	st     *streamer        // a streaming KWT's state; nil for the window KWT
 
 	c counter // op counts and optional stage timing
 }
@@ -36,6 +37,11 @@ func (m *Model) NewDense() *Dense {
 	a := m.Arch
 	n := a.Tokens() * a.Dim
 	embedT, lw := packWeights(m)
+	if a.Streaming() {
+		s := &Dense{m: m, embedT: embedT, lw: lw, c: newCounter(a, false)}
+		s.st = newStreamer(m, &s.c, embedT, lw)
+		return s
+	}
 	return &Dense{
 		m:      m,
 		scale:  float32(1 / math.Sqrt(float64(a.Dim/a.Heads))),
@@ -69,6 +75,10 @@ func (s *Dense) Forward(features, logits []float32) {
 	if len(features) != a.Frames*a.Coeffs || len(logits) != a.NumClasses {
 		panic(fmt.Sprintf("infer: Forward: %d features and %d logits, want %d (%d frames x %d) and %d",
 			len(features), len(logits), a.Frames*a.Coeffs, a.Frames, a.Coeffs, a.NumClasses))
+	}
+	if s.st != nil {
+		s.st.forward(features, logits)
+		return
 	}
 	t0 := s.c.now()
 	s.embed(features)

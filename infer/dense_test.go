@@ -8,7 +8,10 @@ import (
 
 // referenceForward is an independent float64 implementation of the
 // forward pass in models/FORMAT.md, written as plain loops over the
-// formula. It is the oracle for Dense.Forward.
+// formula, for the window KWT and the streaming KWT (Arch.Context > 0: no
+// class token or positions, attention to the Context latest tokens with a
+// bias per distance, the head on the last token). It is the oracle for
+// Dense.Forward.
 func referenceForward(m *Model, features []float32) []float64 {
 	a, w := m.Arch, &m.Weights
 	d, K, T, N := a.Dim, a.Coeffs, a.Frames, a.Tokens()
@@ -47,21 +50,37 @@ func referenceForward(m *Model, features []float32) []float64 {
 	}
 
 	x := make([][]float64, N)
-	x[0] = make([]float64, d)
-	for i := range d {
-		x[0][i] = float64(w.Cls[i]) + float64(w.Pos[i])
+	first := N - T // token of the first frame: 1 after the class token, or 0
+	if first == 1 {
+		x[0] = make([]float64, d)
+		for i := range d {
+			x[0][i] = float64(w.Cls[i]) + float64(w.Pos[i])
+		}
 	}
-	for t := 1; t <= T; t++ {
+	for t := range T {
 		f := make([]float64, K)
 		for k := range K {
-			f[k] = float64(features[(t-1)*K+k])
+			f[k] = float64(features[t*K+k])
 		}
-		x[t] = linear(w.EmbedW, w.EmbedB, f, d)
-		for i := range d {
-			x[t][i] += float64(w.Pos[t*d+i])
+		x[first+t] = linear(w.EmbedW, w.EmbedB, f, d)
+		if first == 1 {
+			for i := range d {
+				x[1+t][i] += float64(w.Pos[(1+t)*d+i])
+			}
 		}
 	}
-	for _, l := range w.Layers {
+	// sees reports whether token t attends to token u, and the bias it adds.
+	sees := func(l *Layer, h, t, u int) (bool, float64) {
+		if a.Context == 0 {
+			return true, 0
+		}
+		if u > t || t-u >= a.Context {
+			return false, 0
+		}
+		return true, float64(l.Rel[h*a.Context+t-u])
+	}
+	for li := range w.Layers {
+		l := &w.Layers[li]
 		q, k, v := make([][]float64, N), make([][]float64, N), make([][]float64, N)
 		for t := range N {
 			q[t], k[t], v[t] = linear(l.Q, nil, x[t], d), linear(l.K, nil, x[t], d), linear(l.V, nil, x[t], d)
@@ -72,10 +91,15 @@ func referenceForward(m *Model, features []float32) []float64 {
 				p := make([]float64, N)
 				mx := math.Inf(-1)
 				for u := range N {
+					ok, bias := sees(l, h, t, u)
+					if !ok {
+						p[u] = math.Inf(-1)
+						continue
+					}
 					for i := h * hd; i < (h+1)*hd; i++ {
 						p[u] += q[t][i] * k[u][i]
 					}
-					p[u] /= math.Sqrt(float64(hd))
+					p[u] = p[u]/math.Sqrt(float64(hd)) + bias
 					mx = max(mx, p[u])
 				}
 				sum := 0.0
@@ -109,6 +133,9 @@ func referenceForward(m *Model, features []float32) []float64 {
 			x[t] = norm(y, l.Norm2, l.Norm2B)
 		}
 	}
+	if a.Streaming() {
+		return linear(w.HeadW, w.HeadB, x[N-1], a.NumClasses)
+	}
 	return linear(w.HeadW, w.HeadB, x[0], a.NumClasses)
 }
 
@@ -126,6 +153,10 @@ func TestDenseMatchesReference(t *testing.T) {
 		{Dim: 16, Depth: 3, Heads: 4, MLPDim: 32, Frames: 1, Coeffs: 7, NumClasses: 2, NormEps: 1e-6, Norm: "post"},
 		{Dim: 12, Depth: 1, Heads: 3, MLPDim: 5, Frames: 31, Coeffs: 13, NumClasses: 9, NormEps: 1e-5, Norm: "post"},
 		kwt1(98, 12),
+		streamArch(),
+		{Dim: 12, Depth: 1, Heads: 3, MLPDim: 5, Frames: 31, Coeffs: 13, NumClasses: 9, NormEps: 1e-5, Norm: "post", Context: 31},
+		{Dim: 16, Depth: 3, Heads: 1, MLPDim: 32, Frames: 1, Coeffs: 7, NumClasses: 2, NormEps: 1e-6, Norm: "post", Context: 1},
+		streamingKWT(),
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
 	for i, a := range archs {

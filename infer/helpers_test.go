@@ -17,6 +17,21 @@ func kwt1(frames, classes int) Arch {
 	return Arch{Dim: 64, Depth: 12, Heads: 1, MLPDim: 256, Frames: frames, Coeffs: 40, NumClasses: classes, NormEps: 1e-6, Norm: "post"}
 }
 
+// streamArch is a small streaming KWT: 3 layers, 2 heads, 5 tokens of
+// context, so that the receptive field (13 frames) is shorter than the
+// window (20) and the rings wrap several times in a window.
+func streamArch() Arch {
+	return Arch{Dim: 16, Depth: 3, Heads: 2, MLPDim: 24, Frames: 20, Coeffs: 6, NumClasses: 4, NormEps: 1e-6, Norm: "post", Context: 5}
+}
+
+// streamingKWT is the shipped streaming model's shape: 6 layers of d = 64
+// over 148 frames, each token attending to the 25 latest.
+func streamingKWT() Arch {
+	a := kwt1(148, 8)
+	a.Depth, a.Context = 6, 25
+	return a
+}
+
 func randomModel(t testing.TB, a Arch, seed uint64) *Model {
 	t.Helper()
 	m, err := Random(a, seed)

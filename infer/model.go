@@ -62,15 +62,33 @@ type Arch struct {
 	NumClasses int     `json:"classes"`  // output classes C
 	NormEps    float64 `json:"norm_eps"` // LayerNorm epsilon
 	Norm       string  `json:"norm"`     // "post": LayerNorm after each residual sum
+	// Context is 0 for the window KWT (class token, positional embedding,
+	// every token attends to every token). Context n > 0 makes a streaming
+	// KWT: no class token and no positional embedding; token t attends to
+	// tokens t-n+1 .. t with a learned bias per distance (attn.rel), and the
+	// head reads the newest token. Depth*(n-1) < Frames, so that token
+	// depends on the frames of its window only, and a stream can compute
+	// each frame's token once, when it arrives (Stream).
+	Context int `json:"context,omitempty"`
 }
 
-// archKeys lists the keys of the "architecture" JSON, all required.
+// archKeys lists the keys of the "architecture" JSON that are required;
+// "context" is optional (0 when absent).
 func archKeys() []string {
 	return []string{"dim", "depth", "heads", "mlp_dim", "frames", "coeffs", "classes", "norm_eps", "norm"}
 }
 
-// Tokens is the sequence length, Frames plus the class token.
-func (a Arch) Tokens() int { return a.Frames + 1 }
+// Streaming reports whether a is a streaming KWT (Context > 0).
+func (a Arch) Streaming() bool { return a.Context > 0 }
+
+// Tokens is the sequence length of a window: Frames plus the class token,
+// or Frames for a streaming KWT.
+func (a Arch) Tokens() int {
+	if a.Streaming() {
+		return a.Frames
+	}
+	return a.Frames + 1
+}
 
 func (a Arch) validate() error {
 	bad := func(field string, v any, want string) error {
@@ -96,6 +114,9 @@ func (a Arch) validate() error {
 		return bad("norm_eps", a.NormEps, "1e-12..1")
 	case a.Norm != "post":
 		return bad("norm", strconv.Quote(a.Norm), `"post"`)
+	case a.Context < 0 || (a.Context > 0 && a.Depth*(a.Context-1) >= a.Frames):
+		return bad("context", a.Context, fmt.Sprintf("0, or 1..%d so that depth*(context-1) < frames (%d)",
+			(a.Frames-1)/a.Depth+1, a.Frames))
 	}
 	return nil
 }
@@ -230,8 +251,8 @@ type Model struct {
 type Weights struct {
 	EmbedW []float32 // [Dim, Coeffs]
 	EmbedB []float32 // [Dim]
-	Cls    []float32 // [Dim]
-	Pos    []float32 // [Tokens, Dim]
+	Cls    []float32 // [Dim]; nil in a streaming KWT
+	Pos    []float32 // [Tokens, Dim]; nil in a streaming KWT
 	Layers []Layer   // [Depth]
 	HeadW  []float32 // [NumClasses, Dim]
 	HeadB  []float32 // [NumClasses]
@@ -245,6 +266,7 @@ type Layer struct {
 	FC1, FC1B     []float32 // [MLPDim, Dim], [MLPDim]
 	FC2, FC2B     []float32 // [Dim, MLPDim], [Dim]
 	Norm2, Norm2B []float32 // [Dim]
+	Rel           []float32 // [Heads, Context]: score bias by distance (streaming KWT only)
 }
 
 // Keywords returns the classes that can be detected: every class except
@@ -272,7 +294,6 @@ type param struct {
 func (w *Weights) params(a Arch) []param {
 	d, m := a.Dim, a.MLPDim
 	ps := []param{
-		{"cls", []int{d}, &w.Cls},
 		{"embed.bias", []int{d}, &w.EmbedB},
 		{"embed.weight", []int{d, a.Coeffs}, &w.EmbedW},
 		{"head.bias", []int{a.NumClasses}, &w.HeadB},
@@ -296,8 +317,13 @@ func (w *Weights) params(a Arch) []param {
 			param{p + "norm2.bias", []int{d}, &l.Norm2B},
 			param{p + "norm2.weight", []int{d}, &l.Norm2},
 		)
+		if a.Streaming() {
+			ps = append(ps, param{p + "attn.rel", []int{a.Heads, a.Context}, &l.Rel})
+		}
 	}
-	ps = append(ps, param{"pos", []int{a.Tokens(), d}, &w.Pos})
+	if !a.Streaming() {
+		ps = append(ps, param{"cls", []int{d}, &w.Cls}, param{"pos", []int{a.Tokens(), d}, &w.Pos})
+	}
 	// Byte order of names ("layers.10." before "layers.2."), as the Python
 	// safetensors writer orders a single-dtype file.
 	slices.SortFunc(ps, func(x, y param) int { return strings.Compare(x.name, y.name) })
@@ -317,7 +343,11 @@ func (m *Model) ParamCount() int64 {
 	a := m.Arch
 	d, M, C := int64(a.Dim), int64(a.MLPDim), int64(a.NumClasses)
 	perLayer := 4*d*d + d + 2*d + (M*d + M) + (d*M + d) + 2*d
-	return d*int64(a.Coeffs) + d + d + int64(a.Tokens())*d + int64(a.Depth)*perLayer + C*d + C
+	embed := d*int64(a.Coeffs) + d
+	if a.Streaming() {
+		return embed + int64(a.Depth)*(perLayer+int64(a.Heads*a.Context)) + C*d + C
+	}
+	return embed + d + int64(a.Tokens())*d + int64(a.Depth)*perLayer + C*d + C
 }
 
 // DenseMACs returns the multiply-accumulates of one dense inference and
@@ -443,7 +473,7 @@ func parseMeta(meta map[string]string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := decodeObject("architecture", s, &m.Arch, archKeys(), archKeys()); err != nil {
+	if err := decodeObject("architecture", s, &m.Arch, archKeys(), append(archKeys(), "context")); err != nil {
 		return nil, err
 	}
 	if s, err = get("classes"); err != nil {
@@ -538,7 +568,11 @@ func (m *Model) validateMeta() error {
 		return err
 	}
 	if m.Delta != nil {
-		if err := m.Delta.Validate(m.Arch.Depth); err != nil {
+		err := m.Delta.Validate(m.Arch.Depth)
+		if err == nil {
+			err = checkStreamThresholds(m.Arch, *m.Delta)
+		}
+		if err != nil {
 			return fmt.Errorf("metadata \"delta\": %v", err)
 		}
 	}

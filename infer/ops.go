@@ -122,12 +122,27 @@ type Times struct {
 // denseLayerMACs returns the dense MACs of layer li per site: keys and
 // values for every token, the rest for queryRows tokens (in the last layer
 // only the class token's).
+//
+// In a streaming KWT they are those of Forward, which runs a window's
+// tokens from an empty stream: token t attends to min(t+1, Context) keys,
+// and the last layer computes the newest token's query side only.
 func denseLayerMACs(a Arch, li int) [NumOpSites]int64 {
 	n, r, d, M := int64(a.Tokens()), int64(queryRows(a, li)), int64(a.Dim), int64(a.MLPDim)
 	var c [NumOpSites]int64
 	c[OpQ], c[OpK], c[OpV], c[OpOut] = r*d*d, n*d*d, n*d*d, r*d*d
 	c[OpScores], c[OpValues] = r*n*d, r*n*d
 	c[OpFC1], c[OpFC2] = r*d*M, r*M*d
+	if a.Streaming() {
+		var keys int64 // keys read by the r query rows
+		if r == 1 {
+			keys = min(n, int64(a.Context))
+		} else {
+			for t := range n {
+				keys += min(t+1, int64(a.Context))
+			}
+		}
+		c[OpScores], c[OpValues] = keys*d, keys*d
+	}
 	return c
 }
 
@@ -140,6 +155,10 @@ type counter struct {
 	frames   int64               // frames embedded
 	exec     [][NumOpSites]int64 // executed MACs per layer and site; nil for Dense
 	denseLay [][NumOpSites]int64 // per layer
+	// denseRun counts the dense MACs as they run, per layer and site, for a
+	// streaming KWT, whose work depends on how many frames each hop brings;
+	// nil for the window KWT.
+	denseRun [][NumOpSites]int64
 	timing   bool
 	times    Times
 }
@@ -149,15 +168,26 @@ func newCounter(a Arch, sparse bool) counter {
 	for i := range c.denseLay {
 		c.denseLay[i] = denseLayerMACs(a, i)
 	}
-	if sparse {
+	if sparse || a.Streaming() {
 		c.exec = make([][NumOpSites]int64, a.Depth)
 	}
+	if a.Streaming() {
+		c.denseRun = make([][NumOpSites]int64, a.Depth)
+	}
 	return c
+}
+
+// add counts exec executed and dense dense MACs of site s in layer li
+// (streaming KWT).
+func (c *counter) add(li int, s OpSite, exec, dense int64) {
+	c.exec[li][s] += exec
+	c.denseRun[li][s] += dense
 }
 
 func (c *counter) reset() {
 	c.windows, c.frames = 0, 0
 	clear(c.exec)
+	clear(c.denseRun)
 	c.times = Times{}
 }
 
@@ -167,10 +197,16 @@ func (c *counter) counts() OpCounts {
 	headMACs := int64(a.NumClasses) * int64(a.Dim)
 	oc := OpCounts{Windows: c.windows, Frames: c.frames, Layers: make([][NumOpSites]MACs, a.Depth)}
 	oc.Model[OpEmbed] = MACs{Executed: c.frames * frameMACs, Dense: c.windows * int64(a.Frames) * frameMACs}
+	if c.denseRun != nil { // a stream embeds each frame once, densely
+		oc.Model[OpEmbed].Dense = oc.Model[OpEmbed].Executed
+	}
 	oc.Model[OpHead] = MACs{Executed: c.windows * headMACs, Dense: c.windows * headMACs}
 	for i := range oc.Layers {
 		for s := OpQ; s <= OpFC2; s++ {
 			dense := c.windows * c.denseLay[i][s]
+			if c.denseRun != nil {
+				dense = c.denseRun[i][s]
+			}
 			exec := dense
 			if c.exec != nil {
 				exec = c.exec[i][s]

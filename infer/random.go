@@ -49,12 +49,12 @@ func Random(a Arch, seed uint64) (*Model, error) {
 	for _, p := range m.Weights.params(a) {
 		n := numel(p.shape)
 		switch {
-		case len(p.shape) == 2 && p.name != "pos": // Linear weight [out, in]
+		case len(p.shape) == 2 && p.name != "pos" && !hasSuffix(p.name, "attn.rel"): // Linear weight [out, in]
 			b := math.Sqrt(3 / float64(p.shape[1]))
 			*p.data = uniform(n, -b, b)
 		case hasSuffix(p.name, "norm1.weight", "norm2.weight"):
 			*p.data = uniform(n, 0.5, 1.5)
-		default: // biases, LayerNorm shifts, cls, pos
+		default: // biases, LayerNorm shifts, cls, pos, distance biases
 			*p.data = uniform(n, -0.2, 0.2)
 		}
 	}

@@ -43,7 +43,11 @@ func TestTrainingSmoke(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s %s: %v\n%s", python, script, dir, err, out)
 	}
-	checkGolden(t, filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "model.golden.safetensors"))
+	for _, name := range []string{"model", "stream"} {
+		t.Run(name, func(t *testing.T) {
+			checkGolden(t, filepath.Join(dir, name+".safetensors"), filepath.Join(dir, name+".golden.safetensors"))
+		})
+	}
 }
 
 // TestGoldenShippedModel checks every shipped model that has golden vectors (the

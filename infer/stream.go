@@ -26,6 +26,10 @@ func (s *Dense) EmbedFrame(frame, token []float32) {
 func (s *Dense) ForwardEmbedded(tokens, logits []float32) {
 	a := s.m.Arch
 	checkEmbedded(a, tokens, logits)
+	if s.st != nil {
+		s.st.forwardEmbedded(tokens, logits)
+		return
+	}
 	t0 := s.c.now()
 	d := a.Dim
 	copy(s.x[:d], s.m.Weights.Cls)

@@ -106,8 +106,12 @@ def numpy_forward(t, arch, frames):
     d, h, eps = arch["dim"], arch["heads"], arch["norm_eps"]
     dh = d // h
     out = []
+    context = arch.get("context", 0)
     for f in frames.astype(np.float64):
-        x = np.concatenate([t["cls"][None, :], f @ t["embed.weight"].T + t["embed.bias"]]) + t["pos"]
+        x = f @ t["embed.weight"].T + t["embed.bias"]
+        if not context:
+            x = np.concatenate([t["cls"][None, :], x]) + t["pos"]
+        dist = np.arange(len(x))[:, None] - np.arange(len(x))[None, :]
         for i in range(arch["depth"]):
             p = f"layers.{i}."
             q, k, v = (x @ t[p + f"attn.{n}.weight"].T for n in "qkv")
@@ -115,6 +119,9 @@ def numpy_forward(t, arch, frames):
             for j in range(h):
                 sl = slice(j * dh, (j + 1) * dh)
                 s = q[:, sl] @ k[:, sl].T / np.sqrt(dh)
+                if context:
+                    bias = t[p + "attn.rel"][j][np.clip(dist, 0, context - 1)]
+                    s = np.where((dist >= 0) & (dist < context), s + bias, -np.inf)
                 s = np.exp(s - s.max(-1, keepdims=True))
                 heads.append((s / s.sum(-1, keepdims=True)) @ v[:, sl])
             a = np.concatenate(heads, -1) @ t[p + "attn.out.weight"].T + t[p + "attn.out.bias"]
@@ -122,7 +129,7 @@ def numpy_forward(t, arch, frames):
             m = _gelu(x @ t[p + "mlp.fc1.weight"].T + t[p + "mlp.fc1.bias"])
             m = m @ t[p + "mlp.fc2.weight"].T + t[p + "mlp.fc2.bias"]
             x = _layer_norm(x + m, t[p + "norm2.weight"], t[p + "norm2.bias"], eps)
-        out.append(x[0] @ t["head.weight"].T + t["head.bias"])
+        out.append(x[-1 if context else 0] @ t["head.weight"].T + t["head.bias"])
     return np.array(out)
 
 

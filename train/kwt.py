@@ -3,7 +3,7 @@
 The module and parameter names are the tensor names of models/FORMAT.md:
 
     embed.{weight,bias}, cls, pos,
-    layers.{i}.attn.{q,k,v}.weight, layers.{i}.attn.out.{weight,bias},
+    layers.{i}.attn.{q,k,v}.weight, layers.{i}.attn.out.{weight,bias}, layers.{i}.attn.rel,
     layers.{i}.norm1.{weight,bias}, layers.{i}.mlp.fc1.{weight,bias},
     layers.{i}.mlp.fc2.{weight,bias}, layers.{i}.norm2.{weight,bias},
     head.{weight,bias}
@@ -34,9 +34,18 @@ class KWTConfig:
     classes: int = 8
     norm_eps: float = 1e-6
     norm: str = "post"
+    # 0: the class token and absolute positions over the whole window (KWT). n > 0: a
+    # streaming KWT: each token attends to itself and the n-1 tokens before it, with a
+    # learned bias per distance instead of positions, and the last token is classified.
+    # With depth*(n-1) < frames, that token sees only frames of its window, so the daemon
+    # can compute each frame's token once, when it arrives, and reuse it in every window.
+    context: int = 0
 
     def to_json(self):
-        return asdict(self)
+        d = asdict(self)
+        if not self.context:
+            del d["context"]  # files of the window KWT keep their original architecture
+        return d
 
 
 DELTA_SITES = ("qkv", "scores", "values", "out", "fc1", "fc2")
@@ -78,11 +87,15 @@ class Attention(nn.Module):
     are concatenated in head order before `out`.
     """
 
-    def __init__(self, dim, heads):
+    def __init__(self, dim, heads, context=0):
         super().__init__()
         if dim % heads:
             raise ValueError(f"dim {dim} is not divisible by heads {heads}")
         self.heads = heads
+        self.context = context
+        if context:
+            # rel[h, j]: added to head h's score of the key j tokens before the query
+            self.rel = nn.Parameter(torch.zeros(heads, context))
         self.q = nn.Linear(dim, dim, bias=False)
         self.k = nn.Linear(dim, dim, bias=False)
         self.v = nn.Linear(dim, dim, bias=False)
@@ -102,9 +115,21 @@ class Attention(nn.Module):
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
         q = held(q, th.get("scores"))
         scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(dh)
+        if self.context:
+            scores = scores + causal_bias(self.rel, t)
         p = held(scores.softmax(dim=-1), th.get("values"))
         o = torch.matmul(p, v)  # [b, h, t, dh]
         return self.out(held(o.transpose(1, 2).reshape(b, t, d), th.get("out")))
+
+
+def causal_bias(rel, tokens):
+    """[heads, tokens, tokens] additive score bias: rel[h, t-j] where 0 <= t-j < context,
+    -inf elsewhere (keys after the query or too far before it)."""
+    context = rel.shape[-1]
+    pos = torch.arange(tokens)
+    dist = pos[:, None] - pos[None, :]
+    valid = (dist >= 0) & (dist < context)
+    return rel[:, dist.clamp(0, context - 1)].masked_fill(~valid, float("-inf"))
 
 
 class MLP(nn.Module):
@@ -127,7 +152,7 @@ class Layer(nn.Module):
 
     def __init__(self, cfg, dropout=0.0):
         super().__init__()
-        self.attn = Attention(cfg.dim, cfg.heads)
+        self.attn = Attention(cfg.dim, cfg.heads, cfg.context)
         self.norm1 = nn.LayerNorm(cfg.dim, eps=cfg.norm_eps)
         self.mlp = MLP(cfg.dim, cfg.mlp_dim, dropout)
         self.norm2 = nn.LayerNorm(cfg.dim, eps=cfg.norm_eps)
@@ -144,14 +169,17 @@ class KWT(nn.Module):
     def __init__(self, cfg, dropout=0.0):
         super().__init__()
         self.cfg = cfg
+        if cfg.context and cfg.depth * (cfg.context - 1) >= cfg.frames:
+            raise ValueError(f"context {cfg.context} over {cfg.depth} layers reaches past a window of {cfg.frames} frames")
         self.embed = nn.Linear(cfg.coeffs, cfg.dim)
-        self.cls = nn.Parameter(torch.zeros(cfg.dim))
-        self.pos = nn.Parameter(torch.randn(cfg.frames + 1, cfg.dim) * 0.02)
+        if not cfg.context:
+            self.cls = nn.Parameter(torch.zeros(cfg.dim))
+            self.pos = nn.Parameter(torch.randn(cfg.frames + 1, cfg.dim) * 0.02)
+            nn.init.normal_(self.cls, std=0.02)
         self.layers = nn.ModuleList([Layer(cfg, dropout) for _ in range(cfg.depth)])
         self.head = nn.Linear(cfg.dim, cfg.classes)
         self.register_buffer("feat_mean", torch.zeros(cfg.coeffs), persistent=False)
         self.register_buffer("feat_std", torch.ones(cfg.coeffs), persistent=False)
-        nn.init.normal_(self.cls, std=0.02)
         self.delta = None  # {site: [theta per layer]}: simulate the delta forward pass
 
     def set_delta(self, sites):
@@ -160,6 +188,8 @@ class KWT(nn.Module):
         for name, th in (sites or {}).items():
             if name not in DELTA_SITES or len(th) != self.cfg.depth:
                 raise ValueError(f"delta site {name!r}: want one of {DELTA_SITES} with {self.cfg.depth} thresholds")
+            if self.cfg.context and name in ("scores", "values"):
+                raise ValueError(f"delta site {name!r}: a streaming model has no delta scores or values")
         self.delta = dict(sites) if sites else None
 
     def set_normalisation(self, mean, std):
@@ -174,11 +204,19 @@ class KWT(nn.Module):
         """Logits for already normalised frames [batch, frames, coeffs]."""
         b = x.shape[0]
         tok = self.embed(x)
-        cls = self.cls.expand(b, 1, -1)
-        x = torch.cat([cls, tok], dim=1) + self.pos
+        if self.cfg.context:
+            x = tok
+        else:
+            cls = self.cls.expand(b, 1, -1)
+            x = torch.cat([cls, tok], dim=1) + self.pos
         for i, layer in enumerate(self.layers):
-            x = layer(x, {s: th[i] for s, th in self.delta.items()} if self.delta else None)
-        return self.head(x[:, 0])
+            th = {s: t[i] for s, t in self.delta.items()} if self.delta else None
+            if th and self.cfg.context and i == self.cfg.depth - 1:
+                # The daemon runs the last layer's query side once per hop, densely:
+                # only the keys and values see every token.
+                th = {s: t for s, t in th.items() if s == "qkv"}
+            x = layer(x, th)
+        return self.head(x[:, -1 if self.cfg.context else 0])
 
     def forward(self, frames):
         """Logits for raw MFCC frames [batch, frames, coeffs]."""

@@ -6,8 +6,9 @@ Trains a tiny KWT (dim 16, depth 2, 2 heads, MLP 32, 20 frames, 4 classes) for a
 steps on random frames, with a non-trivial MFCC normalisation, and exports it with the
 same code as a real model: OUTDIR/model.safetensors and OUTDIR/model.golden.safetensors.
 The last steps run as the delta forward pass (kwt.held), distilled from the dense model, as
-train/delta_finetune.py does, and the file stores those delta thresholds. The Go loader's
-tests compare their dense and delta forward passes with the golden logits.
+train/delta_finetune.py does, and the file stores those delta thresholds. The same runs
+again for a streaming KWT (context 4): OUTDIR/stream.safetensors and its golden file.
+The Go loader's tests compare their dense and delta forward passes with the golden logits.
 """
 
 import os
@@ -41,10 +42,15 @@ def main():
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
+    smoke(out / "model.safetensors", context=0)
+    smoke(out / "stream.safetensors", context=4)
+
+
+def smoke(path, context):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-
-    cfg = KWTConfig(dim=16, depth=2, heads=2, mlp_dim=32, frames=20, coeffs=40, classes=len(CLASSES))
+    cfg = KWTConfig(dim=16, depth=2, heads=2, mlp_dim=32, frames=20, coeffs=40, classes=len(CLASSES),
+                    context=context)
     model = KWT(cfg)
     # Raw frames look like MFCCs: a large, negative c0 and smaller higher coefficients.
     scale = np.concatenate([[40.0], np.linspace(8.0, 1.0, 39)]).astype(np.float32)
@@ -62,6 +68,8 @@ def main():
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     delta = {site: [0.3, 0.5] for site in DELTA_SITES}
     delta["values"] = [0.01, 0.02]  # probabilities, far smaller than activations
+    if context:  # a streaming model's attention has no delta sites
+        del delta["scores"], delta["values"]
     hard = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     for step in range(12):
         lossf = hard
@@ -84,10 +92,10 @@ def main():
     per_class = {c: round(float(np.mean(pred[y == i] == i)), 4) for i, c in enumerate(CLASSES) if np.any(y == i)}
     validation = {"accuracy": round(float(np.mean(pred == y)), 4), "per_class": per_class,
                   "note": "smoke test: accuracy on its own random training data"}
-    logits, err = export(model, out / "model.safetensors", CLASSES, x[:8],
+    logits, err = export(model, path, CLASSES, x[:8],
                          training={"smoke": True, "steps": 12, "final_loss": round(float(loss), 4)},
                          validation=validation, delta=delta)
-    print(f"smoke: wrote {out / 'model.safetensors'} and model.golden.safetensors "
+    print(f"smoke: wrote {path} and its golden file "
           f"({len(logits)} windows, numpy vs torch max error {err:.2g}, loss {float(loss):.3f})")
 
 

@@ -49,7 +49,7 @@ def make_optimizer(model, lr, weight_decay):
     """AdamW with weight decay on the weight matrices only (not biases, norms, cls, pos)."""
     decay, no_decay = [], []
     for n, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or n in ("cls", "pos") else decay).append(p)
+        (no_decay if p.ndim < 2 or n in ("cls", "pos") or n.endswith(".rel") else decay).append(p)
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98))
 
@@ -142,7 +142,7 @@ def train(args):
     log.info("train %d / selection %d / validation %d clip variants", len(tr), len(sel), len(val))
 
     cfg = KWTConfig(dim=args.dim, depth=args.depth, heads=args.heads, mlp_dim=args.mlp_dim,
-                    frames=args.frames, classes=len(CLASSES))
+                    frames=args.frames, classes=len(CLASSES), context=args.context)
     model = KWT(cfg, dropout=args.dropout)
     mean, std = normalisation(tr)
     model.set_normalisation(mean, std)
@@ -255,6 +255,8 @@ def main():
     ap.add_argument("--heads", type=int, default=1)
     ap.add_argument("--mlp-dim", type=int, default=256)
     ap.add_argument("--frames", type=int, default=148, help="window length in 10 ms frames (148 = 1.5 s)")
+    ap.add_argument("--context", type=int, default=int(env("CONTEXT", 0)),
+                    help="streaming KWT: tokens each token attends to, itself included (0: class-token KWT)")
     ap.add_argument("--minutes", type=float, default=float(env("MINUTES", 45)),
                     help="training time budget (the schedule follows wall-clock time)")
     ap.add_argument("--steps", type=int, default=int(env("STEPS", 0)),
