@@ -29,6 +29,20 @@ type FrameScorer interface {
 	ForwardEmbedded(tokens, logits []float32) // frames*TokenDim values, oldest token first
 }
 
+// StreamScorer is a Scorer whose model is a streaming KWT (infer.Arch.Context > 0) when
+// Streaming says so: each frame then goes through the network once, when it arrives
+// (PushFrame), and a hop only finishes the newest token (StreamLogits). Without delta
+// pruning, StreamLogits after a frame gives the logits Forward gives on the window that
+// ends with it; with delta pruning the references run on across windows instead of
+// starting afresh in each. infer.Dense and infer.Delta implement it.
+type StreamScorer interface {
+	Scorer
+	Streaming() bool
+	PushFrame(frame []float32)
+	StreamLogits(logits []float32)
+	ResetStream()
+}
+
 // Config describes the model's window and how often to score it.
 type Config struct {
 	Frames       int             // frames per window
@@ -38,7 +52,8 @@ type Config struct {
 	OnDetect     func(detect.Detection)
 	OnPosteriors func(at time.Duration, probs []float32) // optional: every hop's posteriors
 	// NoReuse makes the engine pass whole windows of frames to Forward even when the
-	// scorer is a FrameScorer (for comparisons; the results are the same).
+	// scorer is a FrameScorer or StreamScorer (for comparisons; the results are the same,
+	// except for a streaming model's delta references, which then restart in each window).
 	NoReuse bool
 }
 
@@ -46,7 +61,8 @@ type Config struct {
 type Engine struct {
 	cfg       Config
 	scorer    Scorer
-	frames    FrameScorer // scorer, when its tokens are reused; else nil
+	frames    FrameScorer  // scorer, when its tokens are reused; else nil
+	stream    StreamScorer // scorer, when it takes frames one by one; else nil
 	det       *detect.Detector
 	coeffs    int // values per ring slot: frame coefficients, or the token width with reuse
 	hopFrames uint64
@@ -68,6 +84,14 @@ func New(cfg Config, scorer Scorer, det *detect.Detector) (*Engine, error) {
 		return nil, fmt.Errorf("engine: hop %v must be a positive multiple of the %v frame hop", cfg.Hop, frameHop)
 	}
 	k := cfg.Frontend.NumCoeffs
+	if ss, ok := scorer.(StreamScorer); ok && ss.Streaming() && !cfg.NoReuse {
+		return &Engine{
+			cfg: cfg, scorer: scorer, stream: ss, det: det, coeffs: k,
+			hopFrames: uint64(cfg.Hop / frameHop),
+			logits:    make([]float32, cfg.Classes),
+			probs:     make([]float32, cfg.Classes),
+		}, nil
+	}
 	fs, reuse := scorer.(FrameScorer)
 	if reuse && !cfg.NoReuse {
 		if k = fs.TokenDim(); k < 1 {
@@ -90,6 +114,16 @@ func New(cfg Config, scorer Scorer, det *detect.Detector) (*Engine, error) {
 // When a hop is complete it scores the window and may report a detection. Its signature
 // matches pipeline.FrameFunc.
 func (e *Engine) PushFrame(index uint64, frame []float32) {
+	if e.stream != nil {
+		e.stream.PushFrame(frame[:e.coeffs])
+		e.seen++
+		if !e.hopDone() {
+			return
+		}
+		e.stream.StreamLogits(e.logits)
+		e.score(index)
+		return
+	}
 	slot := int(e.seen % uint64(e.cfg.Frames))
 	dst := e.ring[slot*e.coeffs : (slot+1)*e.coeffs]
 	if e.frames != nil {
@@ -98,7 +132,7 @@ func (e *Engine) PushFrame(index uint64, frame []float32) {
 		copy(dst, frame[:e.coeffs])
 	}
 	e.seen++
-	if e.seen < uint64(e.cfg.Frames) || (e.seen-uint64(e.cfg.Frames))%e.hopFrames != 0 {
+	if !e.hopDone() {
 		return
 	}
 	// Unroll: the oldest frame sits just after the newest one.
@@ -110,6 +144,17 @@ func (e *Engine) PushFrame(index uint64, frame []float32) {
 	} else {
 		e.scorer.Forward(e.window, e.logits)
 	}
+	e.score(index)
+}
+
+// hopDone reports whether the frames seen complete a window and a hop.
+func (e *Engine) hopDone() bool {
+	return e.seen >= uint64(e.cfg.Frames) && (e.seen-uint64(e.cfg.Frames))%e.hopFrames == 0
+}
+
+// score turns the logits of the window that ends with frame index into posteriors and
+// passes them on.
+func (e *Engine) score(index uint64) {
 	infer.Softmax(e.logits, e.probs)
 	e.runs++
 	at := e.frameEnd(index)
@@ -134,6 +179,9 @@ func (e *Engine) Inferences() uint64 { return e.runs }
 // Reset starts a new stream: the window empties and the detector forgets its history.
 func (e *Engine) Reset() {
 	clear(e.ring)
+	if e.stream != nil {
+		e.stream.ResetStream()
+	}
 	e.seen, e.runs = 0, 0
 	e.det.Reset()
 }

@@ -190,3 +190,85 @@ func TestPushFrameWithDeltaDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per frame", a)
 	}
 }
+
+// A streaming model runs each frame through the network once: its posteriors equal bit for
+// bit those of scoring every window afresh (dense), the MACs per second of audio drop by
+// about the window's length in hops, and Reset starts the stream anew.
+func TestStreamingModel(t *testing.T) {
+	a := infer.Arch{Dim: 16, Depth: 2, Heads: 2, MLPDim: 32, Frames: 50, Coeffs: 40, NumClasses: 4, NormEps: 1e-6, Norm: "post", Context: 8}
+	m, err := infer.Random(a, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	frames := make([][]float32, 300) // 3 s
+	for i := range frames {
+		frames[i] = make([]float32, a.Coeffs)
+		for j := range frames[i] {
+			frames[i][j] = float32(rng.NormFloat64())
+		}
+	}
+	direct, streamed := m.NewDense(), m.NewDense()
+	want := runStream(t, m, direct, frames, true)
+	got := runStream(t, m, streamed, frames, false)
+	if len(want) != 26 || len(got) != len(want) {
+		t.Fatalf("%d and %d windows", len(want), len(got))
+	}
+	for i := range want {
+		for c := range want[i] {
+			if math.Float32bits(got[i][c]) != math.Float32bits(want[i][c]) {
+				t.Fatalf("window %d: streamed %v, whole windows %v", i, got[i], want[i])
+			}
+		}
+	}
+	whole, streamMACs := direct.Ops().Total().Executed, streamed.Ops().Total().Executed
+	if ratio := float64(whole) / float64(streamMACs); ratio < 4 {
+		t.Errorf("whole windows run %d MACs, the stream %d: only %.1fx fewer", whole, streamMACs, ratio)
+	}
+	t.Logf("MACs for 3 s: %d scoring whole windows, %d streaming (%.1fx)", whole, streamMACs, float64(whole)/float64(streamMACs))
+
+	// A delta stream stays close to the dense one.
+	delta := m.NewDelta(infer.UniformThresholds(a.Depth, 0.05, infer.DeltaQKV, infer.DeltaOut))
+	for i, p := range runStream(t, m, delta, frames, false) {
+		for c := range p {
+			if d := math.Abs(float64(p[c] - want[i][c])); d > 0.05 {
+				t.Fatalf("delta stream, window %d: posterior %v, dense %v", i, p, want[i])
+			}
+		}
+	}
+
+	det, _ := detect.New(m.Classes, detect.Rule{Enabled: true, Threshold: 0.99, Smoothing: 1, Patience: 1}, nil)
+	var first [][]float32
+	e, err := New(Config{Frames: a.Frames, Classes: a.NumClasses, Hop: 100 * time.Millisecond, Frontend: m.Frontend,
+		OnPosteriors: func(_ time.Duration, p []float32) { first = append(first, append([]float32(nil), p...)) }}, streamed, det)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames[100:] { // a stream that starts elsewhere
+		e.PushFrame(uint64(i), f)
+	}
+	e.Reset()
+	first = nil
+	for i, f := range frames {
+		e.PushFrame(uint64(i), f)
+	}
+	for i := range want {
+		if math.Float32bits(first[i][0]) != math.Float32bits(want[i][0]) {
+			t.Fatalf("after Reset, window %d: %v, want %v", i, first[i], want[i])
+		}
+	}
+}
+
+func TestPushFrameStreamingDoesNotAllocate(t *testing.T) {
+	a := infer.Arch{Dim: 8, Depth: 1, Heads: 2, MLPDim: 8, Frames: 10, Coeffs: 40, NumClasses: 3, NormEps: 1e-6, Norm: "post", Context: 4}
+	m, err := infer.Random(a, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, 10, 10*time.Millisecond, m.NewDelta(infer.UniformThresholds(1, 0.1, infer.DeltaQKV)), nil)
+	frame := make([]float32, 40)
+	var i uint64
+	if a := testing.AllocsPerRun(500, func() { frame[0] = float32(i % 7); e.PushFrame(i, frame); i++ }); a != 0 {
+		t.Fatalf("%v allocations per frame", a)
+	}
+}
