@@ -69,10 +69,20 @@ type deltaRefs struct {
 // errStreamSites rejects the delta sites that a streaming KWT cannot run.
 var errStreamSites = errors.New("a streaming model (context > 0) has no delta sites \"scores\" and \"values\": its attention reads a ring of keys that moves with every token")
 
-// checkStreamThresholds reports whether th can run on a of arch a.
+// HasDeltaSite reports whether models of architecture a run site s on
+// deltas: every site in the window KWT; not scores or values in a
+// streaming KWT.
+func (a Arch) HasDeltaSite(s DeltaSite) bool {
+	return !a.Streaming() || (s != DeltaScores && s != DeltaValues)
+}
+
+// checkStreamThresholds reports whether th can run on models of
+// architecture a.
 func checkStreamThresholds(a Arch, th Thresholds) error {
-	if a.Streaming() && (th.Enabled[DeltaScores] || th.Enabled[DeltaValues]) {
-		return errStreamSites
+	for s, on := range th.Enabled {
+		if on && !a.HasDeltaSite(DeltaSite(s)) {
+			return errStreamSites
+		}
 	}
 	return nil
 }
@@ -147,26 +157,25 @@ func (s *streamer) reset() {
 // an empty stream, then the logits of the newest token.
 func (s *streamer) forward(features, logits []float32) {
 	a := s.m.Arch
-	t0 := s.c.now()
 	s.reset()
 	for t := range a.Frames {
 		embedFrame(s.m, s.embedT, s.c, features[t*a.Coeffs:(t+1)*a.Coeffs], s.tok)
 		s.push(s.tok)
 	}
 	s.logits(logits)
-	dt, _ := s.c.since(t0)
-	s.c.times.Forward += dt
 }
 
 // push runs one embedded frame through the layers: all of every layer but
-// the last, and the last layer's keys and values.
+// the last, and the last layer's keys and values. Its time counts as
+// forward-pass time (Times.Forward), as does that of logits.
 func (s *streamer) push(token []float32) {
 	a := s.m.Arch
 	d := a.Dim
 	slot := int(s.pos % int64(s.n))
 	x := s.x
 	copy(x, token)
-	t0 := s.c.now()
+	start := s.c.now()
+	t0 := start
 	for li := range a.Depth {
 		last := li == a.Depth-1
 		s.project(li, x, last)
@@ -186,6 +195,8 @@ func (s *streamer) push(token []float32) {
 	}
 	dt, _ := s.c.since(t0)
 	s.c.times.MHSA += dt
+	dt, _ = s.c.since(start)
+	s.c.times.Forward += dt
 	s.pos++
 }
 
@@ -217,6 +228,8 @@ func (s *streamer) logits(out []float32) {
 	matVec(out, w.HeadW, x, a.NumClasses, d)
 	add(out, w.HeadB)
 	s.c.windows++
+	dt, _ = s.c.since(t0)
+	s.c.times.Forward += dt
 }
 
 // project sets s.qkv to the token's q | k | v in layer li (keys and values
@@ -361,14 +374,11 @@ func (s *streamer) pushFrame(frame []float32) {
 // forwardEmbedded is ForwardEmbedded for a streaming KWT.
 func (s *streamer) forwardEmbedded(tokens, logits []float32) {
 	d := s.m.Arch.Dim
-	t0 := s.c.now()
 	s.reset()
 	for t := range len(tokens) / d {
 		s.push(tokens[t*d : (t+1)*d])
 	}
 	s.logits(logits)
-	dt, _ := s.c.since(t0)
-	s.c.times.Forward += dt
 }
 
 // The stream interface of Dense and Delta (engine.StreamScorer). For a

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -90,18 +91,20 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 // activations (DESIGN.md, training notes: 0.5-1.0 on activations, 0.002 on probabilities).
 const defaultValueRatio = 0.004
 
-// scopeSites returns the delta sites of a sweep or --theta scope.
-func scopeSites(scope string) []infer.DeltaSite {
+// scopeSites returns the delta sites of a sweep or --theta scope that models of
+// architecture a run (a streaming model has no scores or values sites).
+func scopeSites(a infer.Arch, scope string) []infer.DeltaSite {
+	sites := infer.AllSites
 	if scope == "mhsa" {
-		return infer.MHSASites
+		sites = infer.MHSASites
 	}
-	return infer.AllSites
+	return slices.DeleteFunc(slices.Clone(sites), func(s infer.DeltaSite) bool { return !a.HasDeltaSite(s) })
 }
 
 // restrictThresholds returns th with the sites outside scope switched off.
-func restrictThresholds(th infer.Thresholds, scope string) infer.Thresholds {
+func restrictThresholds(a infer.Arch, th infer.Thresholds, scope string) infer.Thresholds {
 	out := infer.Thresholds{}
-	for _, s := range scopeSites(scope) {
+	for _, s := range scopeSites(a, scope) {
 		if th.Enabled[s] {
 			out.Enabled[s] = true
 			out.Theta[s] = append([]float32(nil), th.Theta[s]...)
@@ -111,10 +114,12 @@ func restrictThresholds(th infer.Thresholds, scope string) infer.Thresholds {
 }
 
 // uniformThresholds switches on the sites of scope with theta in every layer, and the
-// values site with theta*ratio.
-func uniformThresholds(depth int, theta, ratio float64, scope string) infer.Thresholds {
-	th := infer.UniformThresholds(depth, float32(theta), scopeSites(scope)...)
-	th.Set(infer.DeltaValues, depth, float32(theta*ratio))
+// values site (where a has one) with theta*ratio.
+func uniformThresholds(a infer.Arch, theta, ratio float64, scope string) infer.Thresholds {
+	th := infer.UniformThresholds(a.Depth, float32(theta), scopeSites(a, scope)...)
+	if a.HasDeltaSite(infer.DeltaValues) {
+		th.Set(infer.DeltaValues, a.Depth, float32(theta*ratio))
+	}
 	return th
 }
 
@@ -157,7 +162,7 @@ func benchThresholds(c config.Config, f *benchFlags, m *infer.Model) (infer.Thre
 		}
 		return th, "--thresholds", nil
 	case f.theta >= 0:
-		return uniformThresholds(depth, f.theta, f.valueRatio, f.scope), "--theta", nil
+		return uniformThresholds(m.Arch, f.theta, f.valueRatio, f.scope), "--theta", nil
 	}
 	if th := deltaThresholds(c, m); th.Any() {
 		return th, "model file and config", nil

@@ -121,7 +121,7 @@ func TestBenchWriteModelAndDenseFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Delta == nil || !m.Delta.Equal(uniformThresholds(tinyArch.Depth, 0.25, defaultValueRatio, "all")) {
+	if m.Delta == nil || !m.Delta.Equal(uniformThresholds(tinyArch, 0.25, defaultValueRatio, "all")) {
 		t.Fatalf("written thresholds %v", m.Delta)
 	}
 	// bench now takes the model's thresholds.
@@ -277,7 +277,7 @@ func TestBenchSweep(t *testing.T) {
 			continue
 		}
 		ownScales = append(ownScales, fmt.Sprint(p.Scope, " x", p.Theta))
-		want := scaledThresholds(restrictThresholds(*m.Delta, p.Scope), p.Theta)
+		want := scaledThresholds(restrictThresholds(m.Arch, *m.Delta, p.Scope), p.Theta)
 		if !p.Th.Equal(want) {
 			t.Errorf("%s scope, model's thresholds x %g: %v, want %v", p.Scope, p.Theta, p.Th, want)
 		}

@@ -247,7 +247,7 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 	for _, scope := range []string{"mhsa", "all"} {
 		var global []sweepPoint
 		for _, theta := range grid {
-			p, err := evalPoint(scope, "global", 0, theta, uniformThresholds(depth, theta, f.valueRatio, scope))
+			p, err := evalPoint(scope, "global", 0, theta, uniformThresholds(m.Arch, theta, f.valueRatio, scope))
 			if err != nil {
 				return err
 			}
@@ -259,7 +259,7 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 		// the greedy search would need many steps to reach.
 		var own []sweepPoint
 		if m.Delta != nil {
-			base := restrictThresholds(*m.Delta, scope)
+			base := restrictThresholds(m.Arch, *m.Delta, scope)
 			for _, scale := range modelScales {
 				if !base.Any() {
 					break
@@ -274,7 +274,7 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 		}
 		points = append(points, own...)
 		// Greedy per layer and site, from the point that removes the most within the budget.
-		cur := sweepPoint{Scope: scope, Accuracy: denseAcc, Th: uniformThresholds(depth, 0, f.valueRatio, scope)}
+		cur := sweepPoint{Scope: scope, Accuracy: denseAcc, Th: uniformThresholds(m.Arch, 0, f.valueRatio, scope)}
 		starts := append(append([]sweepPoint(nil), global...), own...)
 		if scope == "all" && mhsaBest.Th.Any() {
 			start := mhsaBest
@@ -315,9 +315,9 @@ func runSweep(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 				// of the scope in one layer at once.
 				moves := [][]infer.DeltaSite{}
 				if sw.greedyBy == "layer" {
-					moves = append(moves, scopeSites(scope))
+					moves = append(moves, scopeSites(m.Arch, scope))
 				} else {
-					for _, s := range scopeSites(scope) {
+					for _, s := range scopeSites(m.Arch, scope) {
 						moves = append(moves, []infer.DeltaSite{s})
 					}
 				}
