@@ -298,3 +298,47 @@ func TestStreamRoundTrip(t *testing.T) {
 		t.Errorf("ParamCount %d, tensors hold %d", got.ParamCount(), n)
 	}
 }
+
+// FuzzStreamEqualsWindow streams random frames through random streaming
+// KWTs and checks, at every frame after the first window, that the stream's
+// logits are those of the window computed whole (bit for bit), and that a
+// delta stream at threshold 0 stays within rounding of the dense one.
+func FuzzStreamEqualsWindow(f *testing.F) {
+	f.Add(uint64(1), uint8(0), uint8(2), uint8(5), uint8(3), uint64(7))
+	f.Add(uint64(2), uint8(1), uint8(1), uint8(30), uint8(0), uint64(8))
+	f.Add(uint64(3), uint8(2), uint8(3), uint8(1), uint8(9), uint64(9))
+	f.Fuzz(func(t *testing.T, modelSeed uint64, heads, depth, frames, context uint8, inputSeed uint64) {
+		h := []int{1, 2, 4}[int(heads)%3]
+		a := Arch{Dim: 8 * h, Depth: 1 + int(depth)%3, Heads: h, MLPDim: 16, Frames: 1 + int(frames)%40,
+			Coeffs: 6, NumClasses: 3, NormEps: 1e-6, Norm: "post"}
+		a.Context = 1 + int(context)%((a.Frames-1)/a.Depth+1) // depth*(context-1) < frames
+		m, err := Random(a, modelSeed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := a.Frames + 1 + int(inputSeed%50)
+		x := streamFrames(a, n, rand.New(rand.NewPCG(inputSeed, 5)))
+		stream, window := m.NewDense(), m.NewDense()
+		zero := m.NewDelta(UniformThresholds(a.Depth, 0, DeltaQKV, DeltaOut, DeltaFC1, DeltaFC2))
+		got, want, dz := make([]float32, a.NumClasses), make([]float32, a.NumClasses), make([]float32, a.NumClasses)
+		for i := range n {
+			fr := x[i*a.Coeffs : (i+1)*a.Coeffs]
+			stream.PushFrame(fr)
+			zero.PushFrame(fr)
+			if i+1 < a.Frames {
+				continue
+			}
+			stream.StreamLogits(got)
+			window.Forward(x[(i+1-a.Frames)*a.Coeffs:(i+1)*a.Coeffs], want)
+			for c := range got {
+				if math.Float32bits(got[c]) != math.Float32bits(want[c]) {
+					t.Fatalf("%+v: frame %d: stream %v, window %v", a, i, got, want)
+				}
+			}
+			zero.StreamLogits(dz)
+			if d := maxAbsDiff(dz, got); !(d <= 1e-3) {
+				t.Fatalf("%+v: frame %d: delta at theta 0 off the dense stream by %.3g", a, i, d)
+			}
+		}
+	})
+}

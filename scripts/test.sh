@@ -93,7 +93,7 @@ step "packaging: lintian, systemd-analyze, the unit under a user systemd"
 packaging/test.sh
 
 step "fuzzing the parsers and the kernels (${FUZZEXECS:-20000} inputs per target)"
-for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "eval FuzzReadTruth" "frontend FuzzStreamingEqualsBatch" "infer FuzzParse" "infer FuzzThresholdsJSON" "infer FuzzDeltaEqualsDense" \
+for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "eval FuzzReadTruth" "frontend FuzzStreamingEqualsBatch" "infer FuzzParse" "infer FuzzThresholdsJSON" "infer FuzzDeltaEqualsDense" "infer FuzzStreamEqualsWindow" \
               "infer/asm FuzzDot" "infer/asm FuzzDotRows" "infer/asm FuzzAXPY" "infer/asm FuzzAXPYRows" \
               "infer/asm FuzzRowAXPY" "infer/asm FuzzAdd" "infer/asm FuzzSelectDelta" "infer/asm FuzzGELU" \
               "infer/asm FuzzSoftmax" "infer/asm FuzzLayerNorm" "infer/asm FuzzInt8MulVec" \
