@@ -8,6 +8,8 @@
 #   OUT         model file to write (default models/kwt.safetensors); beside it go
 #               <name>.golden.safetensors, <name>.summary.json/.md and <name>.split.json
 #   DEPTH       encoder layers (default 6, the shipped model; 12 is KWT-1, models/kwt-12layer)
+#   CONTEXT     0 (default): the window KWT; n > 0: a streaming KWT whose tokens attend to
+#               the n latest tokens (train/README.md, "Streaming KWT")
 #   MINUTES     training time budget in minutes (default 55); the LR schedule follows it
 #   STEPS       fixed number of training steps instead of MINUTES (reproducible schedule)
 #   CACHE       work directory for synthetic audio and features (default /work/train-cache);
