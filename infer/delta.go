@@ -121,13 +121,11 @@ func (m *Model) NewDelta(th Thresholds) *Delta {
 // SetThresholds replaces the thresholds (a copy of th is kept); the op
 // counts carry on. It fails if th is not valid for the model.
 func (s *Delta) SetThresholds(th Thresholds) error {
-	if err := th.Validate(s.m.Arch.Depth); err != nil {
+	if err := th.ValidateFor(s.m.Arch); err != nil {
 		return fmt.Errorf("delta thresholds: %w", err)
 	}
 	if s.st != nil {
-		if err := s.st.setThresholds(th); err != nil {
-			return fmt.Errorf("delta thresholds: %w", err)
-		}
+		s.st.th = th.Clone()
 	}
 	s.th = th.Clone()
 	return nil

@@ -568,11 +568,7 @@ func (m *Model) validateMeta() error {
 		return err
 	}
 	if m.Delta != nil {
-		err := m.Delta.Validate(m.Arch.Depth)
-		if err == nil {
-			err = checkStreamThresholds(m.Arch, *m.Delta)
-		}
-		if err != nil {
+		if err := m.Delta.ValidateFor(m.Arch); err != nil {
 			return fmt.Errorf("metadata \"delta\": %v", err)
 		}
 	}

@@ -76,6 +76,15 @@ func (a Arch) HasDeltaSite(s DeltaSite) bool {
 	return !a.Streaming() || (s != DeltaScores && s != DeltaValues)
 }
 
+// ValidateFor checks th against models of architecture a: Validate for its
+// depth, and only sites that a has (HasDeltaSite).
+func (t Thresholds) ValidateFor(a Arch) error {
+	if err := t.Validate(a.Depth); err != nil {
+		return err
+	}
+	return checkStreamThresholds(a, t)
+}
+
 // checkStreamThresholds reports whether th can run on models of
 // architecture a.
 func checkStreamThresholds(a Arch, th Thresholds) error {
@@ -127,16 +136,6 @@ func newStreamer(m *Model, c *counter, embedT []float32, lw []packedLayer) *stre
 		}
 	}
 	return s
-}
-
-// setThresholds replaces the delta thresholds; the stream carries on from
-// the references it has.
-func (s *streamer) setThresholds(th Thresholds) error {
-	if err := checkStreamThresholds(s.m.Arch, th); err != nil {
-		return err
-	}
-	s.th = th.Clone()
-	return nil
 }
 
 // reset empties the rings and zeroes the delta references: the next token

@@ -150,24 +150,27 @@ func benchModel(c config.Config, f *benchFlags, frames [][]float32) (*infer.Mode
 // benchThresholds picks the delta thresholds of a bench run: --thresholds, else --theta,
 // else the model's and the config's (as the daemon merges them), else theta 0 everywhere.
 func benchThresholds(c config.Config, f *benchFlags, m *infer.Model) (infer.Thresholds, string, error) {
-	depth := m.Arch.Depth
 	switch {
 	case f.thresholds != "":
 		var th infer.Thresholds
 		if err := th.UnmarshalJSON([]byte(f.thresholds)); err != nil {
 			return th, "", fmt.Errorf("bench: --thresholds: %v", err)
 		}
-		if err := th.Validate(depth); err != nil {
+		if err := th.ValidateFor(m.Arch); err != nil {
 			return th, "", fmt.Errorf("bench: --thresholds: %v", err)
 		}
 		return th, "--thresholds", nil
 	case f.theta >= 0:
 		return uniformThresholds(m.Arch, f.theta, f.valueRatio, f.scope), "--theta", nil
 	}
-	if th := deltaThresholds(c, m); th.Any() {
+	th, err := deltaThresholds(c, m)
+	if err != nil {
+		return th, "", err
+	}
+	if th.Any() {
 		return th, "model file and config", nil
 	}
-	return infer.UniformThresholds(depth, 0), "none in the model or config: theta 0 at every site (exact)", nil
+	return uniformThresholds(m.Arch, 0, 0, "all"), "none in the model or config: theta 0 at every site (exact)", nil
 }
 
 // streamFrames runs samples through the streaming frontend, one hop at a time, as the
@@ -233,7 +236,8 @@ type benchReport struct {
 	Windows          int64            `json:"windows"`
 	ThresholdsSource string           `json:"thresholds_source"`
 	Thresholds       infer.Thresholds `json:"thresholds"`
-	// The MACs of one dense forward pass of a window, each frame projected afresh.
+	// The MACs of one dense forward pass of a window, each frame projected afresh (for a
+	// streaming model: the window computed whole, every frame through every layer).
 	ReferenceMACs  macsReport    `json:"reference_macs_per_inference"`
 	Dense          pathReport    `json:"dense"`
 	Delta          pathReport    `json:"delta"`
@@ -389,6 +393,17 @@ func runBench(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 	rep.Dense, rep.Delta = *dense, *delta
 	ops := delta.ops
 	rep.ReferenceMACs = siteMACs(ops, denseOf, float64(ops.Windows))
+	if a.Streaming() {
+		// A stream's dense counts are those of the dense stream; the reference is a
+		// window computed whole, as the window KWT computes every hop.
+		whole := m.NewDense()
+		window := make([]float32, 0, a.Frames*a.Coeffs)
+		for _, fr := range frames[:a.Frames] {
+			window = append(window, fr...)
+		}
+		whole.Forward(window, make([]float32, a.NumClasses))
+		rep.ReferenceMACs = siteMACs(whole.Ops(), executed, 1)
+	}
 	rep.SiteReduction = macsReport{}
 	for s := range infer.NumOpSites {
 		rep.SiteReduction[s.String()] = ops.Site(s).Reduction()

@@ -393,3 +393,41 @@ func TestBestPoint(t *testing.T) {
 		}
 	}
 }
+
+// bench on a streaming model: the reference is the window computed whole, the dense stream
+// runs a fraction of it per hop, and --theta switches on only the sites such a model has.
+func TestBenchStreamingModel(t *testing.T) {
+	rep := benchJSON(t, "--model", streamModel, "--windows", "8", "--theta", "0.3")
+	if !rep.Arch.Streaming() || rep.Windows != 8 {
+		t.Fatalf("architecture %+v, %d windows", rep.Arch, rep.Windows)
+	}
+	whole, stream := rep.ReferenceMACs["total"], rep.Dense.MACsPerInference["total"]
+	// 20 frames per window, 10 per hop: the stream runs about half of each window.
+	if !(stream < 0.7*whole) {
+		t.Errorf("dense stream %.0f MACs per hop, the whole window %.0f", stream, whole)
+	}
+	for _, s := range []infer.DeltaSite{infer.DeltaScores, infer.DeltaValues} {
+		if rep.Thresholds.Enabled[s] {
+			t.Errorf("--theta switched on %v on a streaming model", s)
+		}
+	}
+	if !rep.Thresholds.Enabled[infer.DeltaQKV] || rep.SiteReduction["q"] <= 0 {
+		t.Errorf("thresholds %v, q reduction %g", rep.Thresholds, rep.SiteReduction["q"])
+	}
+	if _, stderr, code := wakewordd(t, nil, "bench", "--model", streamModel, "--input", kitchenWAV, "--windows", "2",
+		"--thresholds", `{"sites":{"scores":[0.1,0.1]}}`); code == 0 || !strings.Contains(stderr, "scores") {
+		t.Errorf("delta scores on a streaming model: exit %d, %s", code, stderr)
+	}
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte("model:\n  delta:\n    values: 0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := wakewordd(t, nil, "detect", "--config", cfg, "--model", streamModel, kitchenWAV); code != 1 ||
+		!strings.Contains(stderr, "config model.delta") || !strings.Contains(stderr, "values") {
+		t.Errorf("config model.delta.values on a streaming model: exit %d, %s", code, stderr)
+	}
+	// The daemon's detect runs it end to end.
+	if _, stderr, code := wakewordd(t, nil, "detect", "--model", streamModel, kitchenWAV); code != 0 {
+		t.Errorf("detect on a streaming model: exit %d\n%s", code, stderr)
+	}
+}

@@ -89,7 +89,7 @@ func overlay(r detect.Rule, o config.Rule) detect.Rule {
 
 // deltaThresholds merges the delta thresholds: the model's, scaled by model.delta_scale,
 // then model.delta's per-site values.
-func deltaThresholds(c config.Config, m *infer.Model) infer.Thresholds {
+func deltaThresholds(c config.Config, m *infer.Model) (infer.Thresholds, error) {
 	var th infer.Thresholds
 	if m.Delta != nil {
 		th = m.Delta.Clone()
@@ -104,20 +104,25 @@ func deltaThresholds(c config.Config, m *infer.Model) infer.Thresholds {
 		}
 		th.Set(site, m.Arch.Depth, float32(theta))
 	}
-	return th
+	if err := th.ValidateFor(m.Arch); err != nil {
+		return th, fmt.Errorf("config model.delta: %v", err)
+	}
+	return th, nil
 }
 
 // scorerFor picks the forward pass: dense when model.dense is set or no delta site is on,
 // else delta-pruned. It also returns a description for logs.
-func scorerFor(c config.Config, m *infer.Model) (engine.Scorer, string) {
-	th := deltaThresholds(c, m)
+func scorerFor(c config.Config, m *infer.Model) (engine.Scorer, string, error) {
+	th, err := deltaThresholds(c, m)
 	switch {
 	case c.Model.Dense:
-		return m.NewDense(), "dense (model.dense)"
+		return m.NewDense(), "dense (model.dense)", nil
+	case err != nil:
+		return nil, "", err
 	case !th.Any():
-		return m.NewDense(), "dense (no delta thresholds in the model or config)"
+		return m.NewDense(), "dense (no delta thresholds in the model or config)", nil
 	}
-	return m.NewDelta(th), "delta " + th.String()
+	return m.NewDelta(th), "delta " + th.String(), nil
 }
 
 // listenerFromFlags loads the config (file, then flags), the model and one listener; more
@@ -154,7 +159,10 @@ func newListener(c config.Config, src *config.Source, m *infer.Model) (*listener
 	if c.Model.Hop != nil {
 		hop = *c.Model.Hop
 	}
-	scorer, pass := scorerFor(c, m)
+	scorer, pass, err := scorerFor(c, m)
+	if err != nil {
+		return nil, err
+	}
 	l := &listener{model: m, det: det, pass: pass}
 	l.engine, err = engine.New(engine.Config{
 		Frames: m.Arch.Frames, Classes: len(m.Classes), Hop: hop, Frontend: m.Frontend,

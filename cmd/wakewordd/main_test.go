@@ -27,7 +27,8 @@ var (
 	binPath string
 	// randomModel is a small untrained model: the daemon's plumbing runs, nothing useful is
 	// detected. alwaysModel is one whose posterior for "kw2" is 0.9995 whatever it hears.
-	randomModel, alwaysModel string
+	// streamModel is a random streaming KWT (context 4).
+	randomModel, alwaysModel, streamModel string
 )
 
 // tinyArch is small enough that tests run fast on any machine.
@@ -45,8 +46,13 @@ func TestMain(m *testing.M) {
 	}
 	randomModel = filepath.Join(dir, "random.safetensors")
 	alwaysModel = filepath.Join(dir, "always.safetensors")
-	for _, path := range []string{randomModel, alwaysModel} {
-		mdl, err := infer.Random(tinyArch, 7)
+	streamModel = filepath.Join(dir, "stream.safetensors")
+	for _, path := range []string{randomModel, alwaysModel, streamModel} {
+		a := tinyArch
+		if path == streamModel {
+			a.Context = 4
+		}
+		mdl, err := infer.Random(a, 7)
 		if err != nil {
 			panic(err)
 		}
