@@ -102,7 +102,12 @@ def finetune(args):
     # defaults were tuned; labels alone let them drift (a class's streaming recall can fall
     # while window accuracy holds).
     teacher = None
-    if args.distill > 0:
+    if args.distill > 0 and args.teacher:
+        # Another model as the teacher, e.g. the window KWT for a streaming one.
+        teacher, _ = load_model(args.teacher)
+        unfold_normalisation(teacher, mean, std)
+        teacher.eval()
+    elif args.distill > 0:
         teacher = copy.deepcopy(model).eval()
         teacher.set_delta(None)
     mean_t, std_t = mean[None, None, :], std[None, None, :]
@@ -158,7 +163,7 @@ def finetune(args):
 
     training = dict(meta.get("training", {}))
     training["delta_finetune"] = {
-        "from": Path(args.model).name, "thresholds": target, "scale": [args.scale_min, args.scale_max],
+        "from": Path(args.model).name, "teacher": Path(args.teacher or args.model).name, "thresholds": target, "scale": [args.scale_min, args.scale_max],
         "dense_share": args.dense_share, "distill": args.distill, "temperature": args.temperature, "select_scales": args.select_scales, "steps": step, "best_step": best["step"], "lr": args.lr,
         "minutes": round(train_s / 60, 1), "seed": args.seed, "git_commit": git_commit(),
         "selection_balanced_accuracy": {"dense": dense1["balanced_accuracy"],
@@ -202,6 +207,8 @@ def main():
     ap.add_argument("--dense-share", type=float, default=0.2, help="share of batches run densely")
     ap.add_argument("--distill", type=float, default=0.0,
                     help="weight of distillation from the dense starting model (0: labels only)")
+    ap.add_argument("--teacher", default="",
+                    help="model file to distil from instead of the starting model (same classes and frames)")
     ap.add_argument("--temperature", type=float, default=2.0, help="distillation temperature")
     ap.add_argument("--cache", default=str(CACHE))
     ap.add_argument("--minutes", type=float, default=float(env("MINUTES", 30)))
