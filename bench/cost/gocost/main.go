@@ -5,7 +5,8 @@
 //
 //   - go-dense-window: infer.Dense on the whole window of frames each hop (engine NoReuse),
 //     fed exactly as ONNX Runtime and PyTorch are;
-//   - go-dense: infer.Dense with per-frame embedding reuse (each frame projected once);
+//   - go-dense: infer.Dense with per-frame embedding reuse (each frame projected once), or,
+//     for a streaming model, each frame run through the layers once (engine.StreamScorer);
 //   - go-delta: infer.Delta with the model's delta thresholds and the same reuse: the
 //     daemon's default path.
 //
@@ -52,10 +53,21 @@ func main() {
 	}
 }
 
-// recorder passes a FrameScorer through and keeps the last window's logits.
+// recorder passes a FrameScorer (and a StreamScorer's stream) through and keeps the last
+// window's logits.
 type recorder struct {
 	engine.FrameScorer
+	stream engine.StreamScorer // the scorer, when it is one; else nil
 	logits []float32
+}
+
+func (r *recorder) Streaming() bool           { return r.stream != nil && r.stream.Streaming() }
+func (r *recorder) PushFrame(frame []float32) { r.stream.PushFrame(frame) }
+func (r *recorder) ResetStream()              { r.stream.ResetStream() }
+
+func (r *recorder) StreamLogits(logits []float32) {
+	r.stream.StreamLogits(logits)
+	copy(r.logits, logits)
 }
 
 func (r *recorder) Forward(window, logits []float32) {
@@ -131,6 +143,7 @@ func run(modelPath, features string, hop time.Duration) error {
 			return err
 		}
 		v.rec = &recorder{FrameScorer: v.scorer, logits: make([]float32, a.NumClasses)}
+		v.rec.stream, _ = v.scorer.(engine.StreamScorer)
 		if v.e, err = engine.New(engine.Config{Frames: a.Frames, Classes: a.NumClasses, Hop: hop, Frontend: m.Frontend, NoReuse: v.noReuse}, v.rec, det); err != nil {
 			return err
 		}
