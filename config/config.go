@@ -58,7 +58,26 @@ type Model struct {
 	// MLP is the arithmetic of the model's MLPs, "float32" or "int8"; "" = the model's
 	// (its "mlp" metadata).
 	MLP string `yaml:"mlp"`
+	// Gate is a streaming model (Arch.Context > 0) that runs every frame once and wakes the
+	// model above only while a keyword's posterior reaches GateThreshold (engine.Cascade).
+	// "" = the first of DefaultGatePaths that exists when Path is also "", else no gate;
+	// "none" = no gate: the model scores every hop.
+	Gate string `yaml:"gate"`
+	// GateThreshold is the gate's keyword posterior that wakes the model; nil = 0.1.
+	GateThreshold *float64 `yaml:"gate_threshold"`
+	// GateHold is how many hops the model keeps scoring after the gate's last waking hop;
+	// nil = 5.
+	GateHold *int `yaml:"gate_hold"`
 }
+
+// DefaultGatePaths are tried in order for the default model's gate.
+var DefaultGatePaths = []string{"/usr/share/wakewordd/models/kwt-stream.safetensors", "models/kwt-stream.safetensors"}
+
+// Defaults of model.gate_threshold and model.gate_hold.
+const (
+	DefaultGateThreshold = 0.1
+	DefaultGateHold      = 5
+)
 
 // DeltaSites are the delta-pruning sites of a model layer, as the model file names them
 // (models/FORMAT.md, metadata "delta"; infer.DeltaSiteNames).
@@ -343,6 +362,12 @@ func (c *Config) Validate(src *Source) error {
 	}
 	if p := c.Model.MLP; p != "" && p != "float32" && p != "int8" {
 		return src.Errorf("model.mlp", "must be float32 or int8, got %q", p)
+	}
+	if g := c.Model.GateThreshold; g != nil && !(*g > 0 && *g <= 1) {
+		return src.Errorf("model.gate_threshold", "must be above 0 and at most 1, got %v", *g)
+	}
+	if h := c.Model.GateHold; h != nil && (*h < 0 || *h > 1000) {
+		return src.Errorf("model.gate_hold", "must be 0-1000 hops, got %d", *h)
 	}
 	if f := c.Model.DeltaScale; f != nil && !(*f >= 0 && *f <= MaxDeltaScale) {
 		return src.Errorf("model.delta_scale", "must be between 0 and %d, got %v", MaxDeltaScale, *f)

@@ -6,7 +6,11 @@
 // difference in audio seconds is the pipeline's steady-state cost in
 // instructions per second of audio (bench/icount.sh, bench/README.md).
 //
-//	icount -seconds 20 [-dense] [-generic] [-model models/kwt.safetensors] [-input examples/kitchen.wav]
+//	icount -seconds 20 [-dense] [-generic] [-model models/kwt.safetensors] [-gate none] [-input examples/kitchen.wav]
+//
+// As the daemon does, the default model runs behind its gate, the streaming model
+// models/kwt-stream.safetensors (engine.Cascade, threshold 0.1, hold 5 hops), when that file
+// exists; -gate none scores every hop with the model, -gate FILE names another gate.
 //
 // Without -model (or when the file does not exist) it uses a random-weight
 // KWT-1 (d=64, 12 layers, 148 frames, 8 classes) with its input
@@ -41,14 +45,21 @@ func main() {
 	theta := flag.Float64("theta", 0.5, "delta threshold of the random model (values site: theta x 0.004)")
 	hop := flag.Duration("hop", 0, "time between inferences (0: the model's)")
 	mlp := flag.String("mlp", "", "arithmetic of the MLPs, float32 or int8 (default: the model's)")
+	gate := flag.String("gate", "models/kwt-stream.safetensors", "streaming model that wakes the model, or none (skipped when the file does not exist)")
+	gateThreshold := flag.Float64("gate-threshold", 0.1, "the gate's keyword posterior that wakes the model")
+	gateHold := flag.Int("gate-hold", 5, "hops the model keeps scoring after the gate's last waking hop")
 	flag.Parse()
-	if err := run(*seconds, *dense, *generic, *modelPath, *input, float32(*theta), *hop, *mlp); err != nil {
+	gateOpts = [2]float64{*gateThreshold, float64(*gateHold)}
+	if err := run(*seconds, *dense, *generic, *modelPath, *gate, *input, float32(*theta), *hop, *mlp); err != nil {
 		fmt.Fprintln(os.Stderr, "icount:", err)
 		os.Exit(1)
 	}
 }
 
-func run(seconds float64, dense, generic bool, modelPath, input string, theta float32, hop time.Duration, mlp string) error {
+// gateOpts are -gate-threshold and -gate-hold.
+var gateOpts [2]float64
+
+func run(seconds float64, dense, generic bool, modelPath, gatePath, input string, theta float32, hop time.Duration, mlp string) error {
 	asm.UseGeneric(generic)
 	samples, err := audio.DecodeFile(input)
 	if err != nil {
@@ -83,6 +94,15 @@ func run(seconds float64, dense, generic bool, modelPath, input string, theta fl
 		scorer, dense = m.NewDense(), true
 	} else {
 		scorer = m.NewDelta(th)
+	}
+	var cascade *engine.Cascade
+	if g, err := infer.Load(gatePath); err == nil && !random && !m.Arch.Streaming() {
+		if cascade, err = engine.Gate(g, m, scorer.(engine.FrameScorer), gateOpts[0], int(gateOpts[1])); err != nil {
+			return err
+		}
+		scorer = cascade
+	} else if err != nil && gatePath != "none" && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	det, err := detect.New(m.Classes, detect.Rule{Enabled: true, Threshold: 0.5, Smoothing: 3, Patience: 1}, nil)
 	if err != nil {
@@ -128,6 +148,10 @@ func run(seconds float64, dense, generic bool, modelPath, input string, theta fl
 	src := modelPath
 	if random {
 		src = fmt.Sprintf("random KWT-1, theta %g", theta)
+	}
+	if cascade != nil {
+		hops, judged := cascade.Judged()
+		path += fmt.Sprintf(", behind the gate %s: the model scored %d of %d hops", gatePath, judged, hops)
 	}
 	fmt.Printf("model: %s\npath: %s\nkernels: %s\naudio_s: %.2f\nhop: %v\nframes: %d\ninferences: %d\ndetections: %d\nposteriors_fnv64: %016x\n",
 		src, path, asm.Impl(), float64(total)/float64(p.SampleRate), hop, index, e.Inferences(), detections, hash)

@@ -18,7 +18,7 @@ import (
 
 func cmdEval(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("eval", "[flags] DIR  |  eval --stream FILE --truth FILE.csv")
-	cf := addConfigFlags(fs, "model.path", "model.hop", "model.dense", "model.mlp", "detect.threshold")
+	cf := addConfigFlags(fs, "model.path", "model.hop", "model.dense", "model.mlp", "model.gate", "detect.threshold")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	stream := fs.String("stream", "", "evaluate a long recording against --truth instead of a folder of clips")
 	truth := fs.String("truth", "", "ground truth for --stream: CSV lines keyword,start_s,end_s (default: the recording's name with .csv)")

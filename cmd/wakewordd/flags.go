@@ -25,6 +25,7 @@ var configFlagTable = []configFlag{
 	{"hop", "model.hop", "time between inferences, e.g. 100ms (config model.hop)"},
 	{"dense", "model.dense", "run the dense reference forward pass, not the delta-pruned one (config model.dense)"},
 	{"mlp", "model.mlp", "arithmetic of the MLPs: float32 or int8; default the model's (config model.mlp)"},
+	{"gate", "model.gate", "streaming model that wakes the model, or none (config model.gate)"},
 	{"threshold", "detect.threshold", "detection threshold for every keyword, 0-1 (config detect.threshold)"},
 	{"log-level", "log.level", "debug, info, warn or error (config log.level)"},
 	{"log-format", "log.format", "text or json (config log.format)"},
@@ -118,6 +119,8 @@ func applyOverride(c *config.Config, key, v string) error {
 		c.Model.Hop = &d
 	case "model.mlp":
 		c.Model.MLP = v
+	case "model.gate":
+		c.Model.Gate = v
 	case "model.dense":
 		c.Model.Dense, err = strconv.ParseBool(v)
 	case "detect.threshold":

@@ -163,6 +163,11 @@ func newListener(c config.Config, src *config.Source, m *infer.Model) (*listener
 	if err != nil {
 		return nil, err
 	}
+	scorer, gated, err := gateFor(c, m, scorer)
+	if err != nil {
+		return nil, err
+	}
+	pass += gated
 	l := &listener{model: m, det: det, pass: pass}
 	l.engine, err = engine.New(engine.Config{
 		Frames: m.Arch.Frames, Classes: len(m.Classes), Hop: hop, Frontend: m.Frontend,
@@ -176,6 +181,44 @@ func newListener(c config.Config, src *config.Source, m *infer.Model) (*listener
 		return nil, err
 	}
 	return l, nil
+}
+
+// gateFor puts scorer behind the configured gate (model.gate), a streaming model that wakes
+// it (engine.Cascade), and describes the gate for logs; without a gate it returns scorer.
+// The default model gets the default gate, when that file exists.
+func gateFor(c config.Config, m *infer.Model, scorer engine.Scorer) (engine.Scorer, string, error) {
+	path := c.Model.Gate
+	if path == "" && c.Model.Path == "" {
+		for _, p := range config.DefaultGatePaths {
+			if _, err := os.Stat(p); err == nil {
+				path = p
+				break
+			}
+		}
+	}
+	if path == "" || path == "none" || m.Arch.Streaming() {
+		return scorer, "", nil // a streaming model is as cheap as its gate would be
+	}
+	g, err := infer.Load(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("model.gate: %w", err)
+	}
+	judge, ok := scorer.(engine.FrameScorer)
+	if !ok {
+		return nil, "", fmt.Errorf("model.gate: the model's forward pass cannot take frames one by one")
+	}
+	threshold, hold := float64(config.DefaultGateThreshold), config.DefaultGateHold
+	if c.Model.GateThreshold != nil {
+		threshold = *c.Model.GateThreshold
+	}
+	if c.Model.GateHold != nil {
+		hold = *c.Model.GateHold
+	}
+	cas, err := engine.Gate(g, m, judge, threshold, hold)
+	if err != nil {
+		return nil, "", fmt.Errorf("model.gate: %w", err)
+	}
+	return cas, fmt.Sprintf(", behind the gate %s (threshold %g, hold %d hops)", path, threshold, hold), nil
 }
 
 // scanFile streams one file through the same pipeline as `run`, with pad of silence

@@ -172,3 +172,46 @@ func TestRunJSONEventsOnTheExample(t *testing.T) {
 		}
 	}
 }
+
+const shippedGate = "../../models/kwt-stream.safetensors"
+
+// Behind its gate, the streaming model, the shipped model detects the same wake words in
+// the example, and the log says so; a gate that is not a streaming model is an error.
+func TestShippedModelBehindItsGate(t *testing.T) {
+	for _, p := range []string{shippedModel, shippedGate} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("no %s", p)
+		}
+	}
+	ungated, _, _ := wakewordd(t, nil, "detect", "--json", "--model", shippedModel, "../../examples/kitchen.wav")
+	gated, stderr, code := wakewordd(t, nil, "detect", "--json", "--model", shippedModel, "--gate", shippedGate, "../../examples/kitchen.wav")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	keywords := func(out string) string {
+		var kws []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var d struct{ Keyword string }
+			if err := json.Unmarshal([]byte(line), &d); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			kws = append(kws, d.Keyword)
+		}
+		return strings.Join(kws, ",")
+	}
+	if keywords(gated) != "alexa,jarvis" || keywords(ungated) != "alexa,jarvis" {
+		t.Errorf("gated %s, ungated %s; want alexa,jarvis from both", gated, ungated)
+	}
+	_, stderr, code = wakewordd(t, nil, "run", "--model", shippedModel, "--gate", shippedGate, "--input", "../../examples/kitchen.wav")
+	if code != 0 || !strings.Contains(stderr, "behind the gate "+shippedGate) {
+		t.Errorf("run with a gate: exit %d, the log does not name the gate:\n%s", code, stderr)
+	}
+	_, stderr, code = wakewordd(t, nil, "detect", "--model", shippedModel, "--gate", shippedModel, "../../examples/kitchen.wav")
+	if code != 1 || !strings.Contains(stderr, "model.gate") || !strings.Contains(stderr, "not a streaming model") {
+		t.Errorf("a window model as the gate: exit %d, %s", code, stderr)
+	}
+	_, stderr, code = wakewordd(t, nil, "detect", "--model", shippedModel, "--gate", "/nonexistent.safetensors", "../../examples/kitchen.wav")
+	if code != 1 || !strings.Contains(stderr, "model.gate") || !strings.Contains(stderr, "nonexistent") {
+		t.Errorf("a missing gate file: exit %d, %s", code, stderr)
+	}
+}

@@ -35,7 +35,7 @@ type runFlags struct {
 func addRunFlags(fs *flag.FlagSet) *runFlags {
 	f := &runFlags{configFlags: addConfigFlags(fs,
 		"site_id", "audio.device", "audio.rate", "audio.channel", "audio.buffer", "audio.lossless", "audio.input", "audio.realtime",
-		"model.path", "model.hop", "model.dense", "model.mlp", "detect.threshold", "log.level", "log.format", "log.stats_interval",
+		"model.path", "model.hop", "model.dense", "model.mlp", "model.gate", "detect.threshold", "log.level", "log.format", "log.stats_interval",
 		"mqtt.broker", "mqtt.username", "mqtt.password_file", "output.json")}
 	fs.IntVar(&f.inputRate, "input-rate", 16000, "sample rate of raw stdin input")
 	fs.IntVar(&f.inputChans, "input-channels", 1, "channels of raw stdin input")

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/wakewordd/wakewordd/infer"
+)
+
+// Cascade scores in two stages. A cheap streaming model (the gate) runs every frame
+// through its network once and scores every hop; the window model (the judge), whose
+// posteriors the detector trusts, scores the window only while the gate is open: from a
+// hop at which the gate's best keyword posterior reaches Threshold until Hold hops after
+// the last such hop. Audio without anything like a wake word, most of the day, costs the
+// gate's work only. While the gate is closed the detector gets the gate's posteriors, all
+// of whose keywords are below Threshold, so a detection always rests on the judge.
+//
+// Cascade is a StreamScorer: the engine pushes every frame and asks for logits per hop.
+// The judge projects each frame into a token as it arrives (FrameScorer), so that an
+// opening gate finds the window's tokens ready.
+type Cascade struct {
+	gate      StreamScorer
+	judge     FrameScorer
+	keywords  []int   // class indices the gate watches (not silence or unknown)
+	threshold float32 // gate posterior that opens the gate
+	hold      int     // hops the gate stays open after the last opening hop
+
+	frames, dim  int
+	ring         []float32 // the judge's tokens of the last frames, circular
+	window       []float32 // the ring unrolled, oldest first
+	probs        []float32 // the gate's posteriors
+	seen         uint64    // frames pushed
+	open         int       // hops left open
+	hops, judged uint64    // hops scored; hops the judge scored
+}
+
+// CascadeConfig sets up a Cascade. Classes are the models' class names (the same for
+// both); Frames the window length in frames.
+type CascadeConfig struct {
+	Classes   []string
+	Frames    int
+	Threshold float64 // 0 < Threshold <= 1
+	Hold      int     // >= 0
+}
+
+// NewCascade returns the two-stage scorer over gate (which must be Streaming) and judge.
+func NewCascade(cfg CascadeConfig, gate StreamScorer, judge FrameScorer) (*Cascade, error) {
+	switch {
+	case !gate.Streaming():
+		return nil, fmt.Errorf("cascade: the gate model is not a streaming model")
+	case !(cfg.Threshold > 0 && cfg.Threshold <= 1):
+		return nil, fmt.Errorf("cascade: gate threshold %v, want 0 < threshold <= 1", cfg.Threshold)
+	case cfg.Hold < 0:
+		return nil, fmt.Errorf("cascade: gate hold %d hops, want >= 0", cfg.Hold)
+	case cfg.Frames < 1 || judge.TokenDim() < 1:
+		return nil, fmt.Errorf("cascade: window of %d frames of %d values", cfg.Frames, judge.TokenDim())
+	}
+	c := &Cascade{
+		gate: gate, judge: judge, threshold: float32(cfg.Threshold), hold: cfg.Hold,
+		frames: cfg.Frames, dim: judge.TokenDim(),
+		ring:   make([]float32, cfg.Frames*judge.TokenDim()),
+		window: make([]float32, cfg.Frames*judge.TokenDim()),
+		probs:  make([]float32, len(cfg.Classes)),
+	}
+	for i, name := range cfg.Classes {
+		if name != "silence" && name != "unknown" {
+			c.keywords = append(c.keywords, i)
+		}
+	}
+	return c, nil
+}
+
+// Gate returns a Cascade that wakes judge, the forward pass of model m, with the streaming
+// model g as the gate (its delta pass when it carries delta thresholds, else its dense
+// pass). g must be a streaming model with the classes, window and frontend of m.
+func Gate(g, m *infer.Model, judge FrameScorer, threshold float64, hold int) (*Cascade, error) {
+	switch {
+	case !g.Arch.Streaming():
+		return nil, fmt.Errorf("gate %s is not a streaming model (no architecture context)", g.Path)
+	case !slices.Equal(g.Classes, m.Classes):
+		return nil, fmt.Errorf("gate %s has classes %v, the model %v", g.Path, g.Classes, m.Classes)
+	case g.Arch.Frames != m.Arch.Frames || g.Frontend != m.Frontend:
+		return nil, fmt.Errorf("gate %s has a window of %d frames and frontend %+v, the model %d and %+v",
+			g.Path, g.Arch.Frames, g.Frontend, m.Arch.Frames, m.Frontend)
+	}
+	var gate StreamScorer = g.NewDense()
+	if g.Delta != nil && g.Delta.Any() {
+		gate = g.NewDelta(*g.Delta)
+	}
+	return NewCascade(CascadeConfig{Classes: m.Classes, Frames: m.Arch.Frames, Threshold: threshold, Hold: hold}, gate, judge)
+}
+
+// Streaming reports true: the engine pushes frames one by one.
+func (c *Cascade) Streaming() bool { return true }
+
+// PushFrame runs the frame through the gate and stores the judge's token of it.
+func (c *Cascade) PushFrame(frame []float32) {
+	c.gate.PushFrame(frame)
+	slot := int(c.seen % uint64(c.frames))
+	c.judge.EmbedFrame(frame, c.ring[slot*c.dim:(slot+1)*c.dim])
+	c.seen++
+}
+
+// StreamLogits scores the window that ends with the newest frame: the gate's logits, or
+// the judge's while the gate is open.
+func (c *Cascade) StreamLogits(logits []float32) {
+	c.gate.StreamLogits(logits)
+	c.hops++
+	infer.Softmax(logits, c.probs)
+	for _, k := range c.keywords {
+		if c.probs[k] >= c.threshold {
+			c.open = c.hold + 1
+			break
+		}
+	}
+	if c.open == 0 || c.seen < uint64(c.frames) {
+		return
+	}
+	c.open--
+	// Unroll: the oldest frame sits just after the newest one.
+	split := int(c.seen%uint64(c.frames)) * c.dim
+	n := copy(c.window, c.ring[split:])
+	copy(c.window[n:], c.ring[:split])
+	c.judge.ForwardEmbedded(c.window, logits)
+	c.judged++
+}
+
+// Forward scores one window of frames whole, as StreamLogits would after it: the gate on
+// the window, then the judge if the gate opens. It keeps no stream state.
+func (c *Cascade) Forward(window, logits []float32) {
+	c.gate.Forward(window, logits)
+	infer.Softmax(logits, c.probs)
+	for _, k := range c.keywords {
+		if c.probs[k] >= c.threshold {
+			c.judge.Forward(window, logits)
+			return
+		}
+	}
+}
+
+// ResetStream starts a new stream: both models forget it, and the gate closes.
+func (c *Cascade) ResetStream() {
+	c.gate.ResetStream()
+	clear(c.ring)
+	c.seen, c.open = 0, 0
+}
+
+// Judged returns how many hops were scored and how many of them by the judge.
+func (c *Cascade) Judged() (hops, judged uint64) { return c.hops, c.judged }
