@@ -77,6 +77,7 @@ install -D -m 0644 packaging/wakewordd.service "$root/lib/systemd/system/wakewor
 install -D -m 0644 packaging/sysusers.d/wakewordd.conf "$root/usr/lib/sysusers.d/wakewordd.conf"
 install -D -m 0644 configs/wakewordd.yaml "$root/etc/wakewordd/config.yaml"
 install -D -m 0644 models/kwt.safetensors "$root/usr/share/wakewordd/models/kwt.safetensors"
+install -D -m 0644 models/kwt-stream.safetensors "$root/usr/share/wakewordd/models/kwt-stream.safetensors"
 install -d -m 0755 "$root/usr/share/man/man8" "$doc"
 gzip -9n <packaging/wakewordd.8 >"$root/usr/share/man/man8/wakewordd.8.gz"
 gzip -9n <packaging/README.md >"$doc/README.md.gz"

@@ -103,6 +103,7 @@ for arch in amd64 arm64; do
   want "-rw-r--r-- root/root ./lib/systemd/system/wakewordd.service"
   want "-rw-r--r-- root/root ./usr/lib/sysusers.d/wakewordd.conf"
   want "-rw-r--r-- root/root ./usr/share/wakewordd/models/kwt.safetensors"
+  want "-rw-r--r-- root/root ./usr/share/wakewordd/models/kwt-stream.safetensors"
   want "-rw-r--r-- root/root ./usr/share/man/man8/wakewordd.8.gz"
   want "-rw-r--r-- root/root ./usr/share/doc/wakewordd/copyright"
   want "-rw-r--r-- root/root ./usr/share/doc/wakewordd/changelog.Debian.gz"
@@ -116,7 +117,9 @@ for arch in amd64 arm64; do
   done
   x=$work/x-$arch
   dpkg-deb -x "$d" "$x"
-  cmp -s "$x/usr/share/wakewordd/models/kwt.safetensors" models/kwt.safetensors || fail "$arch: the model differs from models/kwt.safetensors"
+  for f in kwt kwt-stream; do
+    cmp -s "$x/usr/share/wakewordd/models/$f.safetensors" "models/$f.safetensors" || fail "$arch: the model differs from models/$f.safetensors"
+  done
   cmp -s "$x/etc/wakewordd/config.yaml" configs/wakewordd.yaml || fail "$arch: the config differs from configs/wakewordd.yaml"
   machine=$(LC_ALL=C readelf -h "$x/usr/bin/wakewordd" | sed -n 's/^ *Machine: *//p')
   case "$arch/$machine" in amd64/*X86-64*|arm64/AArch64) ;; *) fail "$arch: the binary is for '$machine'" ;; esac

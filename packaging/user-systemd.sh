@@ -158,7 +158,7 @@ say "user manager: systemd $(systemctl --user show -P Version) (systemd --user a
 unit() {
   local name=$1; shift
   sed -e '/^User=/d; /^Group=/d; /^SupplementaryGroups=/d' \
-      -e "s|^ExecStart=.*|ExecStart=$t/root/usr/bin/wakewordd run --config $t/root/etc/wakewordd/config.yaml --model $t/root/usr/share/wakewordd/models/kwt.safetensors --stats-interval 1s $*|" \
+      -e "s|^ExecStart=.*|ExecStart=$t/root/usr/bin/wakewordd run --config $t/root/etc/wakewordd/config.yaml --model $t/root/usr/share/wakewordd/models/kwt.safetensors --gate $t/root/usr/share/wakewordd/models/kwt-stream.safetensors --stats-interval 1s $*|" \
       -e 's|^WatchdogSec=.*|WatchdogSec=3s|; s|^RestartSec=.*|RestartSec=1s|' \
       -e 's|^ProtectHome=yes$|ProtectHome=read-only|' \
       -e "/^\[Service\]/a Environment=HOME=$t/home\nStandardOutput=append:$t/$name.log\nStandardError=append:$t/$name.log\nExecStopPost=+/bin/sh -c 'echo \$SERVICE_RESULT \$EXIT_CODE \$EXIT_STATUS >>$t/$name.results'" \
