@@ -66,7 +66,7 @@ type Model struct {
 	// GateThreshold is the gate's keyword posterior that wakes the model; nil = 0.1.
 	GateThreshold *float64 `yaml:"gate_threshold"`
 	// GateHold is how many hops the model keeps scoring after the gate's last waking hop;
-	// nil = 5.
+	// nil = 1.
 	GateHold *int `yaml:"gate_hold"`
 }
 
@@ -76,7 +76,7 @@ var DefaultGatePaths = []string{"/usr/share/wakewordd/models/kwt-stream.safetens
 // Defaults of model.gate_threshold and model.gate_hold.
 const (
 	DefaultGateThreshold = 0.1
-	DefaultGateHold      = 5
+	DefaultGateHold      = 1
 )
 
 // DeltaSites are the delta-pruning sites of a model layer, as the model file names them

@@ -9,7 +9,7 @@
 //	icount -seconds 20 [-dense] [-generic] [-model models/kwt.safetensors] [-gate none] [-input examples/kitchen.wav]
 //
 // As the daemon does, the default model runs behind its gate, the streaming model
-// models/kwt-stream.safetensors (engine.Cascade, threshold 0.1, hold 5 hops), when that file
+// models/kwt-stream.safetensors (engine.Cascade, threshold 0.1, hold 1 hop), when that file
 // exists; -gate none scores every hop with the model, -gate FILE names another gate.
 //
 // Without -model (or when the file does not exist) it uses a random-weight
@@ -47,7 +47,7 @@ func main() {
 	mlp := flag.String("mlp", "", "arithmetic of the MLPs, float32 or int8 (default: the model's)")
 	gate := flag.String("gate", "models/kwt-stream.safetensors", "streaming model that wakes the model, or none (skipped when the file does not exist)")
 	gateThreshold := flag.Float64("gate-threshold", 0.1, "the gate's keyword posterior that wakes the model")
-	gateHold := flag.Int("gate-hold", 5, "hops the model keeps scoring after the gate's last waking hop")
+	gateHold := flag.Int("gate-hold", 1, "hops the model keeps scoring after the gate's last waking hop")
 	flag.Parse()
 	gateOpts = [2]float64{*gateThreshold, float64(*gateHold)}
 	if err := run(*seconds, *dense, *generic, *modelPath, *gate, *input, float32(*theta), *hop, *mlp); err != nil {
