@@ -2,7 +2,6 @@ package engine
 
 import (
 	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -24,15 +23,7 @@ func cascadeModels(t *testing.T) (judge, gate *infer.Model, frames [][]float32) 
 	if gate, err = infer.Random(a, 4); err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	frames = make([][]float32, 300)
-	for i := range frames {
-		frames[i] = make([]float32, a.Coeffs)
-		for j := range frames[i] {
-			frames[i][j] = float32(rng.NormFloat64())
-		}
-	}
-	return judge, gate, frames
+	return judge, gate, randomFrames(300, a.Coeffs)
 }
 
 // gateProbs is the gate's best keyword posterior at every hop.

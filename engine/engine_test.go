@@ -126,6 +126,19 @@ func runStream(t *testing.T, m *infer.Model, s Scorer, frames [][]float32, noReu
 	return out
 }
 
+// randomFrames returns n frames of normal noise, the same every time.
+func randomFrames(n, coeffs int) [][]float32 {
+	rng := rand.New(rand.NewPCG(1, 2))
+	frames := make([][]float32, n)
+	for i := range frames {
+		frames[i] = make([]float32, coeffs)
+		for j := range frames[i] {
+			frames[i][j] = float32(rng.NormFloat64())
+		}
+	}
+	return frames
+}
+
 // Reusing each frame's projection gives the same posteriors, bit for bit, as projecting
 // every window afresh, for the dense and the delta pass; and the embedding MACs per second
 // of audio drop from Frames per hop to one projection per frame.
@@ -135,14 +148,7 @@ func TestFrameReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	frames := make([][]float32, 300) // 3 s
-	for i := range frames {
-		frames[i] = make([]float32, a.Coeffs)
-		for j := range frames[i] {
-			frames[i][j] = float32(rng.NormFloat64())
-		}
-	}
+	frames := randomFrames(300, a.Coeffs) // 3 s
 	th := infer.UniformThresholds(a.Depth, 0.3)
 	for name, mk := range map[string]func() opsScorer{
 		"dense": func() opsScorer { return m.NewDense() },
@@ -200,14 +206,7 @@ func TestStreamingModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	frames := make([][]float32, 300) // 3 s
-	for i := range frames {
-		frames[i] = make([]float32, a.Coeffs)
-		for j := range frames[i] {
-			frames[i][j] = float32(rng.NormFloat64())
-		}
-	}
+	frames := randomFrames(300, a.Coeffs) // 3 s
 	direct, streamed := m.NewDense(), m.NewDense()
 	want := runStream(t, m, direct, frames, true)
 	got := runStream(t, m, streamed, frames, false)
