@@ -59,7 +59,7 @@ type Delta struct {
 	idx     []int32          // positions of the kept elements of one delta
 	dv      []float32        // their deltas
 	q8      *asm.Int8Scratch // for the int8 MLP (nil in float32)
-	st      *streamer        // a streaming KWT's state; nil for the window KWT
+	stream                   // a streaming KWT's state
 
 	c counter
 }
@@ -74,7 +74,7 @@ func (m *Model) NewDelta(th Thresholds) *Delta {
 	if a.Streaming() {
 		s := &Delta{m: m, c: newCounter(a, true)}
 		s.embedT, s.lw = packWeights(m)
-		s.st = newStreamer(m, &s.c, s.embedT, s.lw)
+		s.st = newStreamer(m, &s.th, &s.c, s.embedT, s.lw)
 		if err := s.SetThresholds(th); err != nil {
 			panic("infer: NewDelta: " + err.Error())
 		}
@@ -123,9 +123,6 @@ func (m *Model) NewDelta(th Thresholds) *Delta {
 func (s *Delta) SetThresholds(th Thresholds) error {
 	if err := th.ValidateFor(s.m.Arch); err != nil {
 		return fmt.Errorf("delta thresholds: %w", err)
-	}
-	if s.st != nil {
-		s.st.th = th.Clone()
 	}
 	s.th = th.Clone()
 	return nil

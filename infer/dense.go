@@ -25,7 +25,7 @@ type Dense struct {
 	tmp    []float32        // [Dim] output of a projection before the residual sum
 	hidden []float32        // [MLPDim] MLP hidden layer of one token
 	q8     *asm.Int8Scratch // for the int8 MLP (nil in float32)
-	st     *streamer        // a streaming KWT's state; nil for the window KWT
+	stream                  // a streaming KWT's state
 
 	c counter // op counts and optional stage timing
 }
@@ -39,7 +39,7 @@ func (m *Model) NewDense() *Dense {
 	embedT, lw := packWeights(m)
 	if a.Streaming() {
 		s := &Dense{m: m, embedT: embedT, lw: lw, c: newCounter(a, false)}
-		s.st = newStreamer(m, &s.c, embedT, lw)
+		s.st = newStreamer(m, &Thresholds{}, &s.c, embedT, lw)
 		return s
 	}
 	return &Dense{

@@ -30,8 +30,8 @@ import (
 // see every token; its output projection and MLP run once per hop, densely.
 type streamer struct {
 	m      *Model
-	th     Thresholds // no site enabled: the dense pass
-	scale  float32    // 1/sqrt(Dim/Heads)
+	th     *Thresholds // the owner's (Delta's); no site enabled: the dense pass
+	scale  float32     // 1/sqrt(Dim/Heads)
 	eps    float32
 	embedT []float32     // [Coeffs, Dim] embedding, transposed
 	lw     []packedLayer // the layers' linear maps, transposed
@@ -82,13 +82,7 @@ func (t Thresholds) ValidateFor(a Arch) error {
 	if err := t.Validate(a.Depth); err != nil {
 		return err
 	}
-	return checkStreamThresholds(a, t)
-}
-
-// checkStreamThresholds reports whether th can run on models of
-// architecture a.
-func checkStreamThresholds(a Arch, th Thresholds) error {
-	for s, on := range th.Enabled {
+	for s, on := range t.Enabled {
 		if on && !a.HasDeltaSite(DeltaSite(s)) {
 			return errStreamSites
 		}
@@ -96,13 +90,15 @@ func checkStreamThresholds(a Arch, th Thresholds) error {
 	return nil
 }
 
-// newStreamer allocates the stream state of m, counting into c; embedT and
-// lw are packWeights(m).
-func newStreamer(m *Model, c *counter, embedT []float32, lw []packedLayer) *streamer {
+// newStreamer allocates the stream state of m, counting into c, at the
+// thresholds *th (which the owner may replace); embedT and lw are
+// packWeights(m).
+func newStreamer(m *Model, th *Thresholds, c *counter, embedT []float32, lw []packedLayer) *streamer {
 	a := m.Arch
 	d, M, n := a.Dim, a.MLPDim, a.Context
 	s := &streamer{
 		m:      m,
+		th:     th,
 		scale:  float32(1 / math.Sqrt(float64(a.Dim/a.Heads))),
 		eps:    float32(a.NormEps),
 		n:      n,
@@ -380,43 +376,39 @@ func (s *streamer) forwardEmbedded(tokens, logits []float32) {
 	s.logits(logits)
 }
 
-// The stream interface of Dense and Delta (engine.StreamScorer). For a
-// streaming KWT the engine pushes every frame as it arrives and asks for
-// logits once per hop, so a frame passes through the network once instead
-// of once per window that holds it. The logits of the dense pass equal bit
-// for bit those of Forward on the last Frames frames.
+// stream is the stream interface that Dense and Delta embed
+// (engine.StreamScorer). For a streaming KWT the engine pushes every frame
+// as it arrives and asks for logits once per hop, so a frame passes through
+// the network once instead of once per window that holds it. The logits of
+// the dense pass equal bit for bit those of Forward on the last Frames
+// frames; with delta thresholds the references run on from frame to frame.
+type stream struct {
+	st *streamer // nil for the window KWT
+}
 
 // Streaming reports whether the model is a streaming KWT (Arch.Context >
 // 0); PushFrame, StreamLogits and ResetStream panic if it is not.
-func (s *Dense) Streaming() bool { return s.st != nil }
+func (s stream) Streaming() bool { return s.st != nil }
 
 // PushFrame runs one MFCC frame (Coeffs values) into the stream.
-func (s *Dense) PushFrame(frame []float32) { s.st.pushFrame(frame) }
+func (s stream) PushFrame(frame []float32) { s.streamer().pushFrame(frame) }
 
 // StreamLogits writes the logits of the newest frame's window.
-func (s *Dense) StreamLogits(logits []float32) {
-	checkLogits(s.m.Arch, logits)
-	s.st.logits(logits)
-}
-
-// ResetStream starts a new stream.
-func (s *Dense) ResetStream() { s.st.reset() }
-
-// Streaming reports whether the model is a streaming KWT (see Dense).
-func (s *Delta) Streaming() bool { return s.st != nil }
-
-// PushFrame runs one MFCC frame into the stream; the delta references run
-// on from the previous frame.
-func (s *Delta) PushFrame(frame []float32) { s.st.pushFrame(frame) }
-
-// StreamLogits writes the logits of the newest frame's window.
-func (s *Delta) StreamLogits(logits []float32) {
-	checkLogits(s.m.Arch, logits)
-	s.st.logits(logits)
+func (s stream) StreamLogits(logits []float32) {
+	st := s.streamer()
+	checkLogits(st.m.Arch, logits)
+	st.logits(logits)
 }
 
 // ResetStream starts a new stream: empty rings and zero delta references.
-func (s *Delta) ResetStream() { s.st.reset() }
+func (s stream) ResetStream() { s.streamer().reset() }
+
+func (s stream) streamer() *streamer {
+	if s.st == nil {
+		panic("infer: stream call on a window KWT (architecture context 0)")
+	}
+	return s.st
+}
 
 func checkLogits(a Arch, logits []float32) {
 	if len(logits) != a.NumClasses {
