@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/infer"
 )
 
@@ -25,9 +26,8 @@ type Cascade struct {
 	threshold float32 // gate posterior that opens the gate
 	hold      int     // hops the gate stays open after the last opening hop
 
-	frames, dim  int
-	ring         []float32 // the judge's tokens of the last frames, circular
-	window       []float32 // the ring unrolled, oldest first
+	frames       int
+	ring         ring      // the judge's tokens of the last frames
 	probs        []float32 // the gate's posteriors
 	seen         uint64    // frames pushed
 	open         int       // hops left open
@@ -57,13 +57,12 @@ func NewCascade(cfg CascadeConfig, gate StreamScorer, judge FrameScorer) (*Casca
 	}
 	c := &Cascade{
 		gate: gate, judge: judge, threshold: float32(cfg.Threshold), hold: cfg.Hold,
-		frames: cfg.Frames, dim: judge.TokenDim(),
-		ring:   make([]float32, cfg.Frames*judge.TokenDim()),
-		window: make([]float32, cfg.Frames*judge.TokenDim()),
+		frames: cfg.Frames,
+		ring:   newRing(cfg.Frames, judge.TokenDim()),
 		probs:  make([]float32, len(cfg.Classes)),
 	}
 	for i, name := range cfg.Classes {
-		if name != "silence" && name != "unknown" {
+		if !slices.Contains(detect.NotKeywords, name) {
 			c.keywords = append(c.keywords, i)
 		}
 	}
@@ -96,8 +95,7 @@ func (c *Cascade) Streaming() bool { return true }
 // PushFrame runs the frame through the gate and stores the judge's token of it.
 func (c *Cascade) PushFrame(frame []float32) {
 	c.gate.PushFrame(frame)
-	slot := int(c.seen % uint64(c.frames))
-	c.judge.EmbedFrame(frame, c.ring[slot*c.dim:(slot+1)*c.dim])
+	c.judge.EmbedFrame(frame, c.ring.row(c.seen))
 	c.seen++
 }
 
@@ -117,11 +115,7 @@ func (c *Cascade) StreamLogits(logits []float32) {
 		return
 	}
 	c.open--
-	// Unroll: the oldest frame sits just after the newest one.
-	split := int(c.seen%uint64(c.frames)) * c.dim
-	n := copy(c.window, c.ring[split:])
-	copy(c.window[n:], c.ring[:split])
-	c.judge.ForwardEmbedded(c.window, logits)
+	c.judge.ForwardEmbedded(c.ring.unroll(c.seen-1), logits)
 	c.judged++
 }
 
@@ -141,7 +135,7 @@ func (c *Cascade) Forward(window, logits []float32) {
 // ResetStream starts a new stream: both models forget it, and the gate closes.
 func (c *Cascade) ResetStream() {
 	c.gate.ResetStream()
-	clear(c.ring)
+	c.ring.reset()
 	c.seen, c.open = 0, 0
 }
 

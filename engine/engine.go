@@ -66,8 +66,7 @@ type Engine struct {
 	det       *detect.Detector
 	coeffs    int // values per ring slot: frame coefficients, or the token width with reuse
 	hopFrames uint64
-	ring      []float32 // the last Frames frames (or their tokens), circular
-	window    []float32 // the ring unrolled, oldest first
+	ring      ring // the last Frames frames (or their tokens)
 	logits    []float32
 	probs     []float32
 	seen      uint64 // frames pushed
@@ -103,8 +102,7 @@ func New(cfg Config, scorer Scorer, det *detect.Detector) (*Engine, error) {
 	return &Engine{
 		cfg: cfg, scorer: scorer, frames: fs, det: det, coeffs: k,
 		hopFrames: uint64(cfg.Hop / frameHop),
-		ring:      make([]float32, cfg.Frames*k),
-		window:    make([]float32, cfg.Frames*k),
+		ring:      newRing(cfg.Frames, k),
 		logits:    make([]float32, cfg.Classes),
 		probs:     make([]float32, cfg.Classes),
 	}, nil
@@ -124,8 +122,7 @@ func (e *Engine) PushFrame(index uint64, frame []float32) {
 		e.score(index)
 		return
 	}
-	slot := int(e.seen % uint64(e.cfg.Frames))
-	dst := e.ring[slot*e.coeffs : (slot+1)*e.coeffs]
+	dst := e.ring.row(e.seen)
 	if e.frames != nil {
 		e.frames.EmbedFrame(frame[:e.cfg.Frontend.NumCoeffs], dst)
 	} else {
@@ -135,14 +132,11 @@ func (e *Engine) PushFrame(index uint64, frame []float32) {
 	if !e.hopDone() {
 		return
 	}
-	// Unroll: the oldest frame sits just after the newest one.
-	split := (slot + 1) * e.coeffs
-	n := copy(e.window, e.ring[split:])
-	copy(e.window[n:], e.ring[:split])
+	window := e.ring.unroll(e.seen - 1)
 	if e.frames != nil {
-		e.frames.ForwardEmbedded(e.window, e.logits)
+		e.frames.ForwardEmbedded(window, e.logits)
 	} else {
-		e.scorer.Forward(e.window, e.logits)
+		e.scorer.Forward(window, e.logits)
 	}
 	e.score(index)
 }
@@ -178,7 +172,7 @@ func (e *Engine) Inferences() uint64 { return e.runs }
 
 // Reset starts a new stream: the window empties and the detector forgets its history.
 func (e *Engine) Reset() {
-	clear(e.ring)
+	e.ring.reset()
 	if e.stream != nil {
 		e.stream.ResetStream()
 	}
