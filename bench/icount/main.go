@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/wakewordd/wakewordd/audio"
+	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/engine"
 	"github.com/wakewordd/wakewordd/frontend"
@@ -36,47 +37,61 @@ import (
 	"github.com/wakewordd/wakewordd/infer/asm"
 )
 
+// options are the command line.
+type options struct {
+	seconds       float64
+	dense         bool
+	generic       bool
+	model, gate   string
+	input         string
+	theta         float32
+	hop           time.Duration
+	mlp           string
+	gateThreshold float64
+	gateHold      int
+}
+
 func main() {
-	seconds := flag.Float64("seconds", 10, "audio seconds to stream")
-	dense := flag.Bool("dense", false, "run the dense forward pass instead of the delta-pruned one")
-	generic := flag.Bool("generic", false, "use the plain-Go kernels instead of the assembly")
-	modelPath := flag.String("model", "models/kwt.safetensors", "model file; a random KWT-1 when it does not exist")
-	input := flag.String("input", "examples/kitchen.wav", "audio to stream (repeated)")
-	theta := flag.Float64("theta", 0.5, "delta threshold of the random model (values site: theta x 0.004)")
-	hop := flag.Duration("hop", 0, "time between inferences (0: the model's)")
-	mlp := flag.String("mlp", "", "arithmetic of the MLPs, float32 or int8 (default: the model's)")
-	gate := flag.String("gate", "models/kwt-stream.safetensors", "streaming model that wakes the model, or none (skipped when the file does not exist)")
-	gateThreshold := flag.Float64("gate-threshold", 0.1, "the gate's keyword posterior that wakes the model")
-	gateHold := flag.Int("gate-hold", 1, "hops the model keeps scoring after the gate's last waking hop")
+	var o options
+	var theta float64
+	flag.Float64Var(&o.seconds, "seconds", 10, "audio seconds to stream")
+	flag.BoolVar(&o.dense, "dense", false, "run the dense forward pass instead of the delta-pruned one")
+	flag.BoolVar(&o.generic, "generic", false, "use the plain-Go kernels instead of the assembly")
+	flag.StringVar(&o.model, "model", "models/kwt.safetensors", "model file; a random KWT-1 when it does not exist")
+	flag.StringVar(&o.input, "input", "examples/kitchen.wav", "audio to stream (repeated)")
+	flag.Float64Var(&theta, "theta", 0.5, "delta threshold of the random model (values site: theta x 0.004)")
+	flag.DurationVar(&o.hop, "hop", 0, "time between inferences (0: the model's)")
+	flag.StringVar(&o.mlp, "mlp", "", "arithmetic of the MLPs, float32 or int8 (default: the model's)")
+	flag.StringVar(&o.gate, "gate", "models/kwt-stream.safetensors", "streaming model that wakes the model, or none (skipped when the file does not exist)")
+	flag.Float64Var(&o.gateThreshold, "gate-threshold", config.DefaultGateThreshold, "the gate's keyword posterior that wakes the model")
+	flag.IntVar(&o.gateHold, "gate-hold", config.DefaultGateHold, "hops the model keeps scoring after the gate's last waking hop")
 	flag.Parse()
-	gateOpts = [2]float64{*gateThreshold, float64(*gateHold)}
-	if err := run(*seconds, *dense, *generic, *modelPath, *gate, *input, float32(*theta), *hop, *mlp); err != nil {
+	o.theta = float32(theta)
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "icount:", err)
 		os.Exit(1)
 	}
 }
 
-// gateOpts are -gate-threshold and -gate-hold.
-var gateOpts [2]float64
-
-func run(seconds float64, dense, generic bool, modelPath, gatePath, input string, theta float32, hop time.Duration, mlp string) error {
-	asm.UseGeneric(generic)
-	samples, err := audio.DecodeFile(input)
+func run(o options) error {
+	hop, dense := o.hop, o.dense
+	asm.UseGeneric(o.generic)
+	samples, err := audio.DecodeFile(o.input)
 	if err != nil {
 		return err
 	}
-	m, err := infer.Load(modelPath)
+	m, err := infer.Load(o.model)
 	random := errors.Is(err, fs.ErrNotExist)
 	switch {
 	case random:
-		if m, err = randomModel(samples, theta); err != nil {
+		if m, err = randomModel(samples, o.theta); err != nil {
 			return err
 		}
 	case err != nil:
 		return err
 	}
-	if mlp != "" {
-		m.MLP = mlp
+	if o.mlp != "" {
+		m.MLP = o.mlp
 		if err := m.Validate(); err != nil {
 			return err
 		}
@@ -96,12 +111,12 @@ func run(seconds float64, dense, generic bool, modelPath, gatePath, input string
 		scorer = m.NewDelta(th)
 	}
 	var cascade *engine.Cascade
-	if g, err := infer.Load(gatePath); err == nil && !random && !m.Arch.Streaming() {
-		if cascade, err = engine.Gate(g, m, scorer.(engine.FrameScorer), gateOpts[0], int(gateOpts[1])); err != nil {
+	if g, err := infer.Load(o.gate); err == nil && !random && !m.Arch.Streaming() {
+		if cascade, err = engine.Gate(g, m, scorer.(engine.FrameScorer), o.gateThreshold, o.gateHold); err != nil {
 			return err
 		}
 		scorer = cascade
-	} else if err != nil && gatePath != "none" && !errors.Is(err, fs.ErrNotExist) {
+	} else if err != nil && o.gate != "none" && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	det, err := detect.New(m.Classes, detect.Rule{Enabled: true, Threshold: 0.5, Smoothing: 3, Patience: 1}, nil)
@@ -129,7 +144,7 @@ func run(seconds float64, dense, generic bool, modelPath, gatePath, input string
 		return err
 	}
 	frame := make([]float32, p.NumCoeffs)
-	total := int(seconds * float64(p.SampleRate))
+	total := int(o.seconds * float64(p.SampleRate))
 	var index uint64
 	for fed := 0; fed < total; {
 		off := fed % len(samples)
@@ -145,13 +160,13 @@ func run(seconds float64, dense, generic bool, modelPath, gatePath, input string
 	if dense {
 		path = "dense"
 	}
-	src := modelPath
+	src := o.model
 	if random {
-		src = fmt.Sprintf("random KWT-1, theta %g", theta)
+		src = fmt.Sprintf("random KWT-1, theta %g", o.theta)
 	}
 	if cascade != nil {
 		hops, judged := cascade.Judged()
-		path += fmt.Sprintf(", behind the gate %s: the model scored %d of %d hops", gatePath, judged, hops)
+		path += fmt.Sprintf(", behind the gate %s: the model scored %d of %d hops", o.gate, judged, hops)
 	}
 	fmt.Printf("model: %s\npath: %s\nkernels: %s\naudio_s: %.2f\nhop: %v\nframes: %d\ninferences: %d\ndetections: %d\nposteriors_fnv64: %016x\n",
 		src, path, asm.Impl(), float64(total)/float64(p.SampleRate), hop, index, e.Inferences(), detections, hash)
