@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,10 +73,8 @@ func TestCascadeGatesTheJudge(t *testing.T) {
 				from, left = judged[i], left-1
 				want++
 			}
-			for k := range from {
-				if math.Float32bits(got[i][k]) != math.Float32bits(from[k]) {
-					t.Fatalf("hold %d, hop %d: posteriors %v, want %v", hold, i, got[i], from)
-				}
+			if !sameBits(got[i], from) {
+				t.Fatalf("hold %d, hop %d: posteriors %v, want %v", hold, i, got[i], from)
 			}
 		}
 		hops, n := c.Judged()
@@ -105,10 +104,8 @@ func TestCascadeExtremes(t *testing.T) {
 	}
 	want := runStream(t, judge, judge.NewDense(), frames, false)
 	for i, p := range runStream(t, judge, always, frames, false) {
-		for k := range p {
-			if math.Float32bits(p[k]) != math.Float32bits(want[i][k]) {
-				t.Fatalf("hop %d: an open gate gave %v, the judge alone %v", i, p, want[i])
-			}
+		if !sameBits(p, want[i]) {
+			t.Fatalf("hop %d: an open gate gave %v, the judge alone %v", i, p, want[i])
 		}
 	}
 	// Reset closes the gate and starts both streams again: the same posteriors twice.
@@ -134,18 +131,15 @@ func TestCascadeExtremes(t *testing.T) {
 		t.Fatalf("%d and %d hops", len(first), len(again))
 	}
 	for i := range first {
-		if maxDiff(first[i], again[i]) != 0 {
+		if !sameBits(first[i], again[i]) {
 			t.Fatalf("after Reset, hop %d: %v, first time %v", i, again[i], first[i])
 		}
 	}
 }
 
-func maxDiff(a, b []float32) float64 {
-	var d float64
-	for i := range a {
-		d = max(d, math.Abs(float64(a[i]-b[i])))
-	}
-	return d
+// sameBits reports whether a and b hold the same float32 bits.
+func sameBits(a, b []float32) bool {
+	return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
 }
 
 func TestCascadeRejects(t *testing.T) {

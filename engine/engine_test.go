@@ -161,10 +161,8 @@ func TestFrameReuse(t *testing.T) {
 			t.Fatalf("%s: %d and %d windows", name, len(want), len(got))
 		}
 		for i := range want {
-			for c := range want[i] {
-				if math.Float32bits(got[i][c]) != math.Float32bits(want[i][c]) {
-					t.Fatalf("%s: window %d: reused %v, direct %v", name, i, got[i], want[i])
-				}
+			if !sameBits(got[i], want[i]) {
+				t.Fatalf("%s: window %d: reused %v, direct %v", name, i, got[i], want[i])
 			}
 		}
 		perFrame := int64(a.Coeffs * a.Dim)
@@ -214,10 +212,8 @@ func TestStreamingModel(t *testing.T) {
 		t.Fatalf("%d and %d windows", len(want), len(got))
 	}
 	for i := range want {
-		for c := range want[i] {
-			if math.Float32bits(got[i][c]) != math.Float32bits(want[i][c]) {
-				t.Fatalf("window %d: streamed %v, whole windows %v", i, got[i], want[i])
-			}
+		if !sameBits(got[i], want[i]) {
+			t.Fatalf("window %d: streamed %v, whole windows %v", i, got[i], want[i])
 		}
 	}
 	whole, streamMACs := direct.Ops().Total().Executed, streamed.Ops().Total().Executed
@@ -252,7 +248,7 @@ func TestStreamingModel(t *testing.T) {
 		e.PushFrame(uint64(i), f)
 	}
 	for i := range want {
-		if math.Float32bits(first[i][0]) != math.Float32bits(want[i][0]) {
+		if !sameBits(first[i], want[i]) {
 			t.Fatalf("after Reset, window %d: %v, want %v", i, first[i], want[i])
 		}
 	}

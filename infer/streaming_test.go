@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -17,6 +18,11 @@ func streamFrames(a Arch, n int, rng *rand.Rand) []float32 {
 		}
 	}
 	return f
+}
+
+// sameBits reports whether a and b hold the same float32 bits.
+func sameBits(a, b []float32) bool {
+	return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
 }
 
 // TestStreamEqualsWindow pushes a long stream frame by frame and checks,
@@ -46,10 +52,8 @@ func TestStreamEqualsWindow(t *testing.T) {
 				}
 				stream.StreamLogits(got)
 				window.Forward(f[(i+1-a.Frames)*a.Coeffs:(i+1)*a.Coeffs], want)
-				for c := range got {
-					if math.Float32bits(got[c]) != math.Float32bits(want[c]) {
-						t.Fatalf("%s, %+v: frame %d, class %d: stream %g, window %g", mlp, a, i, c, got[c], want[c])
-					}
+				if !sameBits(got, want) {
+					t.Fatalf("%s, %+v: frame %d: stream %v, window %v", mlp, a, i, got, want)
 				}
 				checked++
 			}
@@ -330,10 +334,8 @@ func FuzzStreamEqualsWindow(f *testing.F) {
 			}
 			stream.StreamLogits(got)
 			window.Forward(x[(i+1-a.Frames)*a.Coeffs:(i+1)*a.Coeffs], want)
-			for c := range got {
-				if math.Float32bits(got[c]) != math.Float32bits(want[c]) {
-					t.Fatalf("%+v: frame %d: stream %v, window %v", a, i, got, want)
-				}
+			if !sameBits(got, want) {
+				t.Fatalf("%+v: frame %d: stream %v, window %v", a, i, got, want)
 			}
 			zero.StreamLogits(dz)
 			if d := maxAbsDiff(dz, got); !(d <= 1e-3) {
