@@ -20,10 +20,8 @@ import (
 // applies model.mlp.
 func loadModel(c config.Config) (*infer.Model, error) {
 	path := c.Model.Path
-	for _, p := range config.DefaultModelPaths {
-		if _, err := os.Stat(p); path == "" && err == nil {
-			path = p
-		}
+	if path == "" {
+		path = firstExisting(config.DefaultModelPaths)
 	}
 	if path == "" {
 		return nil, fmt.Errorf("no model: model.path is not set and none of %v exists", config.DefaultModelPaths)
@@ -33,6 +31,16 @@ func loadModel(c config.Config) (*infer.Model, error) {
 		m.MLP = c.Model.MLP
 	}
 	return m, err
+}
+
+// firstExisting returns the first of paths that exists, or "".
+func firstExisting(paths []string) string {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 // detectorFor merges the detection policy: the model's defaults, then the config's
@@ -189,12 +197,7 @@ func newListener(c config.Config, src *config.Source, m *infer.Model) (*listener
 func gateFor(c config.Config, m *infer.Model, scorer engine.Scorer) (engine.Scorer, string, error) {
 	path := c.Model.Gate
 	if path == "" && c.Model.Path == "" {
-		for _, p := range config.DefaultGatePaths {
-			if _, err := os.Stat(p); err == nil {
-				path = p
-				break
-			}
-		}
+		path = firstExisting(config.DefaultGatePaths)
 	}
 	if path == "" || path == "none" || m.Arch.Streaming() {
 		return scorer, "", nil // a streaming model is as cheap as its gate would be
