@@ -82,30 +82,24 @@ func New(cfg Config, scorer Scorer, det *detect.Detector) (*Engine, error) {
 	if cfg.Hop < frameHop || cfg.Hop%frameHop != 0 {
 		return nil, fmt.Errorf("engine: hop %v must be a positive multiple of the %v frame hop", cfg.Hop, frameHop)
 	}
-	k := cfg.Frontend.NumCoeffs
-	if ss, ok := scorer.(StreamScorer); ok && ss.Streaming() && !cfg.NoReuse {
-		return &Engine{
-			cfg: cfg, scorer: scorer, stream: ss, det: det, coeffs: k,
-			hopFrames: uint64(cfg.Hop / frameHop),
-			logits:    make([]float32, cfg.Classes),
-			probs:     make([]float32, cfg.Classes),
-		}, nil
-	}
-	fs, reuse := scorer.(FrameScorer)
-	if reuse && !cfg.NoReuse {
-		if k = fs.TokenDim(); k < 1 {
-			return nil, fmt.Errorf("engine: scorer has tokens of %d values", k)
-		}
-	} else {
-		fs = nil
-	}
-	return &Engine{
-		cfg: cfg, scorer: scorer, frames: fs, det: det, coeffs: k,
+	e := &Engine{
+		cfg: cfg, scorer: scorer, det: det, coeffs: cfg.Frontend.NumCoeffs,
 		hopFrames: uint64(cfg.Hop / frameHop),
-		ring:      newRing(cfg.Frames, k),
 		logits:    make([]float32, cfg.Classes),
 		probs:     make([]float32, cfg.Classes),
-	}, nil
+	}
+	if ss, ok := scorer.(StreamScorer); ok && ss.Streaming() && !cfg.NoReuse {
+		e.stream = ss // frames go straight into the model: no ring
+		return e, nil
+	}
+	if fs, ok := scorer.(FrameScorer); ok && !cfg.NoReuse {
+		if e.coeffs = fs.TokenDim(); e.coeffs < 1 {
+			return nil, fmt.Errorf("engine: scorer has tokens of %d values", e.coeffs)
+		}
+		e.frames = fs
+	}
+	e.ring = newRing(cfg.Frames, e.coeffs)
+	return e, nil
 }
 
 // PushFrame adds the next MFCC frame; index is its position in the stream (0, 1, ...).
