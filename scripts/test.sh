@@ -20,6 +20,9 @@ CGO_ENABLED=0 go build -o /dev/null ./cmd/wakewordd
 step "unit and integration tests"
 go test -count=1 ./...
 
+step "training data: real-data splits by speaker, real negatives, hard-negative mining"
+OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s train -p 'test_*.py'
+
 step "soak: 2 hours of audio through the daemon and a real broker, faster than real time"
 # Memory and goroutines must stay flat and every detection must reach the broker.
 WAKEWORDD_SOAK_HOURS=${SOAK_HOURS:-2} go test -count=1 -run '^TestSoak$' -timeout 60m -v ./cmd/wakewordd/ | grep -E '^(---|=== RUN|ok|FAIL|\s+soak)|soak:'

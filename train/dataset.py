@@ -63,10 +63,17 @@ class Sampler:
     """Draws labelled training windows from a packed split."""
 
     def __init__(self, data, frames, rng, class_weights=None, real_share=0.6, partial_share=0.25,
-                 margin=8):
+                 margin=8, real_negative_share=0.5, confusable_share=0.1):
         self.d, self.n, self.rng = data, frames, rng
         self.margin, self.real_share, self.partial_share = margin, real_share, partial_share
+        self.real_negative_share, self.confusable_share = real_negative_share, confusable_share
         lab, src = data.labels, data.sources
+        real_neg = np.char.startswith(src.astype(str), "real-")
+        # Negatives recorded from real people and rooms, drawn for `real_negative_share` of the
+        # silence and unknown windows when the split has them.
+        self.real_neg = {c: np.flatnonzero((lab == c) & real_neg) for c in (SILENCE, UNKNOWN)}
+        self.other_neg = {c: np.flatnonzero((lab == c) & ~real_neg) for c in (SILENCE, UNKNOWN)}
+        self.confusable = np.flatnonzero(src == "real-confusable")
         self.by_class = {c: np.flatnonzero(lab == c) for c in range(len(CLASSES))}
         self.real = {c: np.flatnonzero((lab == c) & (src == "real")) for c in KEYWORD_IDS}
         self.synth = {c: np.flatnonzero((lab == c) & (src != "real")) for c in KEYWORD_IDS}
@@ -115,6 +122,14 @@ class Sampler:
         start = int(self.rng.integers(0, L - n + 1)) if L > n else (L - n) // 2
         return cut(self.d.clip(i), start, n)
 
+    def _negative_pool(self, c):
+        real, other = self.real_neg[c], self.other_neg[c]
+        if c == UNKNOWN and len(self.confusable) and self.rng.random() < self.confusable_share:
+            return self.confusable
+        if len(real) and (not len(other) or self.rng.random() < self.real_negative_share):
+            return real
+        return other if len(other) else self.by_class[c]
+
     def batch(self, size):
         """(x [size, frames, coeffs] float32, y [size] int64)."""
         ys = self.rng.choice(len(CLASSES), size=size, p=self.class_p)
@@ -125,7 +140,7 @@ class Sampler:
             elif c == UNKNOWN and len(self.keyword_clips) and self.rng.random() < self.partial_share:
                 xs.append(self._partial_window())
             else:
-                pool = self.by_class[c]
+                pool = self._negative_pool(c)
                 i = int(pool[self.rng.integers(len(pool))])
                 xs.append(self._background_window(i) if c == SILENCE else self._speech_window(i))
         return np.stack(xs).astype(np.float32), ys.astype(np.int64)

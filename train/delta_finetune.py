@@ -35,6 +35,7 @@ from distill import distillation_loss
 from evaluate import selection_score, validate
 from export import export, load_model, unfold_normalisation
 from kwt import DELTA_SITES
+from mining import HardNegatives, mix_into
 from train import lr_at, make_optimizer, normalisation, train_step
 
 log = logging.getLogger("delta_finetune")
@@ -55,6 +56,17 @@ def parse_thresholds(text, depth):
     return {k: [float(v) for v in th] for k, th in sites.items()}
 
 
+def parse_weights(text):
+    """{"silence": 0.15, "unknown": 0.4} from "silence=0.15,unknown=0.4"."""
+    out = {}
+    for part in filter(None, text.split(",")):
+        name, _, v = part.partition("=")
+        if name not in ("silence", "unknown") or not 0 <= float(v) < 1:
+            raise argparse.ArgumentTypeError(f"want silence=W,unknown=W with W in [0, 1), got {part!r}")
+        out[name] = float(v)
+    return out
+
+
 def scaled(sites, f):
     return {k: [v * f for v in th] for k, th in sites.items()}
 
@@ -73,8 +85,9 @@ def finetune(args):
     mean, std = normalisation(tr)
     unfold_normalisation(model, mean, std)
     frames = model.cfg.frames
-    sampler = Sampler(tr, frames, rng)
+    sampler = Sampler(tr, frames, rng, class_weights=args.class_weights)
     sx, sy, _ = eval_windows(sel, frames, variants=(0, 1))
+    pool = HardNegatives(tr, frames, rng) if args.mine_every > 0 else None
     log.info("fine-tuning %s at %s, scale %.2f-%.2f, dense share %.2f, distillation %.2f at T=%.1f, %s",
              args.model, json.dumps(target), args.scale_min, args.scale_max, args.dense_share,
              args.distill, args.temperature,
@@ -114,15 +127,21 @@ def finetune(args):
     best = {"score": s0, "step": 0, "state": copy.deepcopy(model.state_dict()), "report": delta0}
     budget = args.minutes * 60.0
     step, run_loss, run_acc, t0 = 0, 0.0, 0.0, time.time()
+    mined_at, rounds = None, []
     while True:
         progress = step / args.steps if args.steps else (time.time() - t0) / budget
         if progress >= 1.0:
             break
+        if pool is not None and (mined_at is None or time.time() - mined_at >= args.mine_every * 60):
+            model.set_delta(None)
+            rounds.append(pool.mine(model, mean_t, std_t, args.mine_windows, args.mine_keep))
+            mined_at = time.time()
         for g in opt.param_groups:
             g["lr"] = lr_at(progress, args.lr, args.warmup)
         dense = rng.random() < args.dense_share
         model.set_delta(None if dense else scaled(target, rng.uniform(args.scale_min, args.scale_max)))
         x, y = sampler.batch(args.batch)
+        x, y = mix_into(x, y, pool, args.hard_share, rng)
         x = spec_augment((x - mean_t) / std_t, rng)
         lossf = hard
         if teacher is not None:
@@ -166,6 +185,10 @@ def finetune(args):
         "from": Path(args.model).name, "teacher": Path(args.teacher or args.model).name, "thresholds": target, "scale": [args.scale_min, args.scale_max],
         "dense_share": args.dense_share, "distill": args.distill, "temperature": args.temperature, "select_scales": args.select_scales, "steps": step, "best_step": best["step"], "lr": args.lr,
         "minutes": round(train_s / 60, 1), "seed": args.seed, "git_commit": git_commit(),
+        "class_weights": args.class_weights,
+        "hard_negatives": {"every_minutes": args.mine_every, "windows": args.mine_windows,
+                           "keep": args.mine_keep, "share": args.hard_share,
+                           "false_accept_share_per_round": rounds} if pool is not None else None,
         "selection_balanced_accuracy": {"dense": dense1["balanced_accuracy"],
                                         "delta": best["report"]["balanced_accuracy"]},
     }
@@ -210,6 +233,14 @@ def main():
     ap.add_argument("--teacher", default="",
                     help="model file to distil from instead of the starting model (same classes and frames)")
     ap.add_argument("--temperature", type=float, default=2.0, help="distillation temperature")
+    ap.add_argument("--class-weights", type=parse_weights, default=None,
+                    help="share of batch windows per negative class, e.g. silence=0.15,unknown=0.4 "
+                         "(default 0.12 and 0.28; the keywords share the rest)")
+    ap.add_argument("--mine-every", type=float, default=0.0,
+                    help="hard-negative mining every this many minutes, from the start (0: off)")
+    ap.add_argument("--mine-windows", type=int, default=20000, help="negative windows scored per round")
+    ap.add_argument("--mine-keep", type=int, default=2000, help="highest-scoring windows kept per round")
+    ap.add_argument("--hard-share", type=float, default=0.2, help="share of each batch drawn from the mined pool")
     ap.add_argument("--cache", default=str(CACHE))
     ap.add_argument("--minutes", type=float, default=float(env("MINUTES", 30)))
     ap.add_argument("--steps", type=int, default=int(env("STEPS", 0)),

@@ -8,7 +8,11 @@ Splits (see common.split_of):
 * noise recordings: the first 70 % of each file -> train (silence clips and the noise
   mixed into training audio), the last 30 % -> validation only;
 * synthetic keyword clips, Speech Commands clips, synthetic noise and transients -> train
-  (a hashed share of the synthetic backgrounds -> selection).
+  (a hashed share of the synthetic backgrounds -> selection);
+* real speech and real noise (`DATA/real`, decoded by realdata.py): split by speaker (see
+  realdata.py); speech -> `unknown` (every window of an utterance), noise -> `silence`, and
+  the training share of both is mixed under the augmented keyword clips (noise, and babble
+  of one to three real talkers) besides the older backgrounds.
 
 Variant 0 of a clip is the clip as recorded or synthesized (with a dither floor);
 variants 1.. are augmented (tempo, pitch, reverb, gain, noise at 0-20 dB SNR). Validation
@@ -34,13 +38,14 @@ from pathlib import Path
 import numpy as np
 
 import augment as aug
+import realdata
 import tts
 from common import (CACHE, CLASS_INDEX, DATA, KEYWORDS, NOISE_TRAIN_FRACTION, SAMPLE_RATE,
                     WAKEWORDD, Timer, bucket, read_audio, save_json, setup_logging, speech_region,
                     split_of, stable_seed, write_wav)
 
 log = logging.getLogger("prepare")
-AUG_VERSION = "2"
+AUG_VERSION = "3"
 CHUNK = 150
 MIN_SECONDS = 2.2
 
@@ -58,6 +63,42 @@ def _load_noises():
             _noise_train.append(x[:cut])
             _noise_test.append(x[cut:])
     return _noise_train, _noise_test
+
+
+_real_train = None  # training-share real recordings: {"speech": [paths], "noise": [paths]}
+
+
+def _real_pools():
+    global _real_train
+    if _real_train is None:
+        _real_train = {"speech": [], "noise": []}
+        for it in realdata.load_manifest():
+            if it["split"] == "train":
+                _real_train[it["kind"]].append(str(realdata.OUT / it["wav"]))
+    return _real_train
+
+
+def _real_excerpt(paths, n, rng):
+    """n samples of real recordings from the pool, joined end to end where one is short."""
+    parts, have = [], 0
+    while have < n:
+        x = read_audio(paths[int(rng.integers(len(paths)))])
+        if len(x) == 0:
+            continue
+        at = int(rng.integers(0, max(1, len(x) - (n - have))))
+        parts.append(x[at:at + n - have])
+        have += len(parts[-1])
+    return np.concatenate(parts)
+
+
+def _babble(n, rng):
+    """One to three real talkers at once (the training share), levels within 6 dB."""
+    pool = _real_pools()["speech"]
+    talkers = int(rng.integers(1, 4))
+    x = np.zeros(n, np.float32)
+    for _ in range(talkers):
+        x += aug.set_rms_db(_real_excerpt(pool, n, rng), rng.uniform(-6, 0))
+    return x
 
 
 def _excerpt(pool, n, rng):
@@ -82,9 +123,14 @@ def _pad(x, rng, lead=(0.05, 0.8), total=MIN_SECONDS):
 
 def _background(n, rng, noise_train):
     r = rng.random()
-    if r < 0.6:
+    real = _real_pools()
+    if r < 0.3 and real["speech"]:
+        return _babble(n, rng)
+    if r < 0.55 and real["noise"]:
+        return _real_excerpt(real["noise"], n, rng)
+    if r < 0.75:
         return _excerpt(noise_train, n, rng)
-    if r < 0.85:
+    if r < 0.9:
         return aug.coloured_noise(n, rng)
     return aug.coloured_noise(n, rng) * 0.05 + aug.transients(n, rng)
 
@@ -116,6 +162,19 @@ def render(item, variant):
         return aug.dither(x, rng), (0, frames)
 
     x = read_audio(src["file"])
+    if kind == "realspeech":  # every window of a real utterance is `unknown`
+        if variant > 0:
+            tempo = rng.uniform(0.9, 1.1) if rng.random() < 0.3 else 1.0
+            reverb = (rng.uniform(10, 70), rng.uniform(20, 100)) if rng.random() < 0.3 else None
+            x = aug.sox_effects(x, tempo, 0.0, reverb)
+            x = aug.set_peak_db(x, rng.uniform(-30, -2))
+            if rng.random() < 0.8:
+                x = aug.mix_at_snr(x, _background(len(x), rng, noise_train), rng.uniform(0, 25))
+            peak = float(np.max(np.abs(x)))
+            if peak > 0.99:
+                x = x * (0.99 / peak)
+        frames = max(0, 1 + (len(x) - 480) // 160)
+        return aug.dither(x, rng), (0, frames)
     real = item["source_tag"] == "real"
     if kind == "eval":  # validation keyword clip: as recorded, or with unseen noise at 10 dB
         if variant == 1:
@@ -205,6 +264,29 @@ def build_items(tts_manifest):
     return items
 
 
+def real_items(chunk_s=3.0):
+    """Real speech (`unknown`, every window) and real noise (`silence`, 3 s pieces), each in
+    its speaker-split share (realdata.py). Utterances whose transcript holds a word that
+    sounds like part of a keyword are tagged `real-confusable` (sampled more often)."""
+    items = []
+    for it in realdata.load_manifest():
+        path = str(realdata.OUT / it["wav"])
+        if it["kind"] == "speech":
+            tag = "real-confusable" if it.get("confusable") else "real-speech"
+            items.append({"id": "real/speech/" + it["rel"], "rel": it["rel"], "split": it["split"],
+                          "label": "unknown", "source_tag": tag, "kind": "realspeech",
+                          "source": {"file": path}})
+            continue
+        n = int(it["seconds"] * SAMPLE_RATE)
+        c = int(chunk_s * SAMPLE_RATE)
+        starts = list(range(0, max(n - c, 0) + 1, c)) if n >= c else [0]
+        for k, st in enumerate(starts):
+            items.append({"id": f"real/noise/{it['rel']}/{it['split']}{k:03d}", "split": it["split"],
+                          "label": "silence", "source_tag": "real-noise", "kind": "background",
+                          "source": {"noise": path, "start": st, "end": min(st + c, n)}})
+    return items
+
+
 def background_items(n_synth_noise, n_transients, chunk_s=3.0, hop_s=1.5):
     """Silence-class clips: noise recordings (train part / validation part) and synthetics."""
     items = []
@@ -239,7 +321,11 @@ def assign_variants(items, n_real, n_tts_kw, n_neg, n_speech, n_noise):
             continue
         it.setdefault("kind", "speech")
         if it["split"] != "train":
+            it["variants"] = [0] if it["source_tag"].startswith("real-") else [0, 1]
+        elif it["source_tag"] == "real-noise":
             it["variants"] = [0, 1]
+        elif it["kind"] == "realspeech":
+            it["variants"] = [0, 1, 2] if it["source_tag"] == "real-confusable" else [0, 1]
         elif it["kind"] == "background":
             it["variants"] = list(range(n_noise))
         elif it["source_tag"] == "real":
@@ -264,7 +350,7 @@ def run(args):
     manifest = tts.generate(counts, seed=args.seed, workers=args.workers)
     log.info("tts ready: %d clips (%.0f s)", len(manifest), t())
 
-    items = build_items(manifest) + background_items(int(200 * s), int(400 * s))
+    items = build_items(manifest) + background_items(int(200 * s), int(400 * s)) + real_items()
     assign_variants(items, n_real=args.real_variants, n_tts_kw=args.tts_variants,
                     n_neg=args.neg_variants, n_speech=args.real_variants, n_noise=3)
 
