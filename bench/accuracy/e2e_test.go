@@ -128,6 +128,7 @@ func TestEndToEnd(t *testing.T) {
 		model: modelPath, clips: clipDir, hours: 60.0 / 3600, seed: 4, segment: 20 * time.Second, every: 10 * time.Second,
 		speech: 0.3, snr: 10, gainDB: 3, levelDB: -26, noiseFrom: 0.7, words: "/usr/share/dict/words",
 		work: work, jobs: 2, tolerance: 500 * time.Millisecond, budgets: []float64{0.1, 0.5}, keepAudio: true,
+		background: "tts",
 	}
 	if _, err := os.Stat(sharedNoise); err == nil {
 		o.noise = sharedNoise

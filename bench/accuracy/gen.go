@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/wakewordd/wakewordd/bench/internal/tts"
@@ -55,6 +57,10 @@ type segment struct {
 	Start      int // first sample, in the whole stream
 	Samples    int
 	Placements []placement
+
+	// Real background only (planReal): the utterances, and where each keyword chunk starts.
+	Utts []uttPlacement
+	KwAt []int
 }
 
 // Derived random streams: every segment, pass and placement has its own, so a segment can
@@ -65,6 +71,9 @@ const (
 	streamBackground
 	streamNoise
 	streamKeywordTimes
+	streamPause   // real background: pauses between utterances, per segment
+	streamUttPass // real background: the order of the utterances in each pass
+	streamUttGain // real background: the gain of each reuse
 )
 
 func rngFor(seed uint64, stream int, index int) *rand.Rand {
@@ -114,8 +123,10 @@ type event struct {
 type segAudio struct {
 	PCM          []int16
 	Events       []event
-	SpeechSample int // samples of background speech
-	Sentences    int
+	SpeechSample int   // samples of background speech
+	Sentences    int   // espeak-ng background
+	Utterances   int   // real background
+	NoiseFiles   []int // real background: the noise recordings used, by index
 }
 
 // Hash is the SHA-256 of the 16-bit little-endian samples.
@@ -141,6 +152,8 @@ type generator struct {
 	noise    [][]float32 // unit-RMS excerpts; nil: no noise
 	// say synthesises speech; tts.Say (espeak-ng) outside tests.
 	say func(rng *rand.Rand, text string) ([]float32, error)
+	// real, when set, is the background instead of espeak-ng sentences (generateReal).
+	real *realMaterial
 }
 
 func dbToGain(db float64) float64 { return math.Pow(10, db/20) }
@@ -166,8 +179,7 @@ func (g *generator) keywordChunk(pl placement) (x []float32, start, end int, err
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	vs, ve := tts.Voiced(raw)
-	cs, ce := max(0, vs-clipMargin), min(len(raw), ve+clipMargin)
+	cs, ce, vs, ve := clipBounds(raw)
 	v := tts.RMS(raw[vs:ve])
 	if v == 0 {
 		return nil, 0, 0, fmt.Errorf("%s: silent clip", g.clips[pl.Clip].Path)
@@ -179,6 +191,13 @@ func (g *generator) keywordChunk(pl placement) (x []float32, start, end int, err
 	}
 	fade(x, fadeSamples)
 	return x, vs - cs, ve - cs, nil
+}
+
+// clipBounds locates a clip's voiced part, [vs, ve), and the chunk placed in the stream,
+// [cs, ce): the voiced part with clipMargin around it, within the recording.
+func clipBounds(raw []float32) (cs, ce, vs, ve int) {
+	vs, ve = tts.Voiced(raw)
+	return max(0, vs-clipMargin), min(len(raw), ve+clipMargin), vs, ve
 }
 
 func fade(x []float32, n int) {
@@ -194,6 +213,9 @@ func fade(x []float32, n int) {
 // chunks in between (speech with probability Speech, else a pause), and a noise bed over
 // everything at SNR dB below the speech level; then 16-bit samples.
 func (g *generator) generate(s segment) (segAudio, error) {
+	if g.real != nil {
+		return g.generateReal(s)
+	}
 	n := s.Samples
 	y := make([]float32, n)
 	var out segAudio
@@ -270,26 +292,7 @@ func (g *generator) generate(s segment) (segAudio, error) {
 	}
 
 	if len(g.noise) > 0 {
-		nr := rngFor(g.p.Seed, streamNoise, s.Index)
-		gain := float32(level / dbToGain(g.p.SNR))
-		for pos := 0; pos < n; {
-			x := g.noise[nr.IntN(len(g.noise))]
-			seg := min(len(x), 5*rate+nr.IntN(10*rate))
-			from := nr.IntN(len(x) - seg + 1)
-			ex := x[from : from+seg]
-			// Excerpts overlap by noiseFade samples with a linear cross-fade.
-			for i := 0; i < len(ex) && pos+i < n; i++ {
-				w := float32(1)
-				if pos > 0 && i < noiseFade {
-					w = float32(i) / noiseFade
-				}
-				if j := len(ex) - 1 - i; j < noiseFade {
-					w *= float32(j) / noiseFade
-				}
-				y[pos+i] += gain * w * ex[i]
-			}
-			pos += max(len(ex)-noiseFade, 1)
-		}
+		addNoise(y, g.noise, rngFor(g.p.Seed, streamNoise, s.Index), float32(level/dbToGain(g.p.SNR)))
 	}
 
 	out.PCM = make([]int16, n)
@@ -297,6 +300,35 @@ func (g *generator) generate(s segment) (segAudio, error) {
 		out.PCM[i] = int16(quantize16(v))
 	}
 	return out, nil
+}
+
+// addNoise lays a bed of noise under y, at gain times the unit-RMS recordings of pool:
+// excerpts of 5 to 15 s (the whole recording when it is shorter) of recordings drawn at
+// random, each overlapping the next by noiseFade samples with a linear cross-fade. It
+// returns the indices of the recordings used, in increasing order.
+func addNoise(y []float32, pool [][]float32, rng *rand.Rand, gain float32) []int {
+	n := len(y)
+	used := map[int]bool{}
+	for pos := 0; pos < n; {
+		k := rng.IntN(len(pool))
+		used[k] = true
+		x := pool[k]
+		seg := min(len(x), 5*rate+rng.IntN(10*rate))
+		from := rng.IntN(len(x) - seg + 1)
+		ex := x[from : from+seg]
+		for i := 0; i < len(ex) && pos+i < n; i++ {
+			w := float32(1)
+			if pos > 0 && i < noiseFade {
+				w = float32(i) / noiseFade
+			}
+			if j := len(ex) - 1 - i; j < noiseFade {
+				w *= float32(j) / noiseFade
+			}
+			y[pos+i] += gain * w * ex[i]
+		}
+		pos += max(len(ex)-noiseFade, 1)
+	}
+	return slices.Sorted(maps.Keys(used))
 }
 
 // quantize16 rounds to 16 bits, clipping at full scale.

@@ -2,22 +2,27 @@
 // does: keyword recordings placed into hours of background speech and noise, the miss
 // rate at a fixed false-alarm rate, and a DET curve.
 //
-//	accuracy -model models/kwt.safetensors -split models/kwt.split.json -set validation -hours 10
+//	accuracy -model models/kwt.safetensors -split models/kwt.split.json -set validation -hours 2
 //	accuracy -model M -hours 1 DIR          # clips from DIR/<keyword>/*.{flac,wav}
 //
-// The stream. One background of -hours (10 by default) is shared by all keywords, and every
-// keyword's clips are placed into it; each keyword then has the whole background as its
-// false-alarm material, so 10 hours of stream is 10 hours per keyword, as in the
-// benchmark. The background is a sequence of chunks, each speech with probability
-// -speech (0.2; otherwise a pause of 1 to 8 s, about as long as a sentence, so that
-// about a fifth of the time is speech): sentences of 3 to 11 words from a word
-// list, said by espeak-ng voices (bench/internal/tts, the generator bench/streamgen uses),
-// never containing a keyword, even across word boundaries ("snow boy"). Keyword clips
-// (their voiced part with 0.3 s around it) go into slots spread over the stream, one clip
-// per -every on average; every clip is used once before any is used twice, at a random
-// level within ±-gain-db of the speech. A bed of real noise (the last 30 % of each
-// recording in -noise, the part training never saw) runs under everything, -snr dB (10)
-// below the speech level. Everything follows from -seed.
+// The stream. One background of -hours is shared by all keywords, and every keyword's
+// clips are placed into it; each keyword then has the whole background as its false-alarm
+// material, so 10 hours of stream is 10 hours per keyword, as in the benchmark. Keyword
+// clips (their voiced part with 0.3 s around it) go into slots spread over the stream, one
+// clip per -every on average; every clip is used once before any is used twice, at a random
+// level within ±-gain-db of the speech. Everything follows from -seed.
+//
+// The background (-background) is real by default: the real utterances of -real/speech
+// (a share of train/realdata.py's cache, split by speaker), one after another with a pause
+// of 0.2 to 1.5 s, as a continuous conversation (Picovoice uses LibriSpeech so), each at
+// the voiced level -level; every utterance is used once before any is used twice (a reuse
+// plays at another gain); keywords go between utterances, never over one; and a bed of the
+// real noise of -real/noise runs under everything, -snr dB (10) below the speech level. The
+// synthetic background (-background tts) is a sequence of chunks, each speech with
+// probability -speech (0.2; otherwise a pause of 1 to 8 s): sentences of 3 to 11 words from
+// a word list, said by espeak-ng voices (bench/internal/tts, the generator bench/streamgen
+// uses), never containing a keyword, even across word boundaries ("snow boy"), over a bed
+// of real noise (the last 30 % of each recording in -noise, the part training never saw).
 //
 // The stream is made and scored in independent segments (-segment, 10 minutes), in
 // parallel (-j), never holding more than a segment of audio per worker. No keyword lies in
@@ -39,7 +44,7 @@
 // interpolated. Budgets: 1 per 10 hours (Picovoice) and 0.5 per hour (openWakeWord).
 //
 // Outputs under -out: results.json, results.md, det.png (miss rate against false alarms
-// per hour, one line per keyword), curve.csv (every swept point) and truth.csv
+// per hour, one line per keyword), curve.csv (every swept point), truth.csv
 // (keyword,start_s,end_s over the whole stream).
 package main
 
@@ -93,6 +98,8 @@ type options struct {
 	keepAudio      bool
 	progress       time.Duration
 	say            func(*rand.Rand, string) ([]float32, error) // nil: espeak-ng
+	background     string                                      // "real" or "tts"
+	real           string                                      // -background real: DIR with speech/ and noise/
 }
 
 func main() {
@@ -105,15 +112,17 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed gives the same audio and truth")
 	flag.DurationVar(&o.segment, "segment", 10*time.Minute, "length of the independently generated and scored pieces")
 	flag.DurationVar(&o.every, "every", 30*time.Second, "one keyword clip per this much stream, on average")
-	flag.Float64Var(&o.speech, "speech", 0.2, "probability that a background chunk is speech (else a pause)")
+	flag.StringVar(&o.background, "background", "real", "background: real (real speech and noise of -real, one continuous conversation) or tts (espeak-ng sentences and pauses over -noise)")
+	flag.StringVar(&o.real, "real", "/work/train-cache/real/validation", "-background real: a share of train/realdata.py's cache, holding speech/ and noise/ (.wav, searched recursively)")
+	flag.Float64Var(&o.speech, "speech", 0.2, "-background tts: probability that a background chunk is speech (else a pause)")
 	flag.Float64Var(&o.snr, "snr", 10, "speech (and keyword) level above the noise, dB")
 	flag.Float64Var(&o.gainDB, "gain-db", 3, "keyword clips at the speech level ± up to this many dB")
 	flag.Float64Var(&o.levelDB, "level", -26, "RMS of the voiced part of speech and keywords, dBFS")
-	flag.StringVar(&o.noise, "noise", "../shared/data/noise", "folder of noise recordings (FLAC/WAV); empty: no noise")
+	flag.StringVar(&o.noise, "noise", "../shared/data/noise", "-background tts: folder of noise recordings (FLAC/WAV); empty: no noise")
 	flag.Float64Var(&o.noiseFrom, "noise-from", 0.7, "use noise recordings from this fraction of their length on (the part training never saw)")
-	flag.StringVar(&o.words, "words", "/usr/share/dict/words", "word list for the background speech")
+	flag.StringVar(&o.words, "words", "/usr/share/dict/words", "-background tts: word list for the background speech")
 	flag.StringVar(&o.work, "work", "/tmp/wakewordd-accuracy", "work folder: cached posteriors (reused by a run with the same seed and model)")
-	flag.StringVar(&o.out, "out", "", "folder for the results (default WORK/results-HOURSh-seedSEED)")
+	flag.StringVar(&o.out, "out", "", "folder for the results (default WORK/results-BACKGROUND-HOURSh-seedSEED)")
 	flag.IntVar(&o.jobs, "j", runtime.NumCPU(), "segments generated and scored in parallel")
 	flag.DurationVar(&o.tolerance, "tolerance", 500*time.Millisecond, "a detection up to this long after a keyword's end is a hit")
 	budgets := flag.String("budgets", "0.1,0.5", "false alarms per hour at which to report the miss rate")
@@ -216,9 +225,23 @@ type cacheKey struct {
 	Version int               `json:"version"`
 	Gen     genParams         `json:"generator"`
 	Model   string            `json:"model_sha256"`
-	Words   string            `json:"words_sha256"`
+	Words   string            `json:"words_sha256,omitempty"`
 	Clips   []string          `json:"clips"` // keyword/name sha256
 	Noise   map[string]string `json:"noise_sha256,omitempty"`
+	// Background is "real" for the real background; the espeak-ng background leaves it
+	// (and Real) out, so that its key, and the caches made before there was a real
+	// background, stay as they were.
+	Background string   `json:"background,omitempty"`
+	Real       *realKey `json:"real,omitempty"`
+}
+
+// realKey is what the real background's audio depends on besides genParams and the clips.
+type realKey struct {
+	Speech  string `json:"speech_list_sha256"`
+	Noise   string `json:"noise_list_sha256"`
+	Pause   [2]int `json:"pause_samples"`
+	MaxUtt  int    `json:"longest_utterance_samples"`
+	Version int    `json:"real_version"`
 }
 
 func (k cacheKey) dir(work string) (string, []byte) {
@@ -255,19 +278,15 @@ func run(o options, log io.Writer) (*results, error) {
 			keywords = append(keywords, kw)
 		}
 	}
-	words, err := tts.LoadWords(o.words)
-	if err != nil {
-		return nil, err
-	}
 	p := genParams{
 		Seed: o.seed, Segment: int(o.segment / (time.Second / rate)),
 		PerSeg: int(math.Round(float64(o.segment) / float64(o.every))),
 		Speech: o.speech, SNR: o.snr, GainDB: o.gainDB, LevelDB: o.levelDB, NoiseFrom: o.noiseFrom,
 	}
-	key := cacheKey{Version: version, Gen: p, Model: hex.EncodeToString(modelSum[:])}
-	if key.Words, err = fileHash(o.words); err != nil {
-		return nil, err
+	if o.background == "real" {
+		p.Speech, p.NoiseFrom = 0, 0 // the espeak-ng background's settings
 	}
+	key := cacheKey{Version: version, Gen: p, Model: hex.EncodeToString(modelSum[:])}
 	for _, c := range clips {
 		h, err := fileHash(c.Path)
 		if err != nil {
@@ -275,30 +294,25 @@ func run(o options, log io.Writer) (*results, error) {
 		}
 		key.Clips = append(key.Clips, c.Keyword+"/"+filepath.Base(c.Path)+" "+h)
 	}
-	g := &generator{p: p, clips: clips, words: words, say: tts.Say}
-	if o.say != nil {
-		g.say = o.say
-	}
-	// The background must not say any keyword of the model, nor the spoken forms.
-	for _, kw := range m.Keywords() {
-		g.keywords = append(g.keywords, kw)
-		if s := tts.Spoken[kw]; s != "" {
-			g.keywords = append(g.keywords, s)
-		}
-	}
-	if o.noise != "" {
-		if g.noise, err = tts.NoisePool(o.noise, o.noiseFrom); err != nil {
+	g := &generator{p: p, clips: clips}
+	var chunkLen []int
+	switch o.background {
+	case "real":
+		var longest int
+		if chunkLen, longest, err = chunkLens(clips); err != nil {
 			return nil, err
 		}
-		key.Noise = map[string]string{}
-		paths, _ := filepath.Glob(filepath.Join(o.noise, "*"))
-		for _, path := range paths {
-			if ext := filepath.Ext(path); ext == ".flac" || ext == ".wav" {
-				if key.Noise[filepath.Base(path)], err = fileHash(path); err != nil {
-					return nil, err
-				}
-			}
+		if g.real, err = loadReal(o.real, maxUtterance(p, longest)); err != nil {
+			return nil, err
 		}
+		key.Background = "real"
+		key.Real = &realKey{Speech: g.real.SpeechSum, Noise: g.real.NoiseSum, Pause: [2]int{pauseMin, pauseMax}, MaxUtt: g.real.MaxUtt, Version: 1}
+	case "tts":
+		if err := g.ttsBackground(o, m, &key); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("-background %q: want real or tts", o.background)
 	}
 	dir, keyJSON := key.dir(o.work)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -313,6 +327,11 @@ func run(o options, log io.Writer) (*results, error) {
 	}
 	total := int(math.Round(o.hours * 3600 * rate))
 	segs := schedule(p, total, len(clips))
+	if g.real != nil {
+		if err := g.planReal(segs, chunkLen); err != nil {
+			return nil, err
+		}
+	}
 	_, pass := shippedScorer(m)
 	fmt.Fprintf(log, "accuracy: %s (%d layers, %s), %d clips of %d keywords, %.2f h in %d segments, cache %s\n",
 		o.model, m.Arch.Depth, pass, len(clips), len(keywords), o.hours, len(segs), dir)
@@ -353,12 +372,56 @@ func run(o options, log io.Writer) (*results, error) {
 	}
 	res.Model = modelInfo{Path: o.model, SHA256: key.Model, Created: m.Created, Depth: m.Arch.Depth, Frames: m.Arch.Frames, Pass: pass, Copy: filepath.Join(dir, "model.safetensors")}
 	res.Cache = dir
+	res.Background = o.background
+	if g.real != nil {
+		res.Real = g.real.stats(segs, results)
+		res.Noise, res.NoiseFrom = "", 0
+	}
+	res.Out = outDir(o)
 	res.WallSeconds = time.Since(start).Seconds()
 	if err := writeResults(res, st, o); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(log, "accuracy: results in %s (%s)\n", res.Out, time.Since(start).Round(time.Second))
 	return res, nil
+}
+
+// ttsBackground sets g up for the espeak-ng background: the word list, what it must never
+// say, and the noise of o.noise; and adds their hashes to the key.
+func (g *generator) ttsBackground(o options, m *infer.Model, key *cacheKey) error {
+	var err error
+	if g.words, err = tts.LoadWords(o.words); err != nil {
+		return err
+	}
+	if key.Words, err = fileHash(o.words); err != nil {
+		return err
+	}
+	g.say = tts.Say
+	if o.say != nil {
+		g.say = o.say
+	}
+	// The background must not say any keyword of the model, nor the spoken forms.
+	for _, kw := range m.Keywords() {
+		g.keywords = append(g.keywords, kw)
+		if s := tts.Spoken[kw]; s != "" {
+			g.keywords = append(g.keywords, s)
+		}
+	}
+	if o.noise != "" {
+		if g.noise, err = tts.NoisePool(o.noise, o.noiseFrom); err != nil {
+			return err
+		}
+		key.Noise = map[string]string{}
+		paths, _ := filepath.Glob(filepath.Join(o.noise, "*"))
+		for _, path := range paths {
+			if ext := filepath.Ext(path); ext == ".flac" || ext == ".wav" {
+				if key.Noise[filepath.Base(path)], err = fileHash(path); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // produce generates and scores the segments listed in todo, o.jobs at a time, saving each
@@ -467,6 +530,7 @@ func makeSegment(g *generator, m *infer.Model, dir string, s segment, keepAudio 
 	}
 	r.Index, r.Start, r.Samples, r.Placements = s.Index, s.Start, s.Samples, s.Placements
 	r.Events, r.SHA256, r.SpeechSamples, r.Sentences = a.Events, a.Hash(), a.SpeechSample, a.Sentences
+	r.Utterances, r.NoiseFiles = a.Utterances, a.NoiseFiles
 	r.Seconds = time.Since(t0).Seconds()
 	return r, saveSeg(dir, r, len(m.Classes))
 }

@@ -30,7 +30,7 @@ func writeDET(path string, res *results) error {
 	ref := color.RGBA{120, 120, 120, 255}
 	title := fmt.Sprintf("DET: MISS RATE VS FALSE ALARMS PER HOUR - %s, %.2f H, SEED %d", filepath.Base(res.Model.Path), res.Hours, res.Seed)
 	plot.Text(img, 40, 14, title, black, 2)
-	sub := fmt.Sprintf("%s, %d LAYERS, %g DB SNR, HIT = SPAN + %g S", strings.SplitN(res.Model.Pass, " ", 2)[0], res.Model.Depth, res.SNR, res.ToleranceS)
+	sub := fmt.Sprintf("%s, %d LAYERS, %s BACKGROUND, %g DB SNR, HIT = SPAN + %g S", strings.SplitN(res.Model.Pass, " ", 2)[0], res.Model.Depth, strings.ToUpper(res.Background), res.SNR, res.ToleranceS)
 	plot.Text(img, 40, 38, sub, ref, 2)
 
 	// x: log10 of false alarms per hour, from below the smallest non-zero rate the stream

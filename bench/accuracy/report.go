@@ -55,16 +55,38 @@ type averageResult struct {
 	FAPerHour float64 `json:"false_alarms_per_hour"`
 }
 
+// realStats describes the real background of a stream.
+type realStats struct {
+	Dir           string  `json:"dir"`
+	Listed        int     `json:"utterances_listed"`
+	Silent        int     `json:"utterances_silent"`   // left out
+	TooLong       int     `json:"utterances_too_long"` // left out: longer than longest_utterance_s
+	LongestS      float64 `json:"longest_utterance_s"`
+	Available     int     `json:"utterances_available"`
+	AvailableH    float64 `json:"utterances_available_hours"`
+	Placed        int     `json:"utterances_placed"`
+	Distinct      int     `json:"distinct_utterances_used"`
+	Reuses        int     `json:"utterance_reuses"` // placed - distinct
+	NoiseFiles    int     `json:"noise_files_available"`
+	NoiseUsed     int     `json:"distinct_noise_files_used"`
+	SpeechListSum string  `json:"speech_list_sha256"`
+	NoiseListSum  string  `json:"noise_list_sha256"`
+}
+
 type results struct {
-	Out         string          `json:"out"`
-	Model       modelInfo       `json:"model"`
-	Cache       string          `json:"cache"`
-	Clips       string          `json:"clips"`
+	Out   string    `json:"out"`
+	Model modelInfo `json:"model"`
+	Cache string    `json:"cache"`
+	Clips string    `json:"clips"`
+	// Background is "real" (real speech and noise, Real) or "tts" (espeak-ng sentences over
+	// Noise).
+	Background  string          `json:"background"`
+	Real        *realStats      `json:"real,omitempty"`
 	Seed        uint64          `json:"seed"`
 	Hours       float64         `json:"hours"`
 	Segments    int             `json:"segments"`
 	SegmentS    float64         `json:"segment_s"`
-	SpeechShare float64         `json:"background_speech_share"` // of the stream's time
+	SpeechShare float64         `json:"background_speech_share"` // of the stream's time; real: the voiced span of each utterance
 	Sentences   int             `json:"sentences"`
 	SNR         float64         `json:"snr_db"`
 	GainDB      float64         `json:"keyword_gain_spread_db"`
@@ -118,7 +140,7 @@ func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, o opt
 	} else {
 		res.Clips = o.clips
 	}
-	if o.noise == "" {
+	if o.noise == "" && o.background != "real" {
 		res.SNR = 0
 	}
 	var speech int
@@ -168,19 +190,29 @@ func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, o opt
 		}
 		res.Average = append(res.Average, a)
 	}
+
 	return res, nil
+}
+
+// outDir is the folder for the results: -out, else
+// WORK/results-BACKGROUND[-SET]-HOURSh-seedSEED, SET with -split.
+func outDir(o options) string {
+	if o.out != "" {
+		return o.out
+	}
+	name := "results-" + o.background
+	if o.split != "" {
+		name += "-" + o.set
+	}
+	return filepath.Join(o.work, fmt.Sprintf("%s-%gh-seed%d", name, o.hours, o.seed))
 }
 
 // writeResults writes results.json, results.md, curve.csv, truth.csv and det.png.
 func writeResults(res *results, st *stream, o options) error {
-	out := o.out
-	if out == "" {
-		out = filepath.Join(o.work, fmt.Sprintf("results-%gh-seed%d", o.hours, o.seed))
-	}
+	out := res.Out
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	res.Out = out
 	js, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
@@ -218,8 +250,8 @@ func pct(x float64) string { return fmt.Sprintf("%.2f %%", 100*x) }
 func markdown(res *results) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Wake-word accuracy of %s\n\n", res.Model.Path)
-	fmt.Fprintf(&b, "Method of the Picovoice wake-word benchmark: %s placed into %.2f h of background (%.1f %% of it espeak-ng speech, the rest pauses) with real noise %g dB below the speech, seed %d; %d segments of %s scored through the same chain as `wakewordd run` (%s, %d layers, window %d frames, hop %d ms; smoothing %d, patience %d, refractory %g s). Each keyword is swept alone over the whole stream; a hit is a detection between the start of a clip's voiced part and %g s after its end; every other detection of the keyword is a false alarm. Miss rate at a budget: the swept threshold with the lowest miss rate whose false alarms fit the budget (no interpolation).\n\n",
-		res.Clips, res.Hours, 100*res.SpeechShare, res.SNR, res.Seed, res.Segments, time.Duration(res.SegmentS*float64(time.Second)),
+	fmt.Fprintf(&b, "Method of the Picovoice wake-word benchmark: %s placed into %.2f h of %s, seed %d; %d segments of %s scored through the same chain as `wakewordd run` (%s, %d layers, window %d frames, hop %d ms; smoothing %d, patience %d, refractory %g s). Each keyword is swept alone over the whole stream; a hit is a detection between the start of a clip's voiced part and %g s after its end; every other detection of the keyword is a false alarm. Miss rate at a budget: the swept threshold with the lowest miss rate whose false alarms fit the budget (no interpolation).\n\n",
+		res.Clips, res.Hours, backgroundText(res), res.Seed, res.Segments, time.Duration(res.SegmentS*float64(time.Second)),
 		res.Model.Pass, res.Model.Depth, res.Model.Frames, res.Detection.HopMS, res.Detection.Smoothing, res.Detection.Patience, res.Detection.RefractoryS, res.ToleranceS)
 	b.WriteString("| keyword | clips | placed |")
 	for _, a := range res.Average {
@@ -251,5 +283,19 @@ func markdown(res *results) string {
 	}
 	fmt.Fprintf(&b, " | | %.2f (all) | | |\n\n\"model threshold\": every keyword enabled at the model's own threshold, as `wakewordd run` ships; \"late\": false alarms there that came within 2 s after a clip's tolerance (too slow to count as hits); latency: of the first detection after the end of a clip's voiced part (within 3 s). Average: mean over the keywords that had clips placed (\"-\": none, the stream is too short). Model %s (sha256 %.12s, created %s). DET curve: det.png. Every swept point: curve.csv. Ground truth: truth.csv.\n",
 		res.ShippedFA, res.Model.Path, res.Model.SHA256, res.Model.Created)
+
 	return b.String()
+}
+
+// backgroundText describes the stream's background.
+func backgroundText(res *results) string {
+	if r := res.Real; r != nil {
+		return fmt.Sprintf("real conversation: utterances of %s/speech one after another with pauses of 0.2 to 1.5 s (%.1f %% of the time voiced speech; %d utterances placed, %d distinct of the %d available (%.2f h), %d reuses), over a bed of real noise from %s/noise (%d distinct recordings of %d) %g dB below the speech",
+			r.Dir, 100*res.SpeechShare, r.Placed, r.Distinct, r.Available, r.AvailableH, r.Reuses, r.Dir, r.NoiseUsed, r.NoiseFiles, res.SNR)
+	}
+	noise := fmt.Sprintf("real noise from %s %g dB below the speech", res.Noise, res.SNR)
+	if res.Noise == "" {
+		noise = "no noise"
+	}
+	return fmt.Sprintf("synthetic background (%.1f %% of it espeak-ng speech, the rest pauses) with %s", 100*res.SpeechShare, noise)
 }

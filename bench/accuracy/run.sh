@@ -36,6 +36,6 @@ done
 mkdir -p "$WORK/bin"
 go build -o "$WORK/bin/accuracy" ./bench/accuracy
 "$WORK/bin/accuracy" -model "$MODEL" -split "$SPLIT" -set validation -data "$DATA/keywords" \
-  -noise "$DATA/noise" -hours "$HOURS" -seed "$SEED" -tolerance "$TOLERANCE" -work "$WORK" -out "$out" -j "$JOBS" "$@"
+  -background tts -noise "$DATA/noise" -hours "$HOURS" -seed "$SEED" -tolerance "$TOLERANCE" -work "$WORK" -out "$out" -j "$JOBS" "$@"
 cat "$out/results.md"
 echo "DET curve: $out/det.png"

@@ -67,6 +67,8 @@ type segResult struct {
 	SHA256        string      `json:"pcm_sha256"`
 	SpeechSamples int         `json:"speech_samples"`
 	Sentences     int         `json:"sentences"`
+	Utterances    int         `json:"utterances,omitempty"`  // real background
+	NoiseFiles    []int       `json:"noise_files,omitempty"` // real background: the noise recordings used, by index
 	Hops          int         `json:"hops"`
 	FirstAtNS     int64       `json:"first_at_ns"`
 	HopNS         int64       `json:"hop_ns"`
