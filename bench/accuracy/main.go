@@ -4,6 +4,7 @@
 //
 //	accuracy -model models/kwt.safetensors -split models/kwt.split.json -set validation -hours 2
 //	accuracy -model M -hours 1 DIR          # clips from DIR/<keyword>/*.{flac,wav}
+//	accuracy -split S -set selection -real /work/train-cache/real/selection -pick 0.5 -write-model OUT
 //
 // The stream. One background of -hours is shared by all keywords, and every keyword's
 // clips are placed into it; each keyword then has the whole background as its false-alarm
@@ -43,9 +44,18 @@
 // threshold with the lowest miss rate whose false alarms fit the budget; nothing is
 // interpolated. Budgets: 1 per 10 hours (Picovoice) and 0.5 per hour (openWakeWord).
 //
+// All keywords on. The table also replays the detector with every keyword on at once (at
+// most one wake word per hop, the refractory period after any detection): at the model's
+// settings, and at each budget column's thresholds. -pick B chooses one threshold per
+// keyword so that, all keywords on, the stream's false alarms fit B per hour at the lowest
+// mean miss rate (a coordinate descent over the swept thresholds, every step an all-on
+// replay, the result verified by replaying the model with the thresholds stored), writes
+// picked.json and, with -write-model, a copy of the model with them in its detection
+// metadata. It is refused on validation data.
+//
 // Outputs under -out: results.json, results.md, det.png (miss rate against false alarms
 // per hour, one line per keyword), curve.csv (every swept point), truth.csv
-// (keyword,start_s,end_s over the whole stream).
+// (keyword,start_s,end_s over the whole stream) and, with -pick, picked.json.
 package main
 
 import (
@@ -100,6 +110,8 @@ type options struct {
 	say            func(*rand.Rand, string) ([]float32, error) // nil: espeak-ng
 	background     string                                      // "real" or "tts"
 	real           string                                      // -background real: DIR with speech/ and noise/
+	pick           float64                                     // > 0: choose thresholds for this many false alarms per hour, all keywords on
+	writeModel     string                                      // with pick: write the model with the chosen thresholds here
 }
 
 func main() {
@@ -114,6 +126,8 @@ func main() {
 	flag.DurationVar(&o.every, "every", 30*time.Second, "one keyword clip per this much stream, on average")
 	flag.StringVar(&o.background, "background", "real", "background: real (real speech and noise of -real, one continuous conversation) or tts (espeak-ng sentences and pauses over -noise)")
 	flag.StringVar(&o.real, "real", "/work/train-cache/real/validation", "-background real: a share of train/realdata.py's cache, holding speech/ and noise/ (.wav, searched recursively)")
+	flag.Float64Var(&o.pick, "pick", 0, "choose one threshold per keyword so that with all keywords on the stream has at most this many false alarms per hour, at the lowest mean miss rate; writes picked.json (run it on the selection share, never on validation)")
+	flag.StringVar(&o.writeModel, "write-model", "", "with -pick: write a copy of the model with the chosen thresholds in its detection metadata to this file")
 	flag.Float64Var(&o.speech, "speech", 0.2, "-background tts: probability that a background chunk is speech (else a pause)")
 	flag.Float64Var(&o.snr, "snr", 10, "speech (and keyword) level above the noise, dB")
 	flag.Float64Var(&o.gainDB, "gain-db", 3, "keyword clips at the speech level ± up to this many dB")
@@ -268,6 +282,9 @@ func run(o options, log io.Writer) (*results, error) {
 	if !(o.hours > 0) || !(o.every > 0) || !(o.speech >= 0 && o.speech <= 1) {
 		return nil, errors.New("-hours and -every must be positive, -speech within 0..1")
 	}
+	if err := o.checkPick(); err != nil {
+		return nil, err
+	}
 	clips, err := listClips(o, m.Keywords())
 	if err != nil {
 		return nil, err
@@ -378,11 +395,38 @@ func run(o options, log io.Writer) (*results, error) {
 		res.Noise, res.NoiseFrom = "", 0
 	}
 	res.Out = outDir(o)
+	if p := res.Pick; p != nil {
+		p.Model, p.Clips, p.Background, p.Seed = o.model, res.Clips, o.background, o.seed
+		if res.Real != nil {
+			p.RealDir = res.Real.Dir
+		}
+		if err := os.MkdirAll(res.Out, 0o755); err != nil {
+			return nil, err
+		}
+		if err := writePicked(p, st, modelBytes, res.Out, o); err != nil {
+			return nil, err
+		}
+	}
 	res.WallSeconds = time.Since(start).Seconds()
 	if err := writeResults(res, st, o); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(log, "accuracy: results in %s (%s)\n", res.Out, time.Since(start).Round(time.Second))
+	if p := res.Pick; p != nil {
+		if !p.Reached {
+			msg := fmt.Sprintf("-pick %g: no thresholds found keep all keywords together within %g false alarms per hour (at most %d in %.2f h); the fewest found is %d (%s), see %s",
+				p.PerHour, p.PerHour, p.MaxFalseAlarms, p.Hours, p.AllOn.FalseAlarms, p.AllOn.byKeyword(), filepath.Join(res.Out, "picked.json"))
+			if o.writeModel != "" {
+				msg += "; not writing " + o.writeModel
+			}
+			return res, errors.New(msg)
+		}
+		fmt.Fprintf(log, "accuracy: picked %v: %d false alarms (%.2f/h) with all keywords on, mean miss rate %.2f %%; %s\n",
+			p.Thresholds, p.AllOn.FalseAlarms, p.AllOn.FAPerHour, 100*p.AllOn.MissRate, filepath.Join(res.Out, "picked.json"))
+		if p.Wrote != "" {
+			fmt.Fprintf(log, "accuracy: wrote %s\n", p.Wrote)
+		}
+	}
 	return res, nil
 }
 

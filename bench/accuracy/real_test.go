@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -373,7 +375,8 @@ func TestRealListHash(t *testing.T) {
 }
 
 // TestRealEndToEnd runs the tool on the real background of a tiny folder with a small
-// random model: outputs, the background's figures and the cache.
+// random model: outputs, the background's figures, the all-keywords-on row, the threshold
+// choice with the model it writes, and the cache.
 func TestRealEndToEnd(t *testing.T) {
 	m, err := infer.Random(infer.Arch{Dim: 16, Depth: 2, Heads: 1, MLPDim: 32, Frames: 98, Coeffs: 40, NumClasses: 4, NormEps: 1e-6, Norm: "post"}, 5)
 	if err != nil {
@@ -387,10 +390,11 @@ func TestRealEndToEnd(t *testing.T) {
 		}
 	}
 	work := t.TempDir()
+	written := filepath.Join(t.TempDir(), "picked.safetensors")
 	o := options{
 		model: modelPath, clips: clipDir, hours: 90.0 / 3600, seed: 4, segment: 30 * time.Second, every: 15 * time.Second,
 		snr: 10, gainDB: 3, levelDB: -26, work: work, jobs: 1, tolerance: 500 * time.Millisecond, budgets: []float64{0.1, 60},
-		background: "real", real: realDir(t, 6, 3),
+		background: "real", real: realDir(t, 6, 3), pick: 120, writeModel: written,
 	}
 	var log bytes.Buffer
 	res, err := run(o, &log)
@@ -404,9 +408,38 @@ func TestRealEndToEnd(t *testing.T) {
 	if !(res.SpeechShare > 0.2 && res.SpeechShare < 1) || res.Sentences != 0 {
 		t.Errorf("speech share %v, %d sentences", res.SpeechShare, res.Sentences)
 	}
+	// Every keyword on at the model's settings: the per-keyword columns add up to it here,
+	// and the table has the row.
+	if len(res.AllOnShipped.Keywords) != 2 || len(res.AllOnBudgets) != 2 {
+		t.Fatalf("all keywords on: %+v, %d budget rows", res.AllOnShipped, len(res.AllOnBudgets))
+	}
 	md, _ := os.ReadFile(filepath.Join(res.Out, "results.md"))
-	if !bytes.Contains(md, []byte("real conversation")) {
-		t.Errorf("results.md does not describe the background:\n%s", md)
+	for _, want := range []string{"real conversation", "the model's (as shipped)", "picked for 120 FA/h", "Thresholds picked"} {
+		if !bytes.Contains(md, []byte(want)) {
+			t.Errorf("results.md lacks %q:\n%s", want, md)
+		}
+	}
+	// The choice: picked.json, verified within the budget, and the model written with it.
+	p := res.Pick
+	if p == nil || !p.Reached || p.Wrote != written || !within(p.AllOn.FalseAlarms, res.Hours, 120) {
+		t.Fatalf("pick: %+v", p)
+	}
+	var onDisk pickResult
+	js, err := os.ReadFile(filepath.Join(res.Out, "picked.json"))
+	if err != nil || json.Unmarshal(js, &onDisk) != nil || !maps.Equal(onDisk.Thresholds, p.Thresholds) {
+		t.Fatalf("picked.json: %v\n%s", err, js)
+	}
+	back, err := infer.Load(written)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kw, th := range p.Thresholds {
+		if back.Detection.ThresholdFor(kw) != th {
+			t.Errorf("%s: threshold %v stored, %v picked", kw, back.Detection.ThresholdFor(kw), th)
+		}
+	}
+	if back.Detection.Smoothing != m.Detection.Smoothing || back.Detection.RefractoryS != m.Detection.RefractoryS || !slices.Equal(back.Weights.HeadW, m.Weights.HeadW) {
+		t.Error("the written model differs from the measured one beyond its thresholds")
 	}
 	key, _ := os.ReadFile(filepath.Join(res.Cache, "key.json"))
 	if !bytes.Contains(key, []byte(`"background": "real"`)) || !bytes.Contains(key, []byte(r.SpeechListSum)) {
@@ -421,5 +454,10 @@ func TestRealEndToEnd(t *testing.T) {
 	}
 	if !bytes.Contains(log.Bytes(), []byte("3 of 3 segments cached")) || !slices.Equal(again.SHA256, res.SHA256) || *again.Real != *res.Real {
 		t.Errorf("second run:\n%s", log.String())
+	}
+	// On the validation share, no choice.
+	o.real = filepath.Join(t.TempDir(), "validation")
+	if _, err := run(o, &log); err == nil || !strings.Contains(err.Error(), "never on validation") {
+		t.Errorf("-pick on a validation folder: %v", err)
 	}
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,8 +99,12 @@ type results struct {
 	Keywords    []keywordResult `json:"keywords"`
 	Average     []averageResult `json:"average"`
 	ShippedFA   float64         `json:"false_alarms_per_hour_at_model_settings"` // all keywords together
-	SHA256      []string        `json:"segment_pcm_sha256"`
-	WallSeconds float64         `json:"wall_seconds"`
+	// Every keyword on at once: at the model's thresholds, and at each budget column's.
+	AllOnShipped allOn         `json:"all_keywords_on_at_model_settings"`
+	AllOnBudgets []budgetAllOn `json:"all_keywords_on_at_budget_thresholds"`
+	Pick         *pickResult   `json:"pick,omitempty"`
+	SHA256       []string      `json:"segment_pcm_sha256"`
+	WallSeconds  float64       `json:"wall_seconds"`
 }
 
 // evaluate sweeps every keyword and checks the replay against the detections made live.
@@ -126,7 +132,11 @@ func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, o opt
 	}
 
 	grid := sensitivityGrid()
-	curves, err := st.sweepAll(keywords, def, rules, grid, o.budgets, o.tolerance, o.jobs)
+	refine := o.budgets
+	if o.pick > 0 {
+		refine = append(slices.Clone(refine), refineBudgets(o.pick, st.hours())...)
+	}
+	curves, err := st.sweepAll(keywords, def, rules, grid, refine, o.tolerance, o.jobs)
 	if err != nil {
 		return nil, err
 	}
@@ -191,11 +201,54 @@ func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, o opt
 		res.Average = append(res.Average, a)
 	}
 
+	// Every keyword on at once: at the model's settings, at each budget column's thresholds,
+	// and at thresholds chosen for the whole device.
+	if res.AllOnShipped, err = st.allOn(m, nil, o.tolerance); err != nil {
+		return nil, err
+	}
+	if res.AllOnShipped.FalseAlarms != shippedFA+otherFA(res.AllOnShipped, keywords) {
+		return nil, fmt.Errorf("all keywords on: %d false alarms, the keywords' columns %d", res.AllOnShipped.FalseAlarms, shippedFA)
+	}
+	for i, b := range o.budgets {
+		th := map[string]float64{}
+		var off []string
+		for _, kr := range res.Keywords {
+			if bp := kr.Budgets[i]; bp.Reached {
+				th[kr.Keyword] = bp.Threshold
+			} else {
+				off = append(off, kr.Keyword)
+			}
+		}
+		a, err := st.allOn(withThresholds(m, th), off, o.tolerance)
+		if err != nil {
+			return nil, err
+		}
+		res.AllOnBudgets = append(res.AllOnBudgets, budgetAllOn{PerHour: b, allOn: a})
+	}
+	if o.pick > 0 {
+		p, err := st.pick(m, keywords, curves, o.pick, o.tolerance)
+		if err != nil && !errors.Is(err, errUnreachable) {
+			return nil, err
+		}
+		res.Pick = &p
+	}
 	return res, nil
 }
 
+// otherFA counts the false alarms of the keywords in a that are not in keywords (those
+// with no clip in the stream, which the table has no row for).
+func otherFA(a allOn, keywords []string) int {
+	n := 0
+	for _, k := range a.Keywords {
+		if !slices.Contains(keywords, k.Keyword) {
+			n += k.FalseAlarms
+		}
+	}
+	return n
+}
+
 // outDir is the folder for the results: -out, else
-// WORK/results-BACKGROUND[-SET]-HOURSh-seedSEED, SET with -split.
+// WORK/results-BACKGROUND[-SET][-pickB]-HOURSh-seedSEED, SET with -split.
 func outDir(o options) string {
 	if o.out != "" {
 		return o.out
@@ -203,6 +256,9 @@ func outDir(o options) string {
 	name := "results-" + o.background
 	if o.split != "" {
 		name += "-" + o.set
+	}
+	if o.pick > 0 {
+		name += fmt.Sprintf("-pick%g", o.pick)
 	}
 	return filepath.Join(o.work, fmt.Sprintf("%s-%gh-seed%d", name, o.hours, o.seed))
 }
@@ -284,6 +340,22 @@ func markdown(res *results) string {
 	fmt.Fprintf(&b, " | | %.2f (all) | | |\n\n\"model threshold\": every keyword enabled at the model's own threshold, as `wakewordd run` ships; \"late\": false alarms there that came within 2 s after a clip's tolerance (too slow to count as hits); latency: of the first detection after the end of a clip's voiced part (within 3 s). Average: mean over the keywords that had clips placed (\"-\": none, the stream is too short). Model %s (sha256 %.12s, created %s). DET curve: det.png. Every swept point: curve.csv. Ground truth: truth.csv.\n",
 		res.ShippedFA, res.Model.Path, res.Model.SHA256, res.Model.Created)
 
+	fmt.Fprintf(&b, "\n**All keywords on at once**, one detector as `wakewordd run` listens (at most one wake word per hop, every keyword silent for the refractory period after any detection, so the figures are not the sums of the keywords alone):\n\n")
+	b.WriteString("| thresholds | mean miss | false alarms | FA/h | false alarms by keyword |\n|---|--:|--:|--:|---|\n")
+	row := func(what string, a allOn) {
+		fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %s |\n", what, pct(a.MissRate), a.FalseAlarms, a.FAPerHour, a.byKeyword())
+	}
+	row("**the model's (as shipped)**", res.AllOnShipped)
+	for _, a := range res.AllOnBudgets {
+		row(fmt.Sprintf("each keyword's at %g FA/h alone", a.PerHour), a.allOn)
+	}
+	if p := res.Pick; p != nil {
+		row(fmt.Sprintf("picked for %g FA/h, all on (picked.json)", p.PerHour), p.AllOn)
+		if u := p.Uniform; u != nil {
+			row(fmt.Sprintf("one threshold for all, %.6g, best for %g FA/h", u.Threshold, p.PerHour), u.AllOn)
+		}
+		b.WriteString(pickText(p))
+	}
 	return b.String()
 }
 
@@ -298,4 +370,24 @@ func backgroundText(res *results) string {
 		noise = "no noise"
 	}
 	return fmt.Sprintf("synthetic background (%.1f %% of it espeak-ng speech, the rest pauses) with %s", 100*res.SpeechShare, noise)
+}
+
+// pickText is the section on the thresholds -pick chose.
+func pickText(p *pickResult) string {
+	var b strings.Builder
+	if !p.Reached {
+		fmt.Fprintf(&b, "\n**No thresholds found keep all keywords together within %g false alarms per hour** (at most %d in %.2f h): the fewest found is %d (%s). Nothing was stored.\n",
+			p.PerHour, p.MaxFalseAlarms, p.Hours, p.AllOn.FalseAlarms, p.AllOn.byKeyword())
+		return b.String()
+	}
+	fmt.Fprintf(&b, "\n**Thresholds picked** for at most %g false alarms per hour with every keyword on (at most %d in %.2f h), at the lowest mean miss rate; verified by replaying the model with them stored (%d replays):\n\n| keyword | threshold | miss | hits | false alarms |\n|---|--:|--:|--:|--:|\n",
+		p.PerHour, p.MaxFalseAlarms, p.Hours, p.Replays)
+	for _, k := range p.AllOn.Keywords {
+		fmt.Fprintf(&b, "| %s | %.9g | %s | %d/%d | %d |\n", k.Keyword, k.Threshold, pct(k.MissRate), k.Hits, k.Placements, k.FalseAlarms)
+	}
+	fmt.Fprintf(&b, "| **all** | | **%s** | | %d (%.2f/h) |\n", pct(p.AllOn.MissRate), p.AllOn.FalseAlarms, p.AllOn.FAPerHour)
+	if p.Wrote != "" {
+		fmt.Fprintf(&b, "\nStored in a copy of the model: %s.\n", p.Wrote)
+	}
+	return b.String()
 }
