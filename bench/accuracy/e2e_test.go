@@ -16,6 +16,7 @@ import (
 
 	"github.com/wakewordd/wakewordd/audio"
 	"github.com/wakewordd/wakewordd/bench/internal/tts"
+	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/eval"
 	"github.com/wakewordd/wakewordd/infer"
 )
@@ -34,6 +35,30 @@ func testModel(t *testing.T) string {
 	return writeModel(t, m, "random.safetensors")
 }
 
+// testGate is the gate `run` puts in front of the model testModel returns: the shipped
+// gate with the shipped model, else a small random streaming model with the model's
+// classes, window and frontend.
+func testGate(t *testing.T, model *infer.Model) string {
+	const shipped = "../../models/kwt-stream.safetensors"
+	if _, err := os.Stat(shipped); err == nil && model.Path == "../../models/kwt.safetensors" {
+		return shipped
+	}
+	return writeModel(t, randomGate(t, model, 6), "gate.safetensors")
+}
+
+// randomGate is a small random streaming model that can be the gate of m.
+func randomGate(t *testing.T, m *infer.Model, seed uint64) *infer.Model {
+	t.Helper()
+	a := infer.Arch{Dim: 16, Depth: 2, Heads: 1, MLPDim: 32, Frames: m.Arch.Frames, Coeffs: m.Arch.Coeffs,
+		NumClasses: len(m.Classes), NormEps: 1e-6, Norm: "post", Context: 8}
+	g, err := infer.Random(a, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Classes, g.Frontend = slices.Clone(m.Classes), m.Frontend
+	return g
+}
+
 func writeModel(t *testing.T, m *infer.Model, name string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
@@ -47,10 +72,10 @@ func writeModel(t *testing.T, m *infer.Model, name string) string {
 	return path
 }
 
-// detectLines runs `wakewordd detect --json` on a recording.
-func detectLines(t *testing.T, bin, model, wav string) []liveDet {
+// detectLines runs `wakewordd detect --json --model MODEL --gate GATE` on a recording.
+func detectLines(t *testing.T, bin, model, gate, wav string) []liveDet {
 	t.Helper()
-	out, err := exec.Command(bin, "detect", "--json", "--model", model, wav).Output()
+	out, err := exec.Command(bin, "detect", "--json", "--model", model, "--gate", gate, wav).Output()
 	if err != nil {
 		t.Fatalf("wakewordd detect: %v", err)
 	}
@@ -84,9 +109,10 @@ func sameDetections(t *testing.T, what string, tool, daemon []liveDet) {
 	}
 }
 
-// TestEndToEnd makes a tiny stream (1 minute in three segments), scores and sweeps it,
-// checks the outputs, that a second run reuses the cache, and that the detections agree
-// with `wakewordd detect` on the same audio, at the model's thresholds and at low ones.
+// TestEndToEnd makes a tiny stream (1 minute in three segments), scores and sweeps it
+// behind the gate, checks the outputs, that a second run reuses the cache, and that the
+// detections agree with `wakewordd detect` behind the same gate on the same audio, at the
+// model's thresholds and at low ones.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the end-to-end run synthesises speech and scores a minute of audio")
@@ -97,6 +123,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gate := testGate(t, m)
 	// Keyword clips said by espeak-ng: DIR/<keyword>/*.wav, for two keywords.
 	clipDir := t.TempDir()
 	rng := rand.New(rand.NewPCG(9, 9))
@@ -128,7 +155,7 @@ func TestEndToEnd(t *testing.T) {
 		model: modelPath, clips: clipDir, hours: 60.0 / 3600, seed: 4, segment: 20 * time.Second, every: 10 * time.Second,
 		speech: 0.3, snr: 10, gainDB: 3, levelDB: -26, noiseFrom: 0.7, words: "/usr/share/dict/words",
 		work: work, jobs: 2, tolerance: 500 * time.Millisecond, budgets: []float64{0.1, 0.5}, keepAudio: true,
-		background: "tts",
+		background: "tts", gate: gate, gateThreshold: config.DefaultGateThreshold, gateHold: config.DefaultGateHold,
 	}
 	if _, err := os.Stat(sharedNoise); err == nil {
 		o.noise = sharedNoise
@@ -138,6 +165,15 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
+	gateSum, err := fileHash(gate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := os.ReadFile(filepath.Join(res.Cache, "key.json"))
+	if g := res.Gate; g == nil || g.Path != gate || g.SHA256 != gateSum || g.Hops == 0 || g.WindowHops > g.Hops || !bytes.Contains(key, []byte(gateSum)) {
+		t.Fatalf("gate %+v; cache key:\n%s", res.Gate, key)
+	}
+	t.Logf("the gate woke the model for %d of %d hops", res.Gate.WindowHops, res.Gate.Hops)
 	if res.Segments != 3 || math.Abs(res.Hours-60.0/3600) > 1e-9 || len(res.Keywords) != 2 {
 		t.Fatalf("results: %d segments, %v h, %d keywords", res.Segments, res.Hours, len(res.Keywords))
 	}
@@ -208,7 +244,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("segment %d not cached: %v", s.Index, err)
 		}
 		wav := segPath(res.Cache, s.Index, ".wav")
-		sameDetections(t, "model settings", r.Live, detectLines(t, bin, modelPath, wav))
+		sameDetections(t, "model settings", r.Live, detectLines(t, bin, modelPath, gate, wav))
 		st := &stream{classes: m.Classes, segs: []segResult{r}}
 		st.segs[0].Start = 0
 		dets, err := st.detections(def, rules)
@@ -219,7 +255,7 @@ func TestEndToEnd(t *testing.T) {
 		for _, d := range dets {
 			replayed = append(replayed, liveDet{d.Keyword, int64(d.At), d.Score})
 		}
-		sameDetections(t, "threshold 0.05", replayed, detectLines(t, bin, lowPath, wav))
+		sameDetections(t, "threshold 0.05", replayed, detectLines(t, bin, lowPath, gate, wav))
 		compared += len(r.Live) + len(replayed)
 	}
 	if compared == 0 {

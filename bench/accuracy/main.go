@@ -30,9 +30,18 @@
 // the first 2 s or the last 2.5 s of a segment, so the engine starting afresh at each
 // segment changes nothing. Each segment's audio goes through the chain `wakewordd run`
 // uses (raw 16-bit audio, the pipeline, the MFCC frontend, the engine with the model's
-// window and hop, the forward pass `run` picks, the model's detection policy); the
-// posteriors of every hop are cached under -work, keyed by everything they depend on,
-// so a second run with the same seed, model and clips reuses them.
+// window and hop, the forward pass `run` picks behind the gate `run` puts in front of it,
+// the model's detection policy); the posteriors of every hop are cached under -work, keyed
+// by everything they depend on, so a second run with the same seed, model, gate and clips
+// reuses them.
+//
+// The gate. As `wakewordd run` with no configuration, the default model scores behind its
+// gate, the streaming model beside it (models/kwt-stream.safetensors, engine.Cascade): the
+// gate scores every hop and wakes the model from a hop at which a keyword's posterior
+// reaches -gate-threshold (0.1) until -gate-hold (1) hops after the last such hop; while it
+// is closed the detector gets the gate's posteriors. Any other model has no gate unless
+// -gate FILE names one; -gate none scores every hop with the model. The results name the
+// gate and the share of hops the model scored.
 //
 // The sweep. For each keyword, the detector (detect.Detector, as `run` builds it from the
 // model: smoothing, patience, refractory period) is replayed over the cached posteriors
@@ -79,6 +88,7 @@ import (
 
 	"github.com/wakewordd/wakewordd/audio"
 	"github.com/wakewordd/wakewordd/bench/internal/tts"
+	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/eval"
 	"github.com/wakewordd/wakewordd/infer"
@@ -89,6 +99,9 @@ const version = 1
 
 type options struct {
 	model          string
+	gate           string // "": the default model's default gate, as `run`; "none"; or a file
+	gateThreshold  float64
+	gateHold       int
 	clips          string // DIR/<keyword>/*.{flac,wav}
 	split, set     string
 	data           string
@@ -117,6 +130,9 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.model, "model", "models/kwt.safetensors", "model to measure")
+	flag.StringVar(&o.gate, "gate", "", "streaming model that wakes the model (engine.Cascade), or none (default: as `wakewordd run` with no config, "+strings.Join(config.DefaultGatePaths, " or ")+" for the default model, the one beside it, when it exists, else none)")
+	flag.Float64Var(&o.gateThreshold, "gate-threshold", config.DefaultGateThreshold, "the gate's keyword posterior that wakes the model (config model.gate_threshold)")
+	flag.IntVar(&o.gateHold, "gate-hold", config.DefaultGateHold, "hops the model keeps scoring after the gate's last waking hop (config model.gate_hold)")
 	flag.StringVar(&o.split, "split", "", "split list written by training (<model>.split.json): take the clips of -set from -data instead of a folder argument")
 	flag.StringVar(&o.set, "set", "validation", "with -split: which set's clips")
 	flag.StringVar(&o.data, "data", "../shared/data/keywords", "with -split: folder of the keyword recordings the split names")
@@ -247,6 +263,16 @@ type cacheKey struct {
 	// background, stay as they were.
 	Background string   `json:"background,omitempty"`
 	Real       *realKey `json:"real,omitempty"`
+	// Gate is the gate the model scored behind; without one it is left out, so that the
+	// caches made before there was a gate stay valid.
+	Gate *gateKey `json:"gate,omitempty"`
+}
+
+// gateKey is what the posteriors depend on of the gate.
+type gateKey struct {
+	SHA256    string  `json:"sha256"`
+	Threshold float64 `json:"threshold"`
+	Hold      int     `json:"hold_hops"`
 }
 
 // realKey is what the real background's audio depends on besides genParams and the clips.
@@ -285,6 +311,10 @@ func run(o options, log io.Writer) (*results, error) {
 	if err := o.checkPick(); err != nil {
 		return nil, err
 	}
+	gt, err := loadGate(o, m)
+	if err != nil {
+		return nil, err
+	}
 	clips, err := listClips(o, m.Keywords())
 	if err != nil {
 		return nil, err
@@ -304,6 +334,9 @@ func run(o options, log io.Writer) (*results, error) {
 		p.Speech, p.NoiseFrom = 0, 0 // the espeak-ng background's settings
 	}
 	key := cacheKey{Version: version, Gen: p, Model: hex.EncodeToString(modelSum[:])}
+	if gt != nil {
+		key.Gate = &gateKey{SHA256: gt.sha256, Threshold: gt.threshold, Hold: gt.hold}
+	}
 	for _, c := range clips {
 		h, err := fileHash(c.Path)
 		if err != nil {
@@ -342,6 +375,11 @@ func run(o options, log io.Writer) (*results, error) {
 	if err := writeAtomic(filepath.Join(dir, "model.safetensors"), modelBytes); err != nil {
 		return nil, err
 	}
+	if gt != nil {
+		if err := writeAtomic(filepath.Join(dir, "gate.safetensors"), gt.bytes); err != nil {
+			return nil, err
+		}
+	}
 	total := int(math.Round(o.hours * 3600 * rate))
 	segs := schedule(p, total, len(clips))
 	if g.real != nil {
@@ -350,8 +388,9 @@ func run(o options, log io.Writer) (*results, error) {
 		}
 	}
 	_, pass := shippedScorer(m)
-	fmt.Fprintf(log, "accuracy: %s (%d layers, %s), %d clips of %d keywords, %.2f h in %d segments, cache %s\n",
-		o.model, m.Arch.Depth, pass, len(clips), len(keywords), o.hours, len(segs), dir)
+	gi := gateInfoOf(gt, o, m, dir)
+	fmt.Fprintf(log, "accuracy: %s (%d layers, %s, %s), %d clips of %d keywords, %.2f h in %d segments, cache %s\n",
+		o.model, m.Arch.Depth, pass, gi.text(), len(clips), len(keywords), o.hours, len(segs), dir)
 
 	results := make([]segResult, len(segs))
 	var todo []int
@@ -371,7 +410,7 @@ func run(o options, log io.Writer) (*results, error) {
 	if n := len(segs) - len(todo); n > 0 {
 		fmt.Fprintf(log, "accuracy: %d of %d segments cached\n", n, len(segs))
 	}
-	if err := produce(g, m, dir, segs, todo, todoSamples, results, o, log); err != nil {
+	if err := produce(g, m, gt, dir, segs, todo, todoSamples, results, o, log); err != nil {
 		return nil, err
 	}
 
@@ -388,6 +427,7 @@ func run(o options, log io.Writer) (*results, error) {
 		return nil, err
 	}
 	res.Model = modelInfo{Path: o.model, SHA256: key.Model, Created: m.Created, Depth: m.Arch.Depth, Frames: m.Arch.Frames, Pass: pass, Copy: filepath.Join(dir, "model.safetensors")}
+	res.Gate = gi.counted(gt, results)
 	res.Cache = dir
 	res.Background = o.background
 	if g.real != nil {
@@ -397,6 +437,7 @@ func run(o options, log io.Writer) (*results, error) {
 	res.Out = outDir(o)
 	if p := res.Pick; p != nil {
 		p.Model, p.Clips, p.Background, p.Seed = o.model, res.Clips, o.background, o.seed
+		p.Gate = res.Gate
 		if res.Real != nil {
 			p.RealDir = res.Real.Dir
 		}
@@ -470,7 +511,7 @@ func (g *generator) ttsBackground(o options, m *infer.Model, key *cacheKey) erro
 
 // produce generates and scores the segments listed in todo, o.jobs at a time, saving each
 // to the cache, and reports progress on log.
-func produce(g *generator, m *infer.Model, dir string, segs []segment, todo []int, todoSamples int, results []segResult, o options, log io.Writer) error {
+func produce(g *generator, m *infer.Model, gt *gate, dir string, segs []segment, todo []int, todoSamples int, results []segResult, o options, log io.Writer) error {
 	if len(todo) == 0 {
 		return nil
 	}
@@ -517,7 +558,7 @@ func produce(g *generator, m *infer.Model, dir string, segs []segment, todo []in
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				r, err := makeSegment(g, m, dir, segs[i], o.keepAudio, func(n int) { done.Add(int64(n)) })
+				r, err := makeSegment(g, m, gt, dir, segs[i], o.keepAudio, func(n int) { done.Add(int64(n)) })
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -549,7 +590,7 @@ func produce(g *generator, m *infer.Model, dir string, segs []segment, todo []in
 }
 
 // makeSegment generates one segment, scores it and caches the result.
-func makeSegment(g *generator, m *infer.Model, dir string, s segment, keepAudio bool, progress func(int)) (segResult, error) {
+func makeSegment(g *generator, m *infer.Model, gt *gate, dir string, s segment, keepAudio bool, progress func(int)) (segResult, error) {
 	t0 := time.Now()
 	a, err := g.generate(s)
 	if err != nil {
@@ -568,7 +609,7 @@ func makeSegment(g *generator, m *infer.Model, dir string, s segment, keepAudio 
 			return segResult{}, err
 		}
 	}
-	r, err := scoreAudio(m, a.PCM, progress)
+	r, err := scoreAudio(m, gt, a.PCM, progress)
 	if err != nil {
 		return r, fmt.Errorf("segment %d: %w", s.Index, err)
 	}

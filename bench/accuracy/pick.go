@@ -135,7 +135,10 @@ type pickResult struct {
 	Background string `json:"background,omitempty"`
 	RealDir    string `json:"real_dir,omitempty"`
 	Seed       uint64 `json:"seed"`
-	Wrote      string `json:"wrote_model,omitempty"`
+	// Gate is the gate the model scored behind: the thresholds hold behind it (`run --model
+	// FILE` puts none in front of a model other than the default; model.gate or --gate does).
+	Gate  *gateInfo `json:"gate,omitempty"`
+	Wrote string    `json:"wrote_model,omitempty"`
 }
 
 // extraMargin is how many false alarms above the budget a keyword's candidate threshold may

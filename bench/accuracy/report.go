@@ -24,6 +24,81 @@ type modelInfo struct {
 	Copy    string `json:"copy"` // the bytes measured, copied at the start
 }
 
+// gateInfo names the gate the model scored behind, or none, and how much the model scored.
+type gateInfo struct {
+	Path      string   `json:"path"` // "none" without a gate
+	Why       string   `json:"why,omitempty"`
+	SHA256    string   `json:"sha256,omitempty"`
+	Threshold *float64 `json:"threshold,omitempty"`
+	Hold      *int     `json:"hold_hops,omitempty"`
+	Created   string   `json:"created,omitempty"`
+	Layers    int      `json:"layers,omitempty"`
+	Context   int      `json:"context_frames,omitempty"`
+	Pass      string   `json:"forward_pass,omitempty"`
+	Copy      string   `json:"copy,omitempty"` // the bytes measured, copied at the start
+	// Hops is how many hops were scored, WindowHops how many of them the model scored
+	// (all of them without a gate), WindowShare their share.
+	Hops        int     `json:"hops"`
+	WindowHops  int     `json:"window_model_hops"`
+	WindowShare float64 `json:"window_model_share"`
+}
+
+// gateInfoOf describes gate g (nil: none) of model m, before scoring.
+func gateInfoOf(g *gate, o options, m *infer.Model, dir string) gateInfo {
+	if g == nil {
+		why := "-gate none"
+		switch {
+		case m.Arch.Streaming() && o.gate != "none":
+			why = "the model is a streaming model: `run` puts no gate in front of one"
+		case o.gate == "":
+			why = "not the default model, or no default gate file: `run --model FILE` has no gate either"
+		}
+		return gateInfo{Path: "none", Why: why}
+	}
+	gm := g.model
+	pass := "dense"
+	if gm.Delta != nil && gm.Delta.Any() {
+		pass = "delta " + gm.Delta.String()
+	}
+	return gateInfo{
+		Path: g.path, SHA256: g.sha256, Threshold: &g.threshold, Hold: &g.hold,
+		Created: gm.Created, Layers: gm.Arch.Depth, Context: gm.Arch.Context, Pass: pass,
+		Copy: filepath.Join(dir, "gate.safetensors"),
+	}
+}
+
+// counted adds the hops of the scored segments.
+func (gi gateInfo) counted(g *gate, segs []segResult) *gateInfo {
+	for _, r := range segs {
+		gi.Hops += r.Hops
+		if g == nil {
+			gi.WindowHops += r.Hops // a cache made before the count was kept has none
+		} else {
+			gi.WindowHops += r.JudgedHops
+		}
+	}
+	if gi.Hops > 0 {
+		gi.WindowShare = float64(gi.WindowHops) / float64(gi.Hops)
+	}
+	return &gi
+}
+
+// text describes the gate in a sentence.
+func (gi gateInfo) text() string {
+	if gi.Path == "none" {
+		return "no gate (" + gi.Why + "): the model scores every hop"
+	}
+	hops := "hops"
+	if *gi.Hold == 1 {
+		hops = "hop"
+	}
+	s := fmt.Sprintf("behind the gate %s (sha256 %.12s, threshold %g, hold %d %s)", gi.Path, gi.SHA256, *gi.Threshold, *gi.Hold, hops)
+	if gi.Hops > 0 {
+		s += fmt.Sprintf(", which woke the model for %d of %d hops (%.2f %%)", gi.WindowHops, gi.Hops, 100*gi.WindowShare)
+	}
+	return s
+}
+
 // budgetPoint is a keyword's operating point at one false-alarm budget.
 type budgetPoint struct {
 	PerHour float64 `json:"budget_per_hour"`
@@ -78,6 +153,8 @@ type realStats struct {
 type results struct {
 	Out   string    `json:"out"`
 	Model modelInfo `json:"model"`
+	// Gate is the streaming model in front of the model (engine.Cascade), or none.
+	Gate  *gateInfo `json:"gate"`
 	Cache string    `json:"cache"`
 	Clips string    `json:"clips"`
 	// Background is "real" (real speech and noise, Real) or "tts" (espeak-ng sentences over
@@ -248,7 +325,8 @@ func otherFA(a allOn, keywords []string) int {
 }
 
 // outDir is the folder for the results: -out, else
-// WORK/results-BACKGROUND[-SET][-pickB]-HOURSh-seedSEED, SET with -split.
+// WORK/results-BACKGROUND[-SET][-pickB][-nogate]-HOURSh-seedSEED, SET with -split, -nogate
+// with -gate none.
 func outDir(o options) string {
 	if o.out != "" {
 		return o.out
@@ -259,6 +337,9 @@ func outDir(o options) string {
 	}
 	if o.pick > 0 {
 		name += fmt.Sprintf("-pick%g", o.pick)
+	}
+	if o.gate == "none" {
+		name += "-nogate"
 	}
 	return filepath.Join(o.work, fmt.Sprintf("%s-%gh-seed%d", name, o.hours, o.seed))
 }
@@ -306,9 +387,9 @@ func pct(x float64) string { return fmt.Sprintf("%.2f %%", 100*x) }
 func markdown(res *results) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Wake-word accuracy of %s\n\n", res.Model.Path)
-	fmt.Fprintf(&b, "Method of the Picovoice wake-word benchmark: %s placed into %.2f h of %s, seed %d; %d segments of %s scored through the same chain as `wakewordd run` (%s, %d layers, window %d frames, hop %d ms; smoothing %d, patience %d, refractory %g s). Each keyword is swept alone over the whole stream; a hit is a detection between the start of a clip's voiced part and %g s after its end; every other detection of the keyword is a false alarm. Miss rate at a budget: the swept threshold with the lowest miss rate whose false alarms fit the budget (no interpolation).\n\n",
+	fmt.Fprintf(&b, "Method of the Picovoice wake-word benchmark: %s placed into %.2f h of %s, seed %d; %d segments of %s scored through the same chain as `wakewordd run` (%s, %d layers, window %d frames, hop %d ms; smoothing %d, patience %d, refractory %g s), %s. Each keyword is swept alone over the whole stream; a hit is a detection between the start of a clip's voiced part and %g s after its end; every other detection of the keyword is a false alarm. Miss rate at a budget: the swept threshold with the lowest miss rate whose false alarms fit the budget (no interpolation).\n\n",
 		res.Clips, res.Hours, backgroundText(res), res.Seed, res.Segments, time.Duration(res.SegmentS*float64(time.Second)),
-		res.Model.Pass, res.Model.Depth, res.Model.Frames, res.Detection.HopMS, res.Detection.Smoothing, res.Detection.Patience, res.Detection.RefractoryS, res.ToleranceS)
+		res.Model.Pass, res.Model.Depth, res.Model.Frames, res.Detection.HopMS, res.Detection.Smoothing, res.Detection.Patience, res.Detection.RefractoryS, res.Gate.text(), res.ToleranceS)
 	b.WriteString("| keyword | clips | placed |")
 	for _, a := range res.Average {
 		fmt.Fprintf(&b, " miss @ %g FA/h | threshold | FA |", a.PerHour)

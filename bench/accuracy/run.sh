@@ -17,7 +17,9 @@
 #
 # Environment: HOURS (2: the real background), SYNTH_HOURS (10, or HOURS when that is set;
 # 0 skips the synthetic background), SEED (1), WORK (/tmp/wakewordd-accuracy: cache and
-# results), MODEL (models/kwt.safetensors), SPLIT (the model's .split.json), TOLERANCE (0.5s:
+# results), MODEL (models/kwt.safetensors), GATE (unset: as `wakewordd run`, the default
+# model behind its default gate models/kwt-stream.safetensors, any other model without;
+# none, or a gate file), SPLIT (the model's .split.json), TOLERANCE (0.5s:
 # how long after a clip's end a detection still counts as a hit), JOBS (all CPUs), DATA
 # (../shared/data), CACHE (/work/train-cache: where train/realdata.py decodes the real data;
 # it is run first when its manifest is missing).
@@ -44,6 +46,7 @@ SPLIT=${SPLIT:-${MODEL%.safetensors}.split.json}
 TOLERANCE=${TOLERANCE:-0.5s}
 suffix=""
 [ "$TOLERANCE" = 0.5s ] || suffix="-tolerance$TOLERANCE"
+[ "${GATE:-}" != none ] || suffix+="-nogate"
 
 [ -d "$DATA/keywords" ] || { echo "no keyword recordings under $DATA/keywords" >&2; exit 1; }
 # The real speech and noise, split by speaker and decoded once (idempotent).
@@ -55,6 +58,7 @@ fi
 mkdir -p "$WORK/bin"
 go build -o "$WORK/bin/accuracy" ./bench/accuracy
 common=(-model "$MODEL" -split "$SPLIT" -data "$DATA/keywords" -seed "$SEED" -tolerance "$TOLERANCE" -work "$WORK" -j "$JOBS")
+[ -z "${GATE:-}" ] || common+=(-gate "$GATE")
 
 if [ -n "${PICK:-}" ]; then
   out="$WORK/pick-${PICK}-real-${HOURS}h-seed$SEED$suffix"

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wakewordd/wakewordd/audio"
+	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/engine"
 	"github.com/wakewordd/wakewordd/infer"
@@ -47,6 +50,81 @@ func shippedScorer(m *infer.Model) (engine.Scorer, string) {
 	return m.NewDense(), "dense (the model carries no delta thresholds)"
 }
 
+// gate is the streaming model that wakes the measured model, as `run` puts one in front of
+// it (cmd/wakewordd gateFor: engine.Gate, an engine.Cascade); nil scores every hop with the
+// model.
+type gate struct {
+	model     *infer.Model
+	path      string
+	sha256    string
+	bytes     []byte // the file as read at the start
+	threshold float64
+	hold      int
+}
+
+// gatePath is the gate file -gate names for the model: "" when there is none. -gate ""
+// does what `run` does with no configuration: the default model (one of
+// config.DefaultModelPaths) gets the default gate beside it (config.DefaultGatePaths), when
+// that file exists, any other model none; "none" is no gate.
+func gatePath(flag, model string) string {
+	switch flag {
+	case "none":
+		return ""
+	case "":
+		for i, p := range config.DefaultModelPaths {
+			if filepath.Clean(model) == p && i < len(config.DefaultGatePaths) {
+				if _, err := os.Stat(config.DefaultGatePaths[i]); err == nil {
+					return config.DefaultGatePaths[i]
+				}
+			}
+		}
+		return ""
+	}
+	return flag
+}
+
+// loadGate reads the gate o.gate names for m and checks that it can wake m at o's settings;
+// it returns nil without one, or when m is itself a streaming model (`run` puts no gate in
+// front of one: it is as cheap as its gate would be).
+func loadGate(o options, m *infer.Model) (*gate, error) {
+	path := gatePath(o.gate, o.model)
+	if path == "" || m.Arch.Streaming() {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-gate: %w", err)
+	}
+	gm, err := infer.Parse(b, path)
+	if err != nil {
+		return nil, fmt.Errorf("-gate: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	g := &gate{model: gm, path: path, sha256: hex.EncodeToString(sum[:]), bytes: b, threshold: o.gateThreshold, hold: o.gateHold}
+	if _, _, err := g.wake(m); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// wake returns the scorer `run` uses for m: the shipped forward pass, behind g when g is
+// not nil (the cascade, so that its count of judged hops can be read).
+func (g *gate) wake(m *infer.Model) (engine.Scorer, *engine.Cascade, error) {
+	scorer, _ := shippedScorer(m)
+	if g == nil {
+		return scorer, nil, nil
+	}
+	judge, ok := scorer.(engine.FrameScorer)
+	if !ok {
+		return nil, nil, fmt.Errorf("-gate: the model's forward pass cannot take frames one by one")
+	}
+	c, err := engine.Gate(g.model, m, judge, g.threshold, g.hold)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-gate: %w", err)
+	}
+	return c, c, nil
+}
+
 func hopOf(m *infer.Model) time.Duration { return time.Duration(m.Detection.HopMS) * time.Millisecond }
 
 // liveDet is a detection made while scoring, by the detector `run` would use.
@@ -70,6 +148,7 @@ type segResult struct {
 	Utterances    int         `json:"utterances,omitempty"`  // real background
 	NoiseFiles    []int       `json:"noise_files,omitempty"` // real background: the noise recordings used, by index
 	Hops          int         `json:"hops"`
+	JudgedHops    int         `json:"window_model_hops"` // hops the model scored (all of them without a gate)
 	FirstAtNS     int64       `json:"first_at_ns"`
 	HopNS         int64       `json:"hop_ns"`
 	Live          []liveDet   `json:"detections_at_model_settings"`
@@ -81,15 +160,18 @@ type segResult struct {
 
 // scoreAudio streams 16-bit samples through the same chain as `run` reading raw audio
 // from stdin (audio.NewRawS16LE, pipeline, engine with the model's window and hop, the
-// shipped scorer and detector) and keeps every hop's posteriors. progress is called with
-// the number of samples consumed as they are.
-func scoreAudio(m *infer.Model, pcm []int16, progress func(samples int)) (r segResult, err error) {
+// shipped scorer behind gate g, if any, and the shipped detector) and keeps every hop's
+// posteriors. progress is called with the number of samples consumed as they are.
+func scoreAudio(m *infer.Model, g *gate, pcm []int16, progress func(samples int)) (r segResult, err error) {
 	def, rules := shippedRules(m)
 	det, err := detect.New(m.Classes, def, rules)
 	if err != nil {
 		return r, err
 	}
-	scorer, _ := shippedScorer(m)
+	scorer, cascade, err := g.wake(m)
+	if err != nil {
+		return r, err
+	}
 	hop := hopOf(m)
 	r.HopNS = int64(hop)
 	var bad error
@@ -135,6 +217,14 @@ func scoreAudio(m *infer.Model, pcm []int16, progress func(samples int)) (r segR
 	}
 	if progress != nil {
 		progress(len(pcm) - int(p.Stats().Frames/report)*report*hopSamples)
+	}
+	r.JudgedHops = r.Hops
+	if cascade != nil {
+		hops, judged := cascade.Judged()
+		if int(hops) != r.Hops && bad == nil {
+			bad = fmt.Errorf("engine: %d hops, the gate %d", r.Hops, hops)
+		}
+		r.JudgedHops = int(judged)
 	}
 	return r, bad
 }
