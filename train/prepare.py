@@ -45,7 +45,9 @@ from common import (CACHE, CLASS_INDEX, DATA, KEYWORDS, NOISE_TRAIN_FRACTION, SA
                     split_of, stable_seed, write_wav)
 
 log = logging.getLogger("prepare")
-AUG_VERSION = "3"
+AUG_VERSION = "4"
+HOP_SAMPLES = 160
+CONTEXT_SHARE = 0.4  # augmented keyword variants said between other words
 CHUNK = 150
 MIN_SECONDS = 2.2
 
@@ -99,6 +101,28 @@ def _babble(n, rng):
     for _ in range(talkers):
         x += aug.set_rms_db(_real_excerpt(pool, n, rng), rng.uniform(-6, 0))
     return x
+
+
+def _in_context(x, region, rng):
+    """The keyword clip between other words: real speech of the training share before and
+    after it (0.3-0.9 s each, 50-500 ms away, within 6 dB of the keyword's level), as a
+    wake word is said in conversation. The returned region is the keyword's, shifted."""
+    pool = _real_pools()["speech"]
+    level = 10.0 * np.log10(aug.active_power(x))
+    parts, shift = [], 0
+    for side in ("before", "after"):
+        n = int(rng.uniform(0.3, 0.9) * SAMPLE_RATE)
+        gap = np.zeros(int(rng.uniform(0.05, 0.5) * SAMPLE_RATE), np.float32)
+        ctx = _real_excerpt(pool, n, rng)
+        ctx = ctx * np.sqrt(10.0 ** ((level + rng.uniform(-6, 6)) / 10.0) / aug.active_power(ctx))
+        if side == "before":
+            pad = (-(n + len(gap))) % HOP_SAMPLES  # keep the keyword on the same frame grid
+            parts += [np.zeros(pad, np.float32), ctx.astype(np.float32), gap]
+            shift = (pad + n + len(gap)) // HOP_SAMPLES
+            parts.append(x)
+        else:
+            parts += [gap, ctx.astype(np.float32)]
+    return np.concatenate(parts), (region[0] + shift, region[1] + shift)
 
 
 def _excerpt(pool, n, rng):
@@ -189,6 +213,8 @@ def render(item, variant):
     if variant > 0 or not real:  # a real recording as-is keeps its own room noise unpadded
         x, _ = _pad(x, rng, (0.0, 0.3) if real else (0.05, 0.8))
     region = speech_region(x, clean=not real)
+    if variant > 0 and rng.random() < CONTEXT_SHARE and _real_pools()["speech"]:
+        x, region = _in_context(x, region, rng)
     if variant == 0:
         if not real:
             x = aug.set_peak_db(x, rng.uniform(-20, -3))
