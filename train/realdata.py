@@ -19,6 +19,9 @@ to training otherwise. Layout of the cache:
     CACHE/real/<split>/speech/<source path>/<utterance>.wav
     CACHE/real/<split>/noise/<source path>/<clip>.wav
     CACHE/real/manifest.json     every file: split, kind, group, seconds, transcript if any
+
+Unless DEBIAN_SPEECH=0, decode() also appends training-only speech from Debian packages
+(train/debianspeech.py: fetched and decoded when missing, skipped with one line without network).
 """
 
 import argparse
@@ -137,6 +140,13 @@ def decode(workers=2):
         it["seconds"] = round(s, 3)
         it["wav"] = str(out_path(it).relative_to(OUT))
         totals[(it["split"], it["kind"])] += s
+    # --- Debian speech (train/debianspeech.py): training share only; DEBIAN_SPEECH=0 leaves it out.
+    if os.environ.get("DEBIAN_SPEECH", "1") != "0":
+        import debianspeech
+        for it in debianspeech.items(out=OUT):
+            items.append(it)
+            totals[(it["split"], it["kind"])] += it["seconds"]
+    # --- end of Debian speech
     save_json(OUT / "manifest.json", items)
     for (split, kind), s in sorted(totals.items()):
         log.info("%s %s: %.2f h", split, kind, s / 3600)
