@@ -110,7 +110,7 @@ def finetune(args):
              dense0["balanced_accuracy"], delta0["balanced_accuracy"], s0[0], args.select_scales)
 
     opt = make_optimizer(model, args.lr, args.weight_decay)
-    hard = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    hard = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     # The dense starting model as a teacher keeps each class's scores where the detection
     # defaults were tuned; labels alone let them drift (a class's streaming recall can fall
     # while window accuracy holds).
@@ -183,7 +183,7 @@ def finetune(args):
     training = dict(meta.get("training", {}))
     training["delta_finetune"] = {
         "from": Path(args.model).name, "teacher": Path(args.teacher or args.model).name, "thresholds": target, "scale": [args.scale_min, args.scale_max],
-        "dense_share": args.dense_share, "distill": args.distill, "temperature": args.temperature, "select_scales": args.select_scales, "steps": step, "best_step": best["step"], "lr": args.lr,
+        "dense_share": args.dense_share, "distill": args.distill, "label_smoothing": args.label_smoothing, "temperature": args.temperature, "select_scales": args.select_scales, "steps": step, "best_step": best["step"], "lr": args.lr,
         "minutes": round(train_s / 60, 1), "seed": args.seed, "git_commit": git_commit(),
         "class_weights": args.class_weights,
         "hard_negatives": {"every_minutes": args.mine_every, "windows": args.mine_windows,
@@ -241,6 +241,9 @@ def main():
     ap.add_argument("--mine-windows", type=int, default=20000, help="negative windows scored per round")
     ap.add_argument("--mine-keep", type=int, default=2000, help="highest-scoring windows kept per round")
     ap.add_argument("--hard-share", type=float, default=0.2, help="share of each batch drawn from the mined pool")
+    ap.add_argument("--label-smoothing", type=float, default=0.1,
+                    help="label smoothing of the loss; 0 lets a confident posterior approach 1, so "
+                         "thresholds near the top still separate keywords from the worst negatives")
     ap.add_argument("--cache", default=str(CACHE))
     ap.add_argument("--minutes", type=float, default=float(env("MINUTES", 30)))
     ap.add_argument("--steps", type=int, default=int(env("STEPS", 0)),

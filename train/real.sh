@@ -10,8 +10,9 @@
 #
 # Environment (all optional): MINUTES (45), OUTDIR ($CACHE/real-models), CACHE
 # (/work/train-cache), DATA (../shared/data), SEED (1), WINDOW and GATE (the models to start
-# from; default the pre-real models/kwt.safetensors and models/kwt-stream.safetensors of git
-# tag... see MODEL.md).
+# from, default models/kwt.safetensors and models/kwt-stream.safetensors), MINE_EVERY (minutes
+# between mining rounds, 8), LABEL_SMOOTHING (0.1), DEBIAN_SPEECH (1: add the Debian packages'
+# speech, train/debianspeech.py). The shipped models took two rounds (models/MODEL.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -33,7 +34,8 @@ log "preparing features (real speech, noise and backgrounds included)"
 LOG="$CACHE/prepare.log" $PY train/prepare.py
 
 common=(--minutes "$MINUTES" --dense-share 0.3 --class-weights silence=0.15,unknown=0.4
-        --mine-every 8 --mine-windows 15000 --mine-keep 1500 --hard-share 0.2 --seed "$SEED")
+        --mine-every "${MINE_EVERY:-8}" --mine-windows 15000 --mine-keep 1500 --hard-share 0.2
+        --label-smoothing "${LABEL_SMOOTHING:-0.1}" --seed "$SEED")
 log "fine-tuning $WINDOW and $GATE for $MINUTES min each, in parallel"
 $PY train/delta_finetune.py --model "$WINDOW" --out "$OUTDIR/kwt.safetensors" --lr 3e-4 \
   --scale-min 0.75 --scale-max 1.5 --select-scales 1,1.25 --eval-every 500 "${common[@]}" --log "$OUTDIR/kwt.log" &
