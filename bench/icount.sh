@@ -8,6 +8,10 @@
 # loading and the first window's fill cancel out). Prints a Markdown table.
 #
 #   bench/icount.sh [bench/icount flags, e.g. -model FILE or -hop 200ms]
+#   FROM=4 TO=64 PASSES=delta-neon bench/icount.sh -input FILE   # one row, over 4 s to 64 s of FILE
+#
+# PASSES (default "delta-neon delta-generic dense-neon dense-generic") picks the rows; FROM and
+# TO (default 4 and 12) the two stream lengths in seconds.
 #
 # Without a model file (models/kwt.safetensors) bench/icount uses a random-weight KWT-1
 # with delta thresholds 0.5 (see bench/icount/main.go).
@@ -28,16 +32,16 @@ count() { # count SECONDS FLAGS...
 
 echo "| forward pass | kernels | instructions per second of audio | instructions per inference |"
 echo "| --- | --- | ---: | ---: |"
-for path in delta dense; do
-  for kernels in neon generic; do
-    flags=("$@")
-    [ "$path" = dense ] && flags+=(-dense)
-    [ "$kernels" = generic ] && flags+=(-generic)
-    inf=$(GOMAXPROCS=1 qemu-aarch64 -cpu cortex-a76 "$work/icount" -seconds 12 "${flags[@]}" | sed -n 's/^inferences: //p')
-    inf4=$(GOMAXPROCS=1 qemu-aarch64 -cpu cortex-a76 "$work/icount" -seconds 4 "${flags[@]}" | sed -n 's/^inferences: //p')
-    a=$(count 4 "${flags[@]}")
-    b=$(count 12 "${flags[@]}")
-    awk -v p="$path" -v k="$kernels" -v d="$((b - a))" -v n="$((inf - inf4))" \
-      'BEGIN { printf "| %s | %s | %.1f M | %.2f M |\n", p, k, d / 8 / 1e6, d / n / 1e6 }'
-  done
+from=${FROM:-4} to=${TO:-12}
+for pass in ${PASSES:-delta-neon delta-generic dense-neon dense-generic}; do
+  path=${pass%-*} kernels=${pass#*-}
+  flags=("$@")
+  [ "$path" = dense ] && flags+=(-dense)
+  [ "$kernels" = generic ] && flags+=(-generic)
+  inf=$(GOMAXPROCS=1 qemu-aarch64 -cpu cortex-a76 "$work/icount" -seconds "$to" "${flags[@]}" | sed -n 's/^inferences: //p')
+  inf4=$(GOMAXPROCS=1 qemu-aarch64 -cpu cortex-a76 "$work/icount" -seconds "$from" "${flags[@]}" | sed -n 's/^inferences: //p')
+  a=$(count "$from" "${flags[@]}")
+  b=$(count "$to" "${flags[@]}")
+  awk -v p="$path" -v k="$kernels" -v d="$((b - a))" -v n="$((inf - inf4))" -v s="$((to - from))" \
+    'BEGIN { printf "| %s | %s | %.1f M | %.2f M |\n", p, k, d / s / 1e6, d / n / 1e6 }'
 done
