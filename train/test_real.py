@@ -21,7 +21,7 @@ import torch  # noqa: E402
 
 import realdata  # noqa: E402
 from common import CLASS_INDEX, KEYWORDS  # noqa: E402
-from dataset import Sampler  # noqa: E402
+from dataset import Packed, Sampler  # noqa: E402
 from mining import HardNegatives, mix_into  # noqa: E402
 
 SR = 16000
@@ -100,8 +100,9 @@ class RealSplit(unittest.TestCase):
         self.assertEqual([it["seconds"] for it in again], [it["seconds"] for it in items])
 
 
-class FakePacked:
-    """A packed split whose clip i holds frames whose first coefficient is clip i's 'danger'."""
+class FakePacked(Packed):
+    """A packed split built in memory, not loaded: clip i's frames hold its 'danger' in the
+    first coefficient."""
 
     def __init__(self, labels, sources, danger, length=60, coeffs=4):
         self.labels = np.array(labels, np.int64)
@@ -113,15 +114,6 @@ class FakePacked:
         for i, d in enumerate(danger):
             f[i * length:(i + 1) * length, 0] = d
         self.feats = f
-
-    def __len__(self):
-        return len(self.labels)
-
-    def clip(self, i):
-        return self.feats[self.offsets[i]:self.offsets[i + 1]]
-
-    def length(self, i):
-        return int(self.offsets[i + 1] - self.offsets[i])
 
 
 class DangerModel(torch.nn.Module):

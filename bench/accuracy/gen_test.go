@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/wakewordd/wakewordd/audio"
 	"github.com/wakewordd/wakewordd/bench/internal/tts"
 )
 
@@ -102,16 +100,7 @@ func toneClip(t *testing.T, path string) {
 	for i := rate / 2; i < rate/2+6*rate/10; i++ {
 		x[i] = 0.2 * float32(math.Sin(2*math.Pi*700*float64(i)/rate))
 	}
-	var b bytes.Buffer
-	if err := audio.WriteWAV(&b, rate, 1, 16, false, x); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeWAV(t, path, x)
 }
 
 func TestGenerateTruthMatchesAudio(t *testing.T) {
