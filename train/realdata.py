@@ -26,6 +26,7 @@ Unless DEBIAN_SPEECH=0, decode() also appends training-only speech from Debian p
 
 import argparse
 import csv
+import json
 import logging
 import os
 import re
@@ -157,7 +158,6 @@ def load_manifest():
     path = OUT / "manifest.json"
     if not path.exists():
         return decode()
-    import json
     return json.loads(path.read_text())
 
 
