@@ -10,16 +10,22 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh demo
 . scripts/env.sh
 mkdir -p bin
-go build -o bin/wakewordd ./cmd/wakewordd
+go build -ldflags="-X=main.version=$(scripts/version.sh)" -o bin/wakewordd ./cmd/wakewordd
 
 work=$(mktemp -d)
+# Background processes, stopped in this order at exit: mosquitto_sub, then the sed that
+# prefixes its lines, then a mosquitto started here. Each is recorded by its own PID.
 pids=()
 cleanup() {
+  local rc=$?
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
+  exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 listening() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
@@ -42,12 +48,18 @@ fi
 
 # What a Home Assistant or Rhasspy installation would see: availability, the detection
 # events, and the Hermes hotword messages.
-mosquitto_sub -h "$host" -p "$port" -v -t 'wakewordd/+/status' -t 'wakewordd/+/detected' -t 'hermes/hotword/+/detected' |
-  sed -u 's/^/mqtt> /' &
-pids+=($!)
+# mosquitto_sub writes into a FIFO that sed reads, both started in the background, so that
+# $! is each one's own PID (after `a | b &`, $! would be b's alone and a would outlive us).
+mkfifo "$work/sub"
+mosquitto_sub -h "$host" -p "$port" -v -t 'wakewordd/+/status' -t 'wakewordd/+/detected' -t 'hermes/hotword/+/detected' >"$work/sub" &
+sub=$!
+sed -u 's/^/mqtt> /' <"$work/sub" &
+pids=("$sub" "$!" "${pids[@]}")
 sleep 0.3
 
 echo "--- wakewordd on examples/kitchen.wav (19 s, 22.05 kHz, resampled to 16 kHz), publishing to tcp://$host:$port" >&2
+status=0
 bin/wakewordd run --input examples/kitchen.wav --realtime --stats-interval 5s \
-  --mqtt-broker "tcp://$host:$port" "$@"
+  --mqtt-broker "tcp://$host:$port" "$@" || status=$?
 sleep 0.5 # let mosquitto_sub print the last messages
+exit "$status"
