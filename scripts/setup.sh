@@ -7,6 +7,9 @@
 # systemd-analyze, strip for both architectures, sox); add cross for the arm64 package.
 # bench: what bench/cost/run.sh and bench/perf.sh use (Node.js and npm, torch, perf, JACK).
 # Only packages that are missing are installed; nothing happens when all are present.
+# apt-get's output goes to a log, ${TMPDIR:-/tmp}/wakewordd-setup.XXXXXX.log or WAKEWORDD_SETUP_LOG,
+# whose path is printed, and whose end is shown on failure; apt-get waits up to 10 minutes
+# for another apt or dpkg (unattended-upgrades) to release its locks.
 set -euo pipefail
 
 groups=("$@")
@@ -31,12 +34,57 @@ done
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
+# apt's output goes to a log, one line per step here; on failure its end is shown. Every
+# apt-get waits up to 10 minutes for another apt or dpkg (unattended-upgrades on a fresh
+# machine) to finish: DPkg::Lock::Timeout for dpkg's lock, and a retry loop for the
+# package lists' lock, which `apt-get update` does not wait for.
+log=""
+lock_wait=600
+open_log() {
+  [ -z "$log" ] || return 0
+  log=${WAKEWORDD_SETUP_LOG:-}
+  if [ -z "$log" ] || ! : >>"$log" 2>/dev/null; then
+    log=$(mktemp --suffix=.log "${TMPDIR:-/tmp}/wakewordd-setup.XXXXXX")
+  fi
+  printf '=== %s: scripts/setup.sh %s\n' "$(date -u +%FT%TZ)" "${groups[*]}" >>"$log"
+}
+fail() {
+  echo "setup.sh: $1 failed; the last lines of $log:" >&2
+  tail -n 30 "$log" | sed 's/^/  /' >&2
+  echo "setup.sh: full log: $log" >&2
+  exit 1
+}
+# apt_get STEP ARGS...: (sudo) apt-get ARGS, noninteractive, output to the log.
+apt_get() {
+  local step=$1 start deadline=$((SECONDS + lock_wait)) waiting="" holder
+  shift
+  while :; do
+    start=$(wc -l <"$log")
+    echo "\$ apt-get $*" >>"$log"
+    if $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$lock_wait" "$@" </dev/null >>"$log" 2>&1; then
+      return 0
+    fi
+    # Another apt holds a lock that this apt-get did not wait for: wait and try again.
+    if tail -n +"$((start + 1))" "$log" | grep -q 'Could not get lock' && [ "$SECONDS" -lt "$deadline" ]; then
+      if [ -z "$waiting" ]; then
+        waiting=1
+        holder=$(tail -n +"$((start + 1))" "$log" | sed -n 's/.*It is held by process \([0-9]* ([^)]*)\).*/\1/p' | head -n 1)
+        echo "setup.sh: waiting up to ${lock_wait}s for another apt/dpkg to finish${holder:+ (lock held by process $holder)}" >&2
+      fi
+      sleep 5
+      continue
+    fi
+    fail "$step"
+  done
+}
+
 # arm64 packages (name:arm64) need the foreign architecture; adding it is idempotent, and
 # the package lists must then be refreshed for it.
 need_update=""
 if printf '%s\n' "${pkgs[@]}" | grep -q ':arm64$' && ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  echo "setup.sh: adding the arm64 dpkg architecture" >&2
-  $sudo dpkg --add-architecture arm64
+  open_log
+  echo "setup.sh: adding the arm64 dpkg architecture (log: $log)" >&2
+  $sudo dpkg --add-architecture arm64 >>"$log" 2>&1 || fail "dpkg --add-architecture arm64"
   need_update=1
 fi
 
@@ -46,11 +94,16 @@ for p in $(printf '%s\n' "${pkgs[@]}" | sort -u); do
 done
 
 if [ ${#missing[@]} -gt 0 ] || [ -n "$need_update" ]; then
-  echo "setup.sh: installing ${missing[*]}" >&2
-  # jackd2 asks about realtime priority; never prompt.
-  echo "jackd2 jackd/tweak_rt_limits boolean false" | $sudo debconf-set-selections 2>/dev/null || true
-  $sudo apt-get update -qq
-  [ ${#missing[@]} -eq 0 ] || $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  open_log
+  echo "setup.sh: updating the package lists (log: $log)" >&2
+  apt_get "apt-get update" update -q
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup.sh: installing ${missing[*]} (log: $log)" >&2
+    # jackd2 asks about realtime priority; never prompt.
+    echo "jackd2 jackd/tweak_rt_limits boolean false" | $sudo debconf-set-selections >>"$log" 2>&1 || true
+    apt_get "installing ${missing[*]}" install -y -q --no-install-recommends "${missing[@]}"
+  fi
+  echo "setup.sh: done (log: $log)" >&2
 fi
 
 # Go: the module needs go >= 1.26; newer toolchains fetch it through the module proxy.
