@@ -5,7 +5,7 @@ import (
 	"io"
 	"math"
 
-	"github.com/wakewordd/wakewordd/infer/asm"
+	"github.com/wakewordd/wakewordd/kernels"
 )
 
 // Resampler design. The input is conceptually upsampled by L (zeros inserted), low-pass
@@ -160,10 +160,10 @@ func (r *Resampler) Process(dst, src []float32) (nOut, nIn int) {
 }
 
 // dot is the inner product of two equally long slices, in a fixed order so results do
-// not depend on how the stream was chunked. It is infer/asm's kernel (NEON, AVX2 or plain
+// not depend on how the stream was chunked. It is kernels.Dot (NEON, AVX2 or plain
 // Go), whose order of operations is the same on arm64 and amd64: the same audio resamples
 // to the same bits on both.
-func dot(a, b []float32) float32 { return asm.Dot(a, b) }
+func dot(a, b []float32) float32 { return kernels.Dot(a, b) }
 
 func gcd(a, b int) int {
 	for b != 0 {

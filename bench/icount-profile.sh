@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where bench/icount.sh's instructions go: for each function of the pipeline's packages
-# (infer, infer/asm, frontend, engine, detect) and Go's memmove, the arm64 instructions
+# (infer, kernels, frontend, engine, detect) and Go's memmove, the arm64 instructions
 # executed inside it per second of audio in steady state, counted with the icount plugin's
 # address range (lo/hi from the binary's symbol table) over 2 s and 3 s of audio. One run
 # per function and length: it takes a while (about 30 minutes). Prints the functions above
@@ -24,7 +24,7 @@ inrange() { # inrange LO HI SECONDS FLAGS...
 }
 
 go tool nm -size -sort address "$work/icount" |
-  awk '$3 == "T" && ($4 ~ /^github.com\/wakewordd\/wakewordd\/(infer|infer\/asm|frontend|engine|detect)\./ || $4 ~ /^runtime\.mem(move|clrNoHeapPointers)$/)' |
+  awk '$3 == "T" && ($4 ~ /^github.com\/wakewordd\/wakewordd\/(infer|kernels|frontend|engine|detect)\./ || $4 ~ /^runtime\.mem(move|clrNoHeapPointers)$/)' |
   while read -r addr size _ name; do
     lo=$((16#$addr))
     hi=$((lo + size))

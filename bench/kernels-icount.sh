@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# arm64 instructions per call of every kernel of infer/asm at KWT-1's shapes (d=64,
+# arm64 instructions per call of every kernel of package kernels at KWT-1's shapes (d=64,
 # 149 tokens, MLP 256), NEON against plain Go, counted under qemu-aarch64 -cpu cortex-a76
 # with the icount plugin of ../shared/tools/qemu-icount. Each figure is
 # (count at N+100 calls - count at 100 calls) / N of BenchmarkKernels/<case>, with N chosen
@@ -24,13 +24,13 @@ if [ -z "$plugin" ]; then
   gcc -O2 -shared -fPIC -o "$work/libicount.so" ../shared/tools/qemu-icount/icount.c
   plugin=$work/libicount.so
 fi
-CGO_ENABLED=0 GOARCH=arm64 go test -c -o "$work/asm.test" ./infer/asm
+CGO_ENABLED=0 GOARCH=arm64 go test -c -o "$work/kernels.test" ./kernels
 qemu="qemu-aarch64 -cpu ${CPU:-cortex-a76}"
 
 count() { # count CASE/IMPL CALLS
   local re
   re=$(printf '%s' "BenchmarkKernels/$1" | sed 's#[^/]*#^&$#g')
-  GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 $qemu -plugin "$plugin" -d plugin "$work/asm.test" -test.run '^$' \
+  GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 $qemu -plugin "$plugin" -d plugin "$work/kernels.test" -test.run '^$' \
     -test.bench "$re" -test.benchtime "$2x" 2>&1 | sed -n 's/^icount: total=\([0-9]*\).*/\1/p'
 }
 percall() { # a rough figure from 1000 calls, then enough calls for about 300 M instructions
@@ -42,7 +42,7 @@ percall() { # a rough figure from 1000 calls, then enough calls for about 300 M 
   echo $(( ($(count "$1" $((n + 100))) - base) / n ))
 }
 
-cases=$(GOMAXPROCS=1 $qemu "$work/asm.test" -test.run '^$' -test.bench Kernels -test.benchtime 1x |
+cases=$(GOMAXPROCS=1 $qemu "$work/kernels.test" -test.run '^$' -test.bench Kernels -test.benchtime 1x |
   sed -n 's#^BenchmarkKernels/\(.*\)/neon[[:space:]].*#\1#p' | grep -E "${KERNELS:-.}")
 echo "| kernel | shape | generic | NEON | generic / NEON |"
 echo "| --- | --- | ---: | ---: | ---: |"

@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/wakewordd/wakewordd/infer/asm"
+	"github.com/wakewordd/wakewordd/kernels"
 )
 
 // Delta runs the delta-pruned forward pass of one model (Jelcicova and
@@ -36,30 +36,30 @@ type Delta struct {
 	embedT []float32     // [Coeffs, Dim] embedding, transposed
 	lw     []packedLayer // the layers' linear maps, transposed
 
-	tokens  []float32        // [Frames, Dim] frames projected by Forward
-	x       []float32        // [Tokens, Dim] token activations
-	q, k, v []float32        // [Tokens, Dim] projections of x
-	kT      []float32        // [Dim, padded Tokens] K transposed: row i is channel i of every key
-	acc3    []float32        // [3 Dim] running q|k|v of the current token
-	rx      []float32        // [Dim] reference of the Q/K/V input
-	rq      []float32        // [Dim] reference of the query (per head slices)
-	sAcc    []float32        // [Heads, padded Tokens] running score rows (padded with zeros)
-	p       []float32        // [padded Tokens] one row of attention probabilities (see softmaxRow)
-	rp      []float32        // [Heads, Tokens] reference of the probability rows
-	oAcc    []float32        // [Dim] running head outputs
-	ot      []float32        // [Dim] head outputs of the current token
-	ro      []float32        // [Dim] reference of the output projection's input
-	outAcc  []float32        // [Dim] running output projection (without bias)
-	tmp     []float32        // [Dim] output of a projection before the residual sum
-	r1      []float32        // [Dim] reference of fc1's input
-	h1Acc   []float32        // [MLPDim] running fc1 output (without bias)
-	hidden  []float32        // [MLPDim] MLP hidden layer of one token
-	r2      []float32        // [MLPDim] reference of fc2's input
-	f2Acc   []float32        // [Dim] running fc2 output (without bias)
-	idx     []int32          // positions of the kept elements of one delta
-	dv      []float32        // their deltas
-	q8      *asm.Int8Scratch // for the int8 MLP (nil in float32)
-	stream                   // a streaming KWT's state
+	tokens  []float32            // [Frames, Dim] frames projected by Forward
+	x       []float32            // [Tokens, Dim] token activations
+	q, k, v []float32            // [Tokens, Dim] projections of x
+	kT      []float32            // [Dim, padded Tokens] K transposed: row i is channel i of every key
+	acc3    []float32            // [3 Dim] running q|k|v of the current token
+	rx      []float32            // [Dim] reference of the Q/K/V input
+	rq      []float32            // [Dim] reference of the query (per head slices)
+	sAcc    []float32            // [Heads, padded Tokens] running score rows (padded with zeros)
+	p       []float32            // [padded Tokens] one row of attention probabilities (see softmaxRow)
+	rp      []float32            // [Heads, Tokens] reference of the probability rows
+	oAcc    []float32            // [Dim] running head outputs
+	ot      []float32            // [Dim] head outputs of the current token
+	ro      []float32            // [Dim] reference of the output projection's input
+	outAcc  []float32            // [Dim] running output projection (without bias)
+	tmp     []float32            // [Dim] output of a projection before the residual sum
+	r1      []float32            // [Dim] reference of fc1's input
+	h1Acc   []float32            // [MLPDim] running fc1 output (without bias)
+	hidden  []float32            // [MLPDim] MLP hidden layer of one token
+	r2      []float32            // [MLPDim] reference of fc2's input
+	f2Acc   []float32            // [Dim] running fc2 output (without bias)
+	idx     []int32              // positions of the kept elements of one delta
+	dv      []float32            // their deltas
+	q8      *kernels.Int8Scratch // for the int8 MLP (nil in float32)
+	stream                       // a streaming KWT's state
 
 	c counter
 }
@@ -298,7 +298,7 @@ func (s *Delta) attention(li, rows int) {
 				keptScores += int64(nz)
 				copy(s.p, row[:n])
 			} else {
-				asm.DotRows(s.p[:n], q, s.k[h:], d) // q·k_u for every token u
+				kernels.DotRows(s.p[:n], q, s.k[h:], d) // q·k_u for every token u
 			}
 			softmaxRow(s.p, n, s.scale)
 			o := s.ot[h : h+hd]
@@ -310,7 +310,7 @@ func (s *Delta) attention(li, rows int) {
 				copy(o, acc)
 			} else {
 				clear(o)
-				asm.AXPYRows(o, s.p[:n], s.v[h:], d) // Σ_u p_u v_u
+				kernels.AXPYRows(o, s.p[:n], s.v[h:], d) // Σ_u p_u v_u
 			}
 		}
 		if deltaOut {

@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/wakewordd/wakewordd/infer/asm"
+	"github.com/wakewordd/wakewordd/kernels"
 )
 
 // Dense runs the dense (unpruned) forward pass of one model. It holds all
@@ -16,16 +16,16 @@ type Dense struct {
 	scale float32 // 1/sqrt(Dim/Heads)
 	eps   float32
 
-	embedT []float32        // [Coeffs, Dim] embedding, transposed
-	lw     []packedLayer    // the layers' linear maps, transposed
-	x      []float32        // [Tokens, Dim] token activations
-	qkv    []float32        // [Tokens, 3 Dim] q | k | v of every token
-	o      []float32        // [Tokens, Dim] concatenated head outputs
-	scores []float32        // [padded Tokens] one row of attention scores (see softmaxRow)
-	tmp    []float32        // [Dim] output of a projection before the residual sum
-	hidden []float32        // [MLPDim] MLP hidden layer of one token
-	q8     *asm.Int8Scratch // for the int8 MLP (nil in float32)
-	stream                  // a streaming KWT's state
+	embedT []float32            // [Coeffs, Dim] embedding, transposed
+	lw     []packedLayer        // the layers' linear maps, transposed
+	x      []float32            // [Tokens, Dim] token activations
+	qkv    []float32            // [Tokens, 3 Dim] q | k | v of every token
+	o      []float32            // [Tokens, Dim] concatenated head outputs
+	scores []float32            // [padded Tokens] one row of attention scores (see softmaxRow)
+	tmp    []float32            // [Dim] output of a projection before the residual sum
+	hidden []float32            // [MLPDim] MLP hidden layer of one token
+	q8     *kernels.Int8Scratch // for the int8 MLP (nil in float32)
+	stream                      // a streaming KWT's state
 
 	c counter // op counts and optional stage timing
 }
@@ -65,7 +65,7 @@ func (m *Model) NewDense() *Dense {
 // values. It panics if either length is wrong.
 //
 // The math is that of models/FORMAT.md, in float32 with float32 dot
-// products (infer/asm's kernels; GELU's erf is a rational approximation):
+// products (package kernels; GELU's erf is a rational approximation):
 //
 //	x_0 = cls + pos[0];  x_t = embed(f_t) + pos[t]
 //	per layer: x = LN1(x + MHSA(x));  x = LN2(x + fc2(GELU(fc1(x))))
@@ -139,11 +139,11 @@ func (s *Dense) attention(l *Layer, lw *packedLayer, rows int) {
 	for t := range rows {
 		for h := 0; h < d; h += hd {
 			q := s.qkv[t*3*d+h : t*3*d+h+hd]
-			asm.DotRows(s.scores[:n], q, s.qkv[d+h:], 3*d) // q·k_u for every token u
+			kernels.DotRows(s.scores[:n], q, s.qkv[d+h:], 3*d) // q·k_u for every token u
 			softmaxRow(s.scores, n, s.scale)
 			o := s.o[t*d+h : t*d+h+hd]
 			clear(o)
-			asm.AXPYRows(o, s.scores[:n], s.qkv[2*d+h:], 3*d) // Σ_u p_u v_u
+			kernels.AXPYRows(o, s.scores[:n], s.qkv[2*d+h:], 3*d) // Σ_u p_u v_u
 		}
 	}
 	for t := range rows {

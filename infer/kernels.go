@@ -3,23 +3,23 @@ package infer
 import (
 	"math"
 
-	"github.com/wakewordd/wakewordd/infer/asm"
+	"github.com/wakewordd/wakewordd/kernels"
 )
 
 // The building blocks of the forward passes. The loops themselves live in
-// infer/asm: NEON and AVX2 assembly, with a plain-Go version of each that is
+// package kernels: NEON and AVX2 assembly, with a plain-Go version of each that is
 // the fallback and the tests' reference. All work in place or into
 // caller-supplied slices and never allocate. Lengths are the callers'
 // responsibility; slicing panics on a mismatch rather than reading the wrong
 // memory.
 
 // dot returns the float32 dot product of a and b[:len(a)].
-func dot(a, b []float32) float32 { return asm.Dot(a, b) }
+func dot(a, b []float32) float32 { return kernels.Dot(a, b) }
 
 // matVec sets dst[j] = W[j,:]·x for the rows x cols row-major matrix W,
 // i.e. dst = W x, a PyTorch Linear without bias.
 func matVec(dst, w, x []float32, rows, cols int) {
-	asm.DotRows(dst[:rows], x[:cols], w[:rows*cols], cols)
+	kernels.DotRows(dst[:rows], x[:cols], w[:rows*cols], cols)
 }
 
 // linear sets y = b + x W for the transposed weights wT (len(x) rows of
@@ -32,7 +32,7 @@ func linear(y, x, wT, b []float32) {
 	} else {
 		copy(y, b[:len(y)])
 	}
-	asm.AXPYRows(y, x, wT[:len(x)*len(y)], len(y))
+	kernels.AXPYRows(y, x, wT[:len(x)*len(y)], len(y))
 }
 
 // keysValues sets kv = k | v of the token x from the transposed Q/K/V
@@ -42,7 +42,7 @@ func linear(y, x, wT, b []float32) {
 func keysValues(kv, x, qkvT []float32) {
 	d := len(x)
 	clear(kv)
-	asm.AXPYRows(kv[:2*d], x, qkvT[d:], 3*d)
+	kernels.AXPYRows(kv[:2*d], x, qkvT[d:], 3*d)
 }
 
 // queryRows is how many tokens layer li computes beyond their keys and
@@ -56,18 +56,18 @@ func queryRows(a Arch, li int) int {
 }
 
 // add sets dst += x over len(dst) elements (residual sums, biases).
-func add(dst, x []float32) { asm.Add(dst, x) }
+func add(dst, x []float32) { kernels.Add(dst, x) }
 
 // layerNorm normalises x in place to zero mean and unit (biased) variance,
-// then scales by g and shifts by b, as torch.nn.LayerNorm (asm.LayerNorm).
-func layerNorm(x, g, b []float32, eps float32) { asm.LayerNorm(x, g, b, eps) }
+// then scales by g and shifts by b, as torch.nn.LayerNorm (kernels.LayerNorm).
+func layerNorm(x, g, b []float32, eps float32) { kernels.LayerNorm(x, g, b, eps) }
 
 // gelu applies GELU, 0.5 x (1 + erf(x/√2)), in place, with a rational
-// approximation of erf (asm.GELU: error below 3e-7·max(1, |x|)).
-func gelu(x []float32) { asm.GELU(x) }
+// approximation of erf (kernels.GELU: error below 3e-7·max(1, |x|)).
+func gelu(x []float32) { kernels.GELU(x) }
 
-// softmax replaces x by exp(x - max x) / sum, in place (asm.Softmax).
-func softmax(x []float32) { asm.Softmax(x, 1) }
+// softmax replaces x by exp(x - max x) / sum, in place (kernels.Softmax).
+func softmax(x []float32) { kernels.Softmax(x, 1) }
 
 // padTokens rounds a row of n attention scores up to whole blocks of 16,
 // the assembly's vector length, so that the row kernels need no Go tail.
@@ -82,12 +82,12 @@ var negInf = func() (v [15]float32) {
 }()
 
 // softmaxRow replaces p[:n] by softmax(scale·p[:n]) and p[n:] (the padding,
-// len(p) = padTokens(n)) by 0. It is asm.Softmax over the whole padded row
-// with -Inf in the padding, which gives the bits of asm.Softmax over p[:n]
+// len(p) = padTokens(n)) by 0. It is kernels.Softmax over the whole padded row
+// with -Inf in the padding, which gives the bits of kernels.Softmax over p[:n]
 // without its tail handling.
 func softmaxRow(p []float32, n int, scale float32) {
 	copy(p[n:], negInf[:])
-	asm.Softmax(p, scale)
+	kernels.Softmax(p, scale)
 }
 
 // Softmax writes the softmax of logits into probs, which must have the
@@ -117,15 +117,15 @@ func Argmax(v []float32) int {
 // records the position in idx and the difference in dv, and sets
 // ref_i = x_i. A NaN difference is kept, so that a NaN propagates as in
 // the dense pass instead of being hidden. It returns how many elements were
-// kept; idx and dv need room for len(x) (asm.SelectDelta).
+// kept; idx and dv need room for len(x) (kernels.SelectDelta).
 func selectDelta(x, ref []float32, theta float32, idx []int32, dv []float32) int {
-	return asm.SelectDelta(x, ref, theta, idx, dv)
+	return kernels.SelectDelta(x, ref, theta, idx, dv)
 }
 
 // rowAXPY adds dv[j] times row idx[j] of w to y, for every j; row r is
-// w[r*stride : r*stride+len(y)] (asm.RowAXPY).
+// w[r*stride : r*stride+len(y)] (kernels.RowAXPY).
 func rowAXPY(y, w []float32, stride int, idx []int32, dv []float32) {
-	asm.RowAXPY(y, w, stride, idx, dv)
+	kernels.RowAXPY(y, w, stride, idx, dv)
 }
 
 // packedLayer holds one layer's token-wise linear maps transposed to
@@ -137,12 +137,12 @@ type packedLayer struct {
 	fc1T []float32 // [Dim, MLPDim]
 	fc2T []float32 // [MLPDim, Dim]
 
-	fc1q, fc2q *asm.Int8Matrix // fc1 and fc2 in int8 when the model's MLP is MLPInt8, else nil
+	fc1q, fc2q *kernels.Int8Matrix // fc1 and fc2 in int8 when the model's MLP is MLPInt8, else nil
 }
 
 // mlpLinear sets y = W x + b for fc1 or fc2: on int8 when the layer has
 // the quantized matrix q, else in float32 on the transposed weights wT.
-func mlpLinear(y, x, wT []float32, q *asm.Int8Matrix, b []float32, s *asm.Int8Scratch) {
+func mlpLinear(y, x, wT []float32, q *kernels.Int8Matrix, b []float32, s *kernels.Int8Scratch) {
 	if q != nil {
 		q.MulVec(y, x, b, s)
 		return
@@ -152,12 +152,12 @@ func mlpLinear(y, x, wT []float32, q *asm.Int8Matrix, b []float32, s *asm.Int8Sc
 
 // newInt8Scratch returns the scratch space of mlpLinear for m (nil when
 // its MLPs run in float32).
-func newInt8Scratch(m *Model) *asm.Int8Scratch {
+func newInt8Scratch(m *Model) *kernels.Int8Scratch {
 	if m.MLP != MLPInt8 {
 		return nil
 	}
 	a := m.Arch
-	return asm.NewInt8Scratch(max(a.Dim, a.MLPDim), max(a.Dim, a.MLPDim))
+	return kernels.NewInt8Scratch(max(a.Dim, a.MLPDim), max(a.Dim, a.MLPDim))
 }
 
 // packWeights returns the embedding ([Coeffs, Dim]) and every layer's maps
@@ -182,8 +182,8 @@ func packWeights(m *Model) (embedT []float32, layers []packedLayer) {
 		w.fc1T = transpose(l.FC1, M, d)
 		w.fc2T = transpose(l.FC2, d, M)
 		if m.MLP == MLPInt8 {
-			w.fc1q = asm.QuantizeMatrix(l.FC1, M, d)
-			w.fc2q = asm.QuantizeMatrix(l.FC2, d, M)
+			w.fc1q = kernels.QuantizeMatrix(l.FC1, M, d)
+			w.fc2q = kernels.QuantizeMatrix(l.FC2, d, M)
 		}
 	}
 	return embedT, layers

@@ -56,7 +56,7 @@ func TestGELU(t *testing.T) {
 	want := []float64{-0.0040496598, -0.15865525393, 0, 0.84134474607, 2.9959503402}
 	xs := []float64{-3, -1, 0, 1, 3}
 	for i := range x {
-		// erf is a rational approximation (infer/asm): 3e-7·max(1, |x|).
+		// erf is a rational approximation (package kernels): 3e-7·max(1, |x|).
 		if math.Abs(float64(x[i])-want[i]) > 3e-7*max(1, math.Abs(xs[i])) {
 			t.Errorf("gelu = %v, want %v", x, want)
 			break

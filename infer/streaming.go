@@ -6,7 +6,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/wakewordd/wakewordd/infer/asm"
+	"github.com/wakewordd/wakewordd/kernels"
 )
 
 // streamer runs a streaming KWT (Arch.Context > 0) one frame at a time.
@@ -48,7 +48,7 @@ type streamer struct {
 	o          []float32   // [Dim] head outputs
 	tmp        []float32   // [Dim] output of a projection before the residual sum
 	hidden     []float32   // [MLPDim]
-	q8         *asm.Int8Scratch
+	q8         *kernels.Int8Scratch
 
 	refs []deltaRefs // per layer: delta references and running outputs
 	idx  []int32     // positions of the kept elements of one delta
@@ -212,7 +212,7 @@ func (s *streamer) logits(out []float32) {
 		src = s.refs[li].x
 	}
 	clear(q)
-	asm.AXPYRows(q, src, s.lw[li].qkvT, 3*d)
+	kernels.AXPYRows(q, src, s.lw[li].qkvT, 3*d)
 	s.c.add(li, OpQ, int64(d*d), int64(d*d))
 	s.attend(li, x, q, s.pos-1)
 	dt, t1 := s.c.since(t0)

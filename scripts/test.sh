@@ -33,7 +33,7 @@ step "race detector on the concurrent packages"
 go test -count=1 -race -gcflags=all=-d=checkptr=0 ./audio/ ./pipeline/ ./publish/
 
 step "arm64: every package that builds without cgo, under qemu-aarch64 (Cortex-A76)"
-# The NEON kernels (infer/asm) run here. cmd/wakewordd is left out: its tests exec the
+# The NEON kernels (package kernels) run here. cmd/wakewordd is left out: its tests exec the
 # binary they build, which qemu-user cannot follow; the next step runs that binary.
 # -short skips the PyTorch training smoke test (it ran natively above).
 qemu="qemu-aarch64 -cpu cortex-a76"
@@ -43,7 +43,7 @@ arm64_pkgs=$(CGO_ENABLED=0 GOARCH=arm64 go list ./... | grep -v '/cmd/wakewordd$
 CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -short -skip '^TestWillMarksKilledDaemonOffline$' -exec "$qemu" $arm64_pkgs
 # The one optional extension, SDOT (the int8 MLPs), has a fallback for cores without it:
 # the kernels and the shipped model's golden checks again on a Cortex-A53 (Pi 3).
-CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -exec "qemu-aarch64 -cpu cortex-a53" ./infer/asm/
+CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -exec "qemu-aarch64 -cpu cortex-a53" ./kernels/
 CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -run 'GoldenShippedModel|Int8MLP' -exec "qemu-aarch64 -cpu cortex-a53" ./infer/
 
 step "arm64 daemon: cross-built with cgo PortAudio, same detections as amd64 (qemu)"
@@ -99,9 +99,9 @@ packaging/test.sh
 
 step "fuzzing the parsers and the kernels (${FUZZEXECS:-20000} inputs per target)"
 for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "eval FuzzReadTruth" "frontend FuzzStreamingEqualsBatch" "infer FuzzParse" "infer FuzzThresholdsJSON" "infer FuzzDeltaEqualsDense" "infer FuzzStreamEqualsWindow" \
-              "infer/asm FuzzDot" "infer/asm FuzzDotRows" "infer/asm FuzzAXPY" "infer/asm FuzzAXPYRows" \
-              "infer/asm FuzzRowAXPY" "infer/asm FuzzAdd" "infer/asm FuzzSelectDelta" "infer/asm FuzzGELU" \
-              "infer/asm FuzzSoftmax" "infer/asm FuzzLayerNorm" "infer/asm FuzzInt8MulVec" \
+              "kernels FuzzDot" "kernels FuzzDotRows" "kernels FuzzAXPY" "kernels FuzzAXPYRows" \
+              "kernels FuzzRowAXPY" "kernels FuzzAdd" "kernels FuzzSelectDelta" "kernels FuzzGELU" \
+              "kernels FuzzSoftmax" "kernels FuzzLayerNorm" "kernels FuzzInt8MulVec" \
               "publish FuzzParseSwitch" "publish FuzzParseHermesToggle" "publish FuzzParseHAStatus" "publish FuzzMessageHandlers"; do
   set -- $target
   # A count, not a duration: a run whose time runs out while the engine is still gathering

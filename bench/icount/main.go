@@ -34,7 +34,7 @@ import (
 	"github.com/wakewordd/wakewordd/engine"
 	"github.com/wakewordd/wakewordd/frontend"
 	"github.com/wakewordd/wakewordd/infer"
-	"github.com/wakewordd/wakewordd/infer/asm"
+	"github.com/wakewordd/wakewordd/kernels"
 )
 
 // options are the command line.
@@ -75,7 +75,7 @@ func main() {
 
 func run(o options) error {
 	hop, dense := o.hop, o.dense
-	asm.UseGeneric(o.generic)
+	kernels.UseGeneric(o.generic)
 	samples, err := audio.DecodeFile(o.input)
 	if err != nil {
 		return err
@@ -169,7 +169,7 @@ func run(o options) error {
 		path += fmt.Sprintf(", behind the gate %s: the model scored %d of %d hops", o.gate, judged, hops)
 	}
 	fmt.Printf("model: %s\npath: %s\nkernels: %s\naudio_s: %.2f\nhop: %v\nframes: %d\ninferences: %d\ndetections: %d\nposteriors_fnv64: %016x\n",
-		src, path, asm.Impl(), float64(total)/float64(p.SampleRate), hop, index, e.Inferences(), detections, hash)
+		src, path, kernels.Impl(), float64(total)/float64(p.SampleRate), hop, index, e.Inferences(), detections, hash)
 	return nil
 }
 

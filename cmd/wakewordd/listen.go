@@ -12,7 +12,7 @@ import (
 	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/engine"
 	"github.com/wakewordd/wakewordd/infer"
-	"github.com/wakewordd/wakewordd/infer/asm"
+	"github.com/wakewordd/wakewordd/kernels"
 	"github.com/wakewordd/wakewordd/pipeline"
 )
 
@@ -259,7 +259,7 @@ func (l *listener) scanFile(ctx context.Context, path string, pad time.Duration)
 // mlpArithmetic describes how the MLPs run, e.g. "int8 (sdot)", for the start-up log.
 func mlpArithmetic(m *infer.Model) string {
 	if m.MLP == infer.MLPInt8 {
-		return "int8 (" + asm.Int8Impl() + ")"
+		return "int8 (" + kernels.Int8Impl() + ")"
 	}
 	return infer.MLPFloat32
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/wakewordd/wakewordd/audio"
 	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/detect"
-	"github.com/wakewordd/wakewordd/infer/asm"
+	"github.com/wakewordd/wakewordd/kernels"
 	"github.com/wakewordd/wakewordd/notify"
 	"github.com/wakewordd/wakewordd/pipeline"
 )
@@ -190,7 +190,7 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 		return err
 	}
 	log.Info("wakewordd started", "version", version, "site_id", c.SiteID, "input", desc,
-		"model", m.Path, "inference", l.pass, "mlp", mlpArithmetic(m), "kernels", asm.Impl(), "keywords", strings.Join(l.det.Enabled(), ","), "outputs", out.describe())
+		"model", m.Path, "inference", l.pass, "mlp", mlpArithmetic(m), "kernels", kernels.Impl(), "keywords", strings.Join(l.det.Enabled(), ","), "outputs", out.describe())
 
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()

@@ -38,7 +38,7 @@ import (
 	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/engine"
 	"github.com/wakewordd/wakewordd/infer"
-	"github.com/wakewordd/wakewordd/infer/asm"
+	"github.com/wakewordd/wakewordd/kernels"
 	"github.com/wakewordd/wakewordd/npy"
 )
 
@@ -202,7 +202,7 @@ func run(modelPath, features string, hop time.Duration) error {
 		macs[v.name] = float64(ops.Total().Executed) / float64(max(ops.Windows, 1))
 	}
 	if err := enc.Encode(map[string]any{"info": map[string]any{
-		"kernels":            asm.Impl(),
+		"kernels":            kernels.Impl(),
 		"delta_thresholds":   m.Delta.String(),
 		"macs_per_inference": macs,
 		"hop_ms":             hop.Milliseconds(),

@@ -3,7 +3,7 @@
 tables.go) and reports their float32 accuracy, evaluated as the assembly does (fused
 multiply-adds, float32 rounding). Debian's python3-numpy and python3-scipy:
 
-    /usr/bin/python3 infer/asm/fit_coeffs.py
+    /usr/bin/python3 kernels/fit_coeffs.py
 """
 import numpy as np
 from scipy.special import erf

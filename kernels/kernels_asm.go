@@ -1,6 +1,6 @@
 //go:build (amd64 || arm64) && gc && !purego
 
-package asm
+package kernels
 
 // The assembly entry points, the same on amd64 (AVX2+FMA) and arm64 (NEON). Each does the
 // multiples of 16 elements (n16, m16); Go does the tails.

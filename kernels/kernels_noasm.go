@@ -1,6 +1,6 @@
 //go:build (!amd64 && !arm64) || !gc || purego
 
-package asm
+package kernels
 
 // No assembly in this build: the plain-Go kernels run. The stubs below are
 // never called (useAsm stays false).
@@ -36,4 +36,4 @@ func dequantizeAsm(y *float32, acc *int32, n16 int, sx float32, ws, b *float32) 
 
 func int8AsmName() string { return "generic" }
 
-const noAsm = "asm: no assembly in this build"
+const noAsm = "kernels: no assembly in this build"

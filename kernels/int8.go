@@ -1,4 +1,4 @@
-package asm
+package kernels
 
 import "math"
 
@@ -40,7 +40,7 @@ type Int8Matrix struct {
 // row. It runs once, when a model is loaded.
 func QuantizeMatrix(w []float32, n, k int) *Int8Matrix {
 	if n < 0 || k < 0 || len(w) != n*k {
-		panic("asm: QuantizeMatrix: w is not n×k")
+		panic("kernels: QuantizeMatrix: w is not n×k")
 	}
 	m := &Int8Matrix{N: n, K: k, Scale: make([]float32, n),
 		np: roundUp(n, int8Block), kp: roundUp(k, int8Block)}
@@ -73,10 +73,10 @@ func NewInt8Scratch(n, k int) *Int8Scratch {
 // arithmetic). len(x) must be K; y and b must have N elements.
 func (m *Int8Matrix) MulVec(y, x, b []float32, s *Int8Scratch) {
 	if len(x) != m.K || len(y) != m.N || len(b) != m.N {
-		panic("asm: Int8Matrix.MulVec: x, y or b has the wrong length")
+		panic("kernels: Int8Matrix.MulVec: x, y or b has the wrong length")
 	}
 	if len(s.q) < m.kp || len(s.acc) < m.np {
-		panic("asm: Int8Matrix.MulVec: scratch too small")
+		panic("kernels: Int8Matrix.MulVec: scratch too small")
 	}
 	q, acc := s.q[:m.kp], s.acc[:m.np]
 	sx := QuantizeInt8(q[:m.K], x)

@@ -1,6 +1,6 @@
 //go:build gc && !purego
 
-package asm
+package kernels
 
 import "golang.org/x/sys/cpu"
 

@@ -1,9 +1,10 @@
-// Package asm holds the hot loops of the forward passes in package infer:
-// NEON assembly on arm64 (kernels_arm64.s), AVX2+FMA assembly on amd64
-// (kernels_amd64.s, used when the CPU has AVX2, FMA and POPCNT) and a plain-Go
-// version of every kernel (kernels_generic.go), which is the fallback and
-// the reference the tests compare the assembly with. The purego build tag
-// forces the plain-Go kernels.
+// Package kernels holds the hot loops of the forward passes in package
+// infer and of the resampler in package audio: NEON assembly on arm64
+// (kernels_arm64.s), AVX2+FMA assembly on amd64 (kernels_amd64.s, used when
+// the CPU has AVX2, FMA and POPCNT) and a plain-Go version of every kernel
+// (kernels_generic.go), which is the fallback and the reference the tests
+// compare the assembly with. It imports nothing of this module, so that
+// both can depend on it. The purego build tag forces the plain-Go kernels.
 //
 // The assembly does the bulk of a vector, in blocks of 16 float32; Go does
 // the rest (the tail), with plain loops or, where the result must not depend
@@ -28,7 +29,7 @@
 // plain-Go kernels are the natural loops and differ from the assembly in
 // the last bits; the Go compiler fuses multiply-adds on arm64 but not on
 // amd64, so they also differ between the two.
-package asm
+package kernels
 
 import "math"
 
@@ -65,7 +66,7 @@ func checkRows(name string, l, rows, stride, n int) {
 		return
 	}
 	if stride < 0 || n < 0 || (rows > 1 && stride > 0 && rows-1 > (l-n)/stride) || n > l {
-		panic("asm: " + name + ": rows out of range")
+		panic("kernels: " + name + ": rows out of range")
 	}
 }
 
@@ -185,7 +186,7 @@ func RowAXPY(y, w []float32, stride int, idx []int32, dv []float32) {
 		return
 	}
 	if stride < 0 || m > len(w) {
-		panic("asm: RowAXPY: rows out of range")
+		panic("kernels: RowAXPY: rows out of range")
 	}
 	m16 := m &^ (block - 1)
 	if m16 > 0 {
@@ -197,7 +198,7 @@ func RowAXPY(y, w []float32, stride int, idx []int32, dv []float32) {
 			nrows = (len(w)-m)/stride + 1
 		}
 		if !rowAXPYAsm(&y[0], m16, &w[0], stride, &idx[0], &dv[0], len(idx), nrows) {
-			panic("asm: RowAXPY: row index out of range")
+			panic("kernels: RowAXPY: row index out of range")
 		}
 	}
 	if m16 < m {
