@@ -11,7 +11,8 @@
 #   FROM=4 TO=64 PASSES=delta-neon bench/icount.sh -input FILE   # one row, over 4 s to 64 s of FILE
 #
 # PASSES (default "delta-neon delta-generic dense-neon dense-generic") picks the rows; FROM and
-# TO (default 4 and 12) the two stream lengths in seconds.
+# TO (default 4 and 12) the two stream lengths in seconds. The generic rows run bench/icount
+# with WAKEWORDD_KERNELS=generic, which package kernels reads at start-up.
 #
 # Without a model file (models/kwt.safetensors) bench/icount uses a random-weight KWT-1
 # with delta thresholds 0.5 (see bench/icount/main.go).
@@ -24,10 +25,10 @@ gcc -O2 -shared -fPIC -o "$work/libicount.so" ../shared/tools/qemu-icount/icount
 CGO_ENABLED=0 GOARCH=arm64 go build -o "$work/icount" ./bench/icount
 qemu="qemu-aarch64 -cpu cortex-a76 -plugin $work/libicount.so -d plugin"
 
-count() { # count SECONDS FLAGS...
+count() { # count SECONDS FLAGS... (with $kernels_env in the environment)
   local s=$1
   shift
-  GOMAXPROCS=1 $qemu "$work/icount" -seconds "$s" "$@" 2>&1 | sed -n 's/^icount: total=\([0-9]*\).*/\1/p'
+  env $kernels_env GOMAXPROCS=1 $qemu "$work/icount" -seconds "$s" "$@" 2>&1 | sed -n 's/^icount: total=\([0-9]*\).*/\1/p'
 }
 
 echo "| forward pass | kernels | instructions per second of audio | instructions per inference |"
@@ -37,9 +38,10 @@ for pass in ${PASSES:-delta-neon delta-generic dense-neon dense-generic}; do
   path=${pass%-*} kernels=${pass#*-}
   flags=("$@")
   [ "$path" = dense ] && flags+=(-dense)
-  [ "$kernels" = generic ] && flags+=(-generic)
-  inf=$(GOMAXPROCS=1 qemu-aarch64 -cpu cortex-a76 "$work/icount" -seconds "$to" "${flags[@]}" | sed -n 's/^inferences: //p')
-  inf4=$(GOMAXPROCS=1 qemu-aarch64 -cpu cortex-a76 "$work/icount" -seconds "$from" "${flags[@]}" | sed -n 's/^inferences: //p')
+  kernels_env=WAKEWORDD_KERNELS=
+  [ "$kernels" = generic ] && kernels_env=WAKEWORDD_KERNELS=generic
+  inf=$(env $kernels_env GOMAXPROCS=1 qemu-aarch64 -cpu cortex-a76 "$work/icount" -seconds "$to" "${flags[@]}" | sed -n 's/^inferences: //p')
+  inf4=$(env $kernels_env GOMAXPROCS=1 qemu-aarch64 -cpu cortex-a76 "$work/icount" -seconds "$from" "${flags[@]}" | sed -n 's/^inferences: //p')
   a=$(count "$from" "${flags[@]}")
   b=$(count "$to" "${flags[@]}")
   awk -v p="$path" -v k="$kernels" -v d="$((b - a))" -v n="$((inf - inf4))" -v s="$((to - from))" \

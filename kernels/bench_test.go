@@ -98,8 +98,8 @@ func BenchmarkKernels(b *testing.B) {
 				name = asmName
 			}
 			b.Run(c.name+"/"+name, func(b *testing.B) {
-				was := UseGeneric(!asm)
-				defer UseGeneric(was)
+				was := useGeneric(!asm)
+				defer useGeneric(was)
 				f := c.f()
 				for b.Loop() {
 					f()

@@ -52,8 +52,8 @@ func moderate(vs ...[]float32) bool {
 
 // withImpl runs f with the assembly off (generic) and, where it exists, on.
 func withImpl(asm bool, f func()) {
-	was := UseGeneric(!asm)
-	defer UseGeneric(was)
+	was := useGeneric(!asm)
+	defer useGeneric(was)
 	f()
 }
 

@@ -4,7 +4,7 @@
 // the CPU has AVX2, FMA and POPCNT) and a plain-Go version of every kernel
 // (kernels_generic.go), which is the fallback and the reference the tests
 // compare the assembly with. It imports nothing of this module, so that
-// both can depend on it. The purego build tag forces the plain-Go kernels.
+// both can depend on it.
 //
 // The assembly does the bulk of a vector, in blocks of 16 float32; Go does
 // the rest (the tail), with plain loops or, where the result must not depend
@@ -13,8 +13,21 @@
 // and never allocate. They panic, before touching memory, when a slice is too
 // short or a row index out of range.
 //
-// UseGeneric switches the assembly off, so that tests and benchmarks can
-// run both implementations on the same machine.
+// # Choosing the implementation
+//
+// The choice is made once, when the package is initialised: the assembly
+// where the build and the CPU have it, else the plain-Go kernels. Two
+// things force the plain-Go kernels:
+//
+//   - the purego build tag (go build -tags purego), which leaves the
+//     assembly out of the binary;
+//   - the environment variable WAKEWORDD_KERNELS=generic, read once at
+//     init (setting it later has no effect).
+//
+// "generic" is the only value of WAKEWORDD_KERNELS that is recognised. Any
+// other non-empty value is ignored (the default implementation runs) and
+// reported by [EnvError], for the program to log. [Impl] names the
+// kernels in use.
 //
 // # The same bits on arm64 and amd64
 //
@@ -31,11 +44,33 @@
 // amd64, so they also differ between the two.
 package kernels
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"os"
+)
 
-// useAsm says whether the assembly kernels run: set at init where the CPU
-// has what they need, and switched by UseGeneric.
-var useAsm = haveAsm
+// EnvVar is the environment variable that, set to "generic", makes the
+// plain-Go kernels run (see the package documentation).
+const EnvVar = "WAKEWORDD_KERNELS"
+
+// useAsm says whether the assembly kernels run, and envErr what was wrong
+// with WAKEWORDD_KERNELS: both set once at init (the tests switch useAsm
+// to run both implementations).
+var useAsm, envErr = choose(haveAsm, os.Getenv(EnvVar))
+
+// choose returns whether the assembly runs, given whether the build and the
+// CPU have it and the value of WAKEWORDD_KERNELS, and the error for a value
+// other than "" and "generic", which is otherwise ignored.
+func choose(have bool, env string) (asm bool, err error) {
+	switch env {
+	case "":
+		return have, nil
+	case "generic":
+		return false, nil
+	}
+	return have, fmt.Errorf("%s=%q: want generic or unset", EnvVar, env)
+}
 
 // Impl names the kernels in use: "neon", "avx2+fma" or "generic".
 func Impl() string {
@@ -45,15 +80,10 @@ func Impl() string {
 	return "generic"
 }
 
-// UseGeneric switches to the plain-Go kernels (true) or back to the
-// assembly ones where this CPU and build have them (false), and returns the
-// previous setting. It is for tests and benchmarks that compare the two; it
-// must not be called while any kernel runs.
-func UseGeneric(on bool) (was bool) {
-	was = !useAsm
-	useAsm = haveAsm && !on
-	return was
-}
+// EnvError returns nil when WAKEWORDD_KERNELS was unset, empty or
+// "generic" at start-up, and otherwise an error naming the value, which was
+// ignored: the default kernels run. The daemon logs it at start-up.
+func EnvError() error { return envErr }
 
 // block is the number of float32 that the assembly handles per step: the
 // bulk of a vector of n elements is n &^ (block-1), the rest is the tail.

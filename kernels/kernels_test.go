@@ -9,10 +9,21 @@ import (
 )
 
 // Every kernel is run with the assembly (where this CPU and build have it)
-// and with the plain-Go kernels (UseGeneric), over lengths 0 to 300 and
+// and with the plain-Go kernels (useGeneric), over lengths 0 to 300 and
 // beyond, start offsets 0-3, with guard bands around every output. The
 // assembly must equal the exact models of model_test.go bit for bit; every
 // implementation must be within rounding bounds of a float64 reference.
+
+// useGeneric switches to the plain-Go kernels (true) or to the assembly
+// where this build and CPU have it (false), whatever WAKEWORDD_KERNELS
+// said, and returns the previous setting. It is the tests' and benchmarks'
+// way to run both implementations; it must not be called while a kernel
+// runs.
+func useGeneric(on bool) (was bool) {
+	was = !useAsm
+	useAsm = haveAsm && !on
+	return was
+}
 
 // impls runs f once per implementation that this machine can run.
 func impls(t *testing.T, f func(t *testing.T, asm bool)) {
@@ -27,8 +38,8 @@ func impls(t *testing.T, f func(t *testing.T, asm bool)) {
 			name = asmName
 		}
 		t.Run(name, func(t *testing.T) {
-			was := UseGeneric(!asm)
-			defer UseGeneric(was)
+			was := useGeneric(!asm)
+			defer useGeneric(was)
 			f(t, asm)
 		})
 	}

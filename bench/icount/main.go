@@ -6,7 +6,12 @@
 // difference in audio seconds is the pipeline's steady-state cost in
 // instructions per second of audio (bench/icount.sh, bench/README.md).
 //
-//	icount -seconds 20 [-dense] [-generic] [-model models/kwt.safetensors] [-gate none] [-input examples/kitchen.wav]
+//	icount -seconds 20 [-dense] [-model models/kwt.safetensors] [-gate none] [-input examples/kitchen.wav]
+//
+// It runs the kernels package chose at start-up (printed on the summary line): the
+// assembly where the build and CPU have it. To measure the plain-Go kernels, run it with
+// WAKEWORDD_KERNELS=generic in the environment (qemu-aarch64 passes it on) or build it
+// with -tags purego.
 //
 // As the daemon does, the default model runs behind its gate, the streaming model
 // models/kwt-stream.safetensors (engine.Cascade, threshold 0.1, hold 1 hop), when that file
@@ -41,7 +46,6 @@ import (
 type options struct {
 	seconds       float64
 	dense         bool
-	generic       bool
 	model, gate   string
 	input         string
 	theta         float32
@@ -56,7 +60,6 @@ func main() {
 	var theta float64
 	flag.Float64Var(&o.seconds, "seconds", 10, "audio seconds to stream")
 	flag.BoolVar(&o.dense, "dense", false, "run the dense forward pass instead of the delta-pruned one")
-	flag.BoolVar(&o.generic, "generic", false, "use the plain-Go kernels instead of the assembly")
 	flag.StringVar(&o.model, "model", "models/kwt.safetensors", "model file; a random KWT-1 when it does not exist")
 	flag.StringVar(&o.input, "input", "examples/kitchen.wav", "audio to stream (repeated)")
 	flag.Float64Var(&theta, "theta", 0.5, "delta threshold of the random model (values site: theta x 0.004)")
@@ -75,7 +78,9 @@ func main() {
 
 func run(o options) error {
 	hop, dense := o.hop, o.dense
-	kernels.UseGeneric(o.generic)
+	if err := kernels.EnvError(); err != nil {
+		return err // a measurement of kernels other than those asked for
+	}
 	samples, err := audio.DecodeFile(o.input)
 	if err != nil {
 		return err

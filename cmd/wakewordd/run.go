@@ -191,6 +191,9 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 	}
 	log.Info("wakewordd started", "version", version, "site_id", c.SiteID, "input", desc,
 		"model", m.Path, "inference", l.pass, "mlp", mlpArithmetic(m), "kernels", kernels.Impl(), "keywords", strings.Join(l.det.Enabled(), ","), "outputs", out.describe())
+	if err := kernels.EnvError(); err != nil {
+		log.Warn("environment variable ignored", "error", err, "kernels", kernels.Impl())
+	}
 
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
