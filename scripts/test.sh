@@ -25,7 +25,26 @@ OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s train -p 'test_*
 
 step "soak: 2 hours of audio through the daemon and a real broker, faster than real time"
 # Memory and goroutines must stay flat and every detection must reach the broker.
-WAKEWORDD_SOAK_HOURS=${SOAK_HOURS:-2} go test -count=1 -run '^TestSoak$' -timeout 60m -v ./cmd/wakewordd/ | grep -E '^(---|=== RUN|ok|FAIL|\s+soak)|soak:'
+# TestSoak reports only when it ends (minutes): a heartbeat meanwhile, which stops with the
+# test, or within 20 s of this script if it is interrupted.
+soak_start=$SECONDS
+(
+  nap=""
+  trap 'kill $nap 2>/dev/null; exit 0' TERM
+  while kill -0 $$ 2>/dev/null; do
+    sleep 20 &
+    nap=$!
+    wait "$nap"
+    echo "soak: still running ($((SECONDS - soak_start)) s)"
+  done
+) &
+heartbeat=$!
+soak=0
+WAKEWORDD_SOAK_HOURS=${SOAK_HOURS:-2} go test -count=1 -run '^TestSoak$' -timeout 60m -v ./cmd/wakewordd/ |
+  grep --line-buffered -E '^(---|=== RUN|ok|FAIL|\s+soak)|soak:' || soak=$?
+kill "$heartbeat" 2>/dev/null || true
+wait "$heartbeat" 2>/dev/null || true
+[ "$soak" -eq 0 ] || exit "$soak"
 
 step "race detector on the concurrent packages"
 # checkptr is off: the PortAudio binding builds slices from C pointers in a way checkptr
