@@ -45,23 +45,26 @@ type Config struct {
 type Model struct {
 	// Path is the model file; "" searches DefaultModelPaths.
 	Path string `yaml:"path"`
-	// Hop is the time between inferences; nil uses the model's default.
+	// Hop is the time between inferences, a whole number of the model's frames up to 2s
+	// (checked against the model: frontend.Params.CheckHop); nil uses the model's default.
 	Hop *time.Duration `yaml:"hop"`
 	// Dense runs the dense reference forward pass instead of the delta-pruned one.
 	Dense bool `yaml:"dense"`
 	// DeltaScale multiplies every delta threshold stored in the model (0 = exact, slower;
 	// larger = fewer operations, less accuracy); nil = 1.
 	DeltaScale *float64 `yaml:"delta_scale"`
-	// Delta gives named sites (DeltaSites) one threshold for every layer, switching them
-	// on; it replaces the model's thresholds of those sites (DeltaScale does not apply).
+	// Delta gives named sites (infer.DeltaSiteNames: qkv, scores, values, out, fc1, fc2;
+	// checked against the model) one threshold for every layer, switching them on; it
+	// replaces the model's thresholds of those sites (DeltaScale does not apply).
 	Delta map[string]float64 `yaml:"delta"`
 	// MLP is the arithmetic of the model's MLPs, "float32" or "int8"; "" = the model's
 	// (its "mlp" metadata).
 	MLP string `yaml:"mlp"`
 	// Gate is a streaming model (Arch.Context > 0) that runs every frame once and wakes the
 	// model above only while a keyword's posterior reaches GateThreshold (engine.Cascade).
-	// "" = the first of DefaultGatePaths that exists when Path is also "", else no gate;
-	// "none" = no gate: the model scores every hop.
+	// "" = a default model (one of DefaultModelPaths) gets the default gate beside it (the
+	// DefaultGatePaths entry of the same index) when that file exists, any other model
+	// none; "none" = no gate: the model scores every hop.
 	Gate string `yaml:"gate"`
 	// GateThreshold is the gate's keyword posterior that wakes the model; nil = 0.1.
 	GateThreshold *float64 `yaml:"gate_threshold"`
@@ -78,10 +81,6 @@ const (
 	DefaultGateThreshold = 0.1
 	DefaultGateHold      = 1
 )
-
-// DeltaSites are the delta-pruning sites of a model layer, as the model file names them
-// (models/FORMAT.md, metadata "delta"; infer.DeltaSiteNames).
-var DeltaSites = []string{"qkv", "scores", "values", "out", "fc1", "fc2"}
 
 // MaxDeltaScale and MaxDeltaTheta bound model.delta_scale and the values of model.delta.
 const (
@@ -357,9 +356,6 @@ func (c *Config) Validate(src *Source) error {
 	if a.Buffer < 100*time.Millisecond || a.Buffer > 60*time.Second {
 		return src.Errorf("audio.buffer", "must be between 100ms and 60s, got %s", a.Buffer)
 	}
-	if h := c.Model.Hop; h != nil && (*h < 10*time.Millisecond || *h > 2*time.Second || *h%(10*time.Millisecond) != 0) {
-		return src.Errorf("model.hop", "must be a multiple of 10ms between 10ms and 2s, got %s", *h)
-	}
 	if p := c.Model.MLP; p != "" && p != "float32" && p != "int8" {
 		return src.Errorf("model.mlp", "must be float32 or int8, got %q", p)
 	}
@@ -374,9 +370,6 @@ func (c *Config) Validate(src *Source) error {
 	}
 	for _, site := range slices.Sorted(maps.Keys(c.Model.Delta)) {
 		key := "model.delta." + site
-		if !slices.Contains(DeltaSites, site) {
-			return src.Errorf(key, "unknown delta site %q (want one of %s)", site, strings.Join(DeltaSites, ", "))
-		}
 		if th := c.Model.Delta[site]; !(th >= 0 && th <= MaxDeltaTheta) {
 			return src.Errorf(key, "threshold must be between 0 and %g, got %v", float64(MaxDeltaTheta), th)
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/infer"
 )
 
@@ -34,10 +33,12 @@ type Cascade struct {
 	hops, judged uint64    // hops scored; hops the judge scored
 }
 
-// CascadeConfig sets up a Cascade. Classes are the models' class names (the same for
-// both); Frames the window length in frames.
+// CascadeConfig sets up a Cascade. Classes is the number of classes (the same for both
+// models), Keywords the indices of those the gate watches; Frames the window length in
+// frames.
 type CascadeConfig struct {
-	Classes   []string
+	Classes   int
+	Keywords  []int
 	Frames    int
 	Threshold float64 // 0 < Threshold <= 1
 	Hold      int     // >= 0
@@ -57,13 +58,14 @@ func NewCascade(cfg CascadeConfig, gate StreamScorer, judge FrameScorer) (*Casca
 	}
 	c := &Cascade{
 		gate: gate, judge: judge, threshold: float32(cfg.Threshold), hold: cfg.Hold,
-		frames: cfg.Frames,
-		ring:   newRing(cfg.Frames, judge.TokenDim()),
-		probs:  make([]float32, len(cfg.Classes)),
+		frames:   cfg.Frames,
+		ring:     newRing(cfg.Frames, judge.TokenDim()),
+		probs:    make([]float32, cfg.Classes),
+		keywords: slices.Clone(cfg.Keywords),
 	}
-	for i, name := range cfg.Classes {
-		if !slices.Contains(detect.NotKeywords, name) {
-			c.keywords = append(c.keywords, i)
+	for _, k := range c.keywords {
+		if k < 0 || k >= cfg.Classes {
+			return nil, fmt.Errorf("cascade: keyword class %d of %d classes", k, cfg.Classes)
 		}
 	}
 	return c, nil
@@ -86,7 +88,14 @@ func Gate(g, m *infer.Model, judge FrameScorer, threshold float64, hold int) (*C
 	if g.Delta != nil && g.Delta.Any() {
 		gate = g.NewDelta(*g.Delta)
 	}
-	return NewCascade(CascadeConfig{Classes: m.Classes, Frames: m.Arch.Frames, Threshold: threshold, Hold: hold}, gate, judge)
+	var keywords []int
+	for i, c := range m.Classes {
+		if slices.Contains(m.Keywords(), c) {
+			keywords = append(keywords, i)
+		}
+	}
+	cfg := CascadeConfig{Classes: len(m.Classes), Keywords: keywords, Frames: m.Arch.Frames, Threshold: threshold, Hold: hold}
+	return NewCascade(cfg, gate, judge)
 }
 
 // Streaming reports true: the engine pushes frames one by one.

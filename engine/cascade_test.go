@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/infer"
 )
 
@@ -109,10 +108,9 @@ func TestCascadeExtremes(t *testing.T) {
 		}
 	}
 	// Reset closes the gate and starts both streams again: the same posteriors twice.
-	det, _ := detect.New(judge.Classes, detect.Rule{Enabled: true, Threshold: 0.99, Smoothing: 1, Patience: 1}, nil)
 	var got [][]float32
 	e, err := New(Config{Frames: 50, Classes: 4, Hop: 100 * time.Millisecond, Frontend: judge.Frontend,
-		OnPosteriors: func(_ time.Duration, p []float32) { got = append(got, append([]float32(nil), p...)) }}, always, det)
+		OnPosteriors: func(_ time.Duration, p []float32) { got = append(got, append([]float32(nil), p...)) }}, always)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,8 +172,7 @@ func TestCascadeDoesNotAllocate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	det, _ := detect.New(judge.Classes, detect.Rule{Enabled: true, Threshold: 0.5, Smoothing: 1, Patience: 1}, nil)
-	e, err := New(Config{Frames: 50, Classes: 4, Hop: 10 * time.Millisecond, Frontend: judge.Frontend}, c, det)
+	e, err := New(Config{Frames: 50, Classes: 4, Hop: 10 * time.Millisecond, Frontend: judge.Frontend}, c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,12 @@
 // Package engine runs a keyword model over the stream of MFCC frames: it keeps the last
-// window of frames, scores it every hop, and passes the posteriors to the detector.
+// window of frames, scores it every hop, and yields the class posteriors. What to make of
+// them (package detect) is the caller's business.
 package engine
 
 import (
 	"fmt"
 	"time"
 
-	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/frontend"
 	"github.com/wakewordd/wakewordd/infer"
 )
@@ -43,14 +43,17 @@ type StreamScorer interface {
 	ResetStream()
 }
 
+// PosteriorFunc receives the class posteriors of the window that ends at stream time at.
+// probs is reused for the next hop.
+type PosteriorFunc func(at time.Duration, probs []float32)
+
 // Config describes the model's window and how often to score it.
 type Config struct {
 	Frames       int             // frames per window
 	Classes      int             // logits per window
 	Hop          time.Duration   // time between inferences, a multiple of the frame hop
 	Frontend     frontend.Params // frame timing
-	OnDetect     func(detect.Detection)
-	OnPosteriors func(at time.Duration, probs []float32) // optional: every hop's posteriors
+	OnPosteriors PosteriorFunc   // every hop's posteriors
 	// NoReuse makes the engine pass whole windows of frames to Forward even when the
 	// scorer is a FrameScorer or StreamScorer (for comparisons; the results are the same,
 	// except for a streaming model's delta references, which then restart in each window).
@@ -63,8 +66,7 @@ type Engine struct {
 	scorer    Scorer
 	frames    FrameScorer  // scorer, when its tokens are reused; else nil
 	stream    StreamScorer // scorer, when it takes frames one by one; else nil
-	det       *detect.Detector
-	coeffs    int // values per ring slot: frame coefficients, or the token width with reuse
+	coeffs    int          // values per ring slot: frame coefficients, or the token width with reuse
 	hopFrames uint64
 	ring      ring // the last Frames frames (or their tokens)
 	logits    []float32
@@ -73,18 +75,20 @@ type Engine struct {
 	runs      uint64 // inferences made
 }
 
-// New returns an engine over scorer and detector.
-func New(cfg Config, scorer Scorer, det *detect.Detector) (*Engine, error) {
-	frameHop := time.Duration(cfg.Frontend.Hop) * time.Second / time.Duration(cfg.Frontend.SampleRate)
+// New returns an engine over scorer.
+func New(cfg Config, scorer Scorer) (*Engine, error) {
 	if cfg.Frames < 1 || cfg.Classes < 1 {
 		return nil, fmt.Errorf("engine: window of %d frames and %d classes", cfg.Frames, cfg.Classes)
 	}
-	if cfg.Hop < frameHop || cfg.Hop%frameHop != 0 {
-		return nil, fmt.Errorf("engine: hop %v must be a positive multiple of the %v frame hop", cfg.Hop, frameHop)
+	if err := cfg.Frontend.CheckHop(cfg.Hop); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if cfg.OnPosteriors == nil {
+		cfg.OnPosteriors = func(time.Duration, []float32) {}
 	}
 	e := &Engine{
-		cfg: cfg, scorer: scorer, det: det, coeffs: cfg.Frontend.NumCoeffs,
-		hopFrames: uint64(cfg.Hop / frameHop),
+		cfg: cfg, scorer: scorer, coeffs: cfg.Frontend.NumCoeffs,
+		hopFrames: uint64(cfg.Hop / cfg.Frontend.FrameHop()),
 		logits:    make([]float32, cfg.Classes),
 		probs:     make([]float32, cfg.Classes),
 	}
@@ -103,7 +107,7 @@ func New(cfg Config, scorer Scorer, det *detect.Detector) (*Engine, error) {
 }
 
 // PushFrame adds the next MFCC frame; index is its position in the stream (0, 1, ...).
-// When a hop is complete it scores the window and may report a detection. Its signature
+// When a hop is complete it scores the window and yields the posteriors. Its signature
 // matches pipeline.FrameFunc.
 func (e *Engine) PushFrame(index uint64, frame []float32) {
 	if e.stream != nil {
@@ -141,17 +145,11 @@ func (e *Engine) hopDone() bool {
 }
 
 // score turns the logits of the window that ends with frame index into posteriors and
-// passes them on.
+// yields them.
 func (e *Engine) score(index uint64) {
 	infer.Softmax(e.logits, e.probs)
 	e.runs++
-	at := e.frameEnd(index)
-	if e.cfg.OnPosteriors != nil {
-		e.cfg.OnPosteriors(at, e.probs)
-	}
-	if d, ok := e.det.Push(at, e.probs); ok && e.cfg.OnDetect != nil {
-		e.cfg.OnDetect(d)
-	}
+	e.cfg.OnPosteriors(e.frameEnd(index), e.probs)
 }
 
 // frameEnd is the stream time at which frame index ends.
@@ -164,12 +162,11 @@ func (e *Engine) frameEnd(index uint64) time.Duration {
 // Inferences is how many windows have been scored.
 func (e *Engine) Inferences() uint64 { return e.runs }
 
-// Reset starts a new stream: the window empties and the detector forgets its history.
+// Reset starts a new stream: the window empties.
 func (e *Engine) Reset() {
 	e.ring.reset()
 	if e.stream != nil {
 		e.stream.ResetStream()
 	}
 	e.seen, e.runs = 0, 0
-	e.det.Reset()
 }

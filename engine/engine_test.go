@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/frontend"
 	"github.com/wakewordd/wakewordd/infer"
 )
@@ -30,14 +29,9 @@ func (r *recorder) Forward(window, logits []float32) {
 	}
 }
 
-func newEngine(t *testing.T, frames int, hop time.Duration, s Scorer, onDet func(detect.Detection)) *Engine {
+func newEngine(t *testing.T, frames int, hop time.Duration, s Scorer, onPost PosteriorFunc) *Engine {
 	t.Helper()
-	classes := []string{"silence", "unknown", "alexa"}
-	det, err := detect.New(classes, detect.Rule{Enabled: true, Threshold: 0.5, Smoothing: 1, Patience: 1, Refractory: time.Second}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(Config{Frames: frames, Classes: 3, Hop: hop, Frontend: frontend.DefaultParams(), OnDetect: onDet}, s, det)
+	e, err := New(Config{Frames: frames, Classes: 3, Hop: hop, Frontend: frontend.DefaultParams(), OnPosteriors: onPost}, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +40,12 @@ func newEngine(t *testing.T, frames int, hop time.Duration, s Scorer, onDet func
 
 func TestWindowsAndHops(t *testing.T) {
 	rec := &recorder{k: 40}
-	var dets []detect.Detection
-	e := newEngine(t, 5, 20*time.Millisecond, rec, func(d detect.Detection) { dets = append(dets, d) })
+	type hop struct {
+		at    time.Duration
+		alexa float32
+	}
+	var hops []hop
+	e := newEngine(t, 5, 20*time.Millisecond, rec, func(at time.Duration, p []float32) { hops = append(hops, hop{at, p[2]}) })
 	frame := make([]float32, 40)
 	for i := 0; i < 12; i++ {
 		frame[0] = float32(i)
@@ -68,9 +66,9 @@ func TestWindowsAndHops(t *testing.T) {
 			}
 		}
 	}
-	// Frame 10 ends at (10*160 + 480) / 16000 s = 130 ms.
-	if len(dets) != 1 || dets[0].Keyword != "alexa" || dets[0].At != 130*time.Millisecond {
-		t.Fatalf("detections %+v", dets)
+	// Frame 10 ends at (10*160 + 480) / 16000 s = 130 ms; only that window holds the keyword.
+	if len(hops) != 4 || hops[3].at != 130*time.Millisecond || hops[3].alexa < 0.99 || hops[2].alexa > 0.5 || hops[0].at != 70*time.Millisecond {
+		t.Fatalf("posteriors %+v", hops)
 	}
 	e.Reset()
 	if e.Inferences() != 0 {
@@ -79,9 +77,8 @@ func TestWindowsAndHops(t *testing.T) {
 }
 
 func TestBadHop(t *testing.T) {
-	det, _ := detect.New([]string{"alexa"}, detect.Rule{Enabled: true, Threshold: 0.5, Smoothing: 1, Patience: 1}, nil)
-	for _, hop := range []time.Duration{0, 15 * time.Millisecond} {
-		if _, err := New(Config{Frames: 5, Classes: 1, Hop: hop, Frontend: frontend.DefaultParams()}, &recorder{k: 40}, det); err == nil {
+	for _, hop := range []time.Duration{0, -10 * time.Millisecond, 15 * time.Millisecond, 3 * time.Second} {
+		if _, err := New(Config{Frames: 5, Classes: 1, Hop: hop, Frontend: frontend.DefaultParams()}, &recorder{k: 40}); err == nil {
 			t.Errorf("hop %v accepted", hop)
 		}
 	}
@@ -110,13 +107,9 @@ type opsScorer interface {
 // posteriors.
 func runStream(t *testing.T, m *infer.Model, s Scorer, frames [][]float32, noReuse bool) [][]float32 {
 	t.Helper()
-	det, err := detect.New(m.Classes, detect.Rule{Enabled: true, Threshold: 0.99, Smoothing: 1, Patience: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out [][]float32
 	e, err := New(Config{Frames: m.Arch.Frames, Classes: len(m.Classes), Hop: 100 * time.Millisecond, Frontend: m.Frontend,
-		NoReuse: noReuse, OnPosteriors: func(_ time.Duration, p []float32) { out = append(out, append([]float32(nil), p...)) }}, s, det)
+		NoReuse: noReuse, OnPosteriors: func(_ time.Duration, p []float32) { out = append(out, append([]float32(nil), p...)) }}, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,10 +225,9 @@ func TestStreamingModel(t *testing.T) {
 		}
 	}
 
-	det, _ := detect.New(m.Classes, detect.Rule{Enabled: true, Threshold: 0.99, Smoothing: 1, Patience: 1}, nil)
 	var first [][]float32
 	e, err := New(Config{Frames: a.Frames, Classes: a.NumClasses, Hop: 100 * time.Millisecond, Frontend: m.Frontend,
-		OnPosteriors: func(_ time.Duration, p []float32) { first = append(first, append([]float32(nil), p...)) }}, streamed, det)
+		OnPosteriors: func(_ time.Duration, p []float32) { first = append(first, append([]float32(nil), p...)) }}, streamed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package frontend
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 // Limits that keep a hostile or corrupt model file from asking for absurd
@@ -12,6 +13,10 @@ const (
 	maxFFTSize    = 1 << 16
 	maxHop        = 1 << 20
 )
+
+// MaxInferenceHop bounds the time between two inferences: a wake word lasts about a
+// second, so a model scored less often than this would miss most of them.
+const MaxInferenceHop = 2 * time.Second
 
 // Params describes the MFCC frontend completely. A model file stores these
 // values, so the daemon computes exactly the features the model was trained on.
@@ -95,4 +100,22 @@ func (p Params) FrameCount(nSamples int) int {
 // FramesPerSecond is the frame rate, SampleRate/Hop.
 func (p Params) FramesPerSecond() float64 {
 	return float64(p.SampleRate) / float64(p.Hop)
+}
+
+// FrameHop is the time between two frames.
+func (p Params) FrameHop() time.Duration {
+	if p.SampleRate <= 0 {
+		return 0
+	}
+	return time.Duration(p.Hop) * time.Second / time.Duration(p.SampleRate)
+}
+
+// CheckHop is the one check of an inference hop (the time between two scored windows):
+// a whole number of frames, at most MaxInferenceHop.
+func (p Params) CheckHop(hop time.Duration) error {
+	frame := p.FrameHop()
+	if frame <= 0 || hop < frame || hop > MaxInferenceHop || hop%frame != 0 {
+		return fmt.Errorf("hop %v must be a multiple of the %v frame hop, at most %v", hop, frame, MaxInferenceHop)
+	}
+	return nil
 }

@@ -39,7 +39,6 @@ const (
 	minClasses    = 2
 	maxClasses    = 256
 	maxClassName  = 64
-	maxHopMS      = 10000
 	maxSmoothing  = 1000
 	maxPatience   = 1000
 	maxRefractory = 3600.0
@@ -145,6 +144,14 @@ func DefaultDetection() Detection {
 	return Detection{HopMS: 100, Threshold: 0.5, Smoothing: 3, Patience: 1, RefractoryS: 2}
 }
 
+// Hop is the model's default time between inferences (its "detection" hop_ms).
+func (m *Model) Hop() time.Duration {
+	if ms := m.Detection.HopMS; ms > 1e9 {
+		return math.MaxInt64 // too large to convert; frontend.CheckHop rejects it
+	}
+	return time.Duration(m.Detection.HopMS) * time.Millisecond
+}
+
 // ThresholdFor returns the threshold of one class: its entry in Thresholds,
 // or Threshold.
 func (d Detection) ThresholdFor(class string) float64 {
@@ -160,8 +167,6 @@ func (d Detection) validate(classes []string) error {
 	}
 	probability := func(x float64) bool { return x > 0 && x <= 1 } // false for NaN
 	switch {
-	case d.HopMS < 1 || d.HopMS > maxHopMS:
-		return bad("hop_ms", d.HopMS, "1.."+strconv.Itoa(maxHopMS))
 	case !probability(d.Threshold):
 		return bad("threshold", d.Threshold, "0 < threshold <= 1")
 	case d.Smoothing < 1 || d.Smoothing > maxSmoothing:
@@ -566,6 +571,9 @@ func (m *Model) validateMeta() error {
 	}
 	if err := m.Detection.validate(m.Classes); err != nil {
 		return err
+	}
+	if err := m.Frontend.CheckHop(m.Hop()); err != nil {
+		return fmt.Errorf("metadata \"detection\": hop_ms %d: %v", m.Detection.HopMS, err)
 	}
 	if m.Delta != nil {
 		if err := m.Delta.ValidateFor(m.Arch); err != nil {

@@ -236,7 +236,10 @@ func TestEndToEnd(t *testing.T) {
 	low.Detection.Threshold = 0.05
 	low.Detection.Thresholds = nil
 	lowPath := writeModel(t, &low, "low.safetensors")
-	def, rules := shippedRules(&low)
+	def, rules, err := shippedRules(&low)
+	if err != nil {
+		t.Fatal(err)
+	}
 	compared := 0
 	for _, s := range schedule(genParamsOf(t, res.Cache), int(math.Round(o.hours*3600*rate)), 4) {
 		r, ok, err := loadSeg(res.Cache, s, len(m.Classes))

@@ -139,34 +139,3 @@ func TestGateIsPartOfTheChain(t *testing.T) {
 		}
 	}
 }
-
-// TestDefaultGate: with no -gate, as `run` with no configuration, the default model gets the
-// default gate when it exists, any other model none; -gate none and -gate FILE are obeyed.
-func TestDefaultGate(t *testing.T) {
-	t.Chdir(t.TempDir())
-	const model, gate = "models/kwt.safetensors", "models/kwt-stream.safetensors"
-	if !slices.Contains(config.DefaultModelPaths, model) || !slices.Contains(config.DefaultGatePaths, gate) {
-		t.Fatalf("config defaults %v, %v", config.DefaultModelPaths, config.DefaultGatePaths)
-	}
-	if got := gatePath("", model); got != "" {
-		t.Errorf("no gate file: %q", got)
-	}
-	if err := os.MkdirAll("models", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(gate, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct{ flag, model, want string }{
-		{"", model, gate},
-		{"", "./models/../models/kwt.safetensors", gate},
-		{"", "models/other.safetensors", ""},
-		{"", "/tmp/kwt.safetensors", ""},
-		{"none", model, ""},
-		{"g.safetensors", "models/other.safetensors", "g.safetensors"},
-	} {
-		if got := gatePath(c.flag, c.model); got != c.want {
-			t.Errorf("-gate %q -model %s: %q, want %q", c.flag, c.model, got, c.want)
-		}
-	}
-}

@@ -387,7 +387,11 @@ func run(o options, log io.Writer) (*results, error) {
 			return nil, err
 		}
 	}
-	_, pass := shippedScorer(m)
+	spec, err := shipped(m, nil)
+	if err != nil {
+		return nil, err
+	}
+	pass := spec.Pass()
 	gi := gateInfoOf(gt, o, m, dir)
 	fmt.Fprintf(log, "accuracy: %s (%d layers, %s, %s), %d clips of %d keywords, %.2f h in %d segments, cache %s\n",
 		o.model, m.Arch.Depth, pass, gi.text(), len(clips), len(keywords), o.hours, len(segs), dir)

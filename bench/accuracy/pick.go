@@ -66,7 +66,10 @@ func withThresholds(m *infer.Model, th map[string]float64) *infer.Model {
 // smoothing, patience and refractory period) with every keyword on, except those named in
 // off, and scores each keyword of the model.
 func (st *stream) allOn(m *infer.Model, off []string, tol time.Duration) (allOn, error) {
-	def, rules := shippedRules(m)
+	def, rules, err := shippedRules(m)
+	if err != nil {
+		return allOn{}, err
+	}
 	for _, kw := range off {
 		r, ok := rules[kw]
 		if !ok {

@@ -105,7 +105,10 @@ func TestPickMeetsTheBudgetWithAllKeywordsOn(t *testing.T) {
 	st, m := interacting()
 	h := st.hours()
 	budget := 1.5 / h // one false alarm on this stream
-	def, rules := shippedRules(m)
+	def, rules, err := shippedRules(m)
+	if err != nil {
+		t.Fatal(err)
+	}
 	curves, err := st.sweepAll([]string{"a", "b"}, def, rules, sensitivityGrid(), refineBudgets(budget, h), tol, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +178,10 @@ func TestPickUnreachableBudget(t *testing.T) {
 		p[0], p[2], p[3] = 0, 0, 1
 	}
 	h := st.hours()
-	def, rules := shippedRules(m)
+	def, rules, err := shippedRules(m)
+	if err != nil {
+		t.Fatal(err)
+	}
 	budget := 0.5 / h // no false alarm at all
 	curves, err := st.sweepAll([]string{"a", "b"}, def, rules, sensitivityGrid(), refineBudgets(budget, h), tol, 1)
 	if err != nil {

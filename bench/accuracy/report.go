@@ -186,7 +186,10 @@ type results struct {
 
 // evaluate sweeps every keyword and checks the replay against the detections made live.
 func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, o options) (*results, error) {
-	def, rules := shippedRules(m)
+	def, rules, err := shippedRules(m)
+	if err != nil {
+		return nil, err
+	}
 	// At the model's settings, with every keyword on, the replay must give exactly what
 	// the detector inside the engine gave while the audio was scored.
 	shipped, err := st.detections(def, rules)

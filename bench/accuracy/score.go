@@ -16,38 +16,33 @@ import (
 	"github.com/wakewordd/wakewordd/audio"
 	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/detect"
-	"github.com/wakewordd/wakewordd/engine"
 	"github.com/wakewordd/wakewordd/infer"
+	"github.com/wakewordd/wakewordd/listener"
 	"github.com/wakewordd/wakewordd/npy"
 	"github.com/wakewordd/wakewordd/pipeline"
 )
 
-// shippedRules is the detection policy `wakewordd run` and `wakewordd detect` use when no
-// configuration overrides it (cmd/wakewordd detectorFor with an empty config): the model's
-// defaults for every keyword, then the model's per-keyword thresholds. The end-to-end test
-// checks that the detections agree with `wakewordd detect`.
-func shippedRules(m *infer.Model) (detect.Rule, map[string]detect.Rule) {
-	md := m.Detection
-	def := detect.Rule{
-		Enabled: true, Threshold: md.Threshold, Smoothing: md.Smoothing, Patience: md.Patience,
-		Refractory: time.Duration(md.RefractoryS * float64(time.Second)),
+// shipped is the pipeline `wakewordd run` builds for m with no configuration, behind g
+// (nil: no gate), put together by the daemon's own package listener: the model's delta
+// thresholds (dense without any), its detection policy, its hop.
+func shipped(m *infer.Model, g *gate) (*listener.Spec, error) {
+	c := config.Default()
+	var gm *infer.Model
+	if g != nil {
+		gm = g.model
+		c.Model.GateThreshold, c.Model.GateHold = &g.threshold, &g.hold
 	}
-	rules := map[string]detect.Rule{}
-	for kw, th := range md.Thresholds {
-		r := def
-		r.Threshold = th
-		rules[kw] = r
+	s, err := listener.Resolve(c, nil, m, gm)
+	if err != nil && g != nil {
+		return nil, fmt.Errorf("-gate: %w", err)
 	}
-	return def, rules
+	return s, err
 }
 
-// shippedScorer is the forward pass `run` picks with no configuration (cmd/wakewordd
-// scorerFor): delta-pruned with the model's thresholds when it carries any, else dense.
-func shippedScorer(m *infer.Model) (engine.Scorer, string) {
-	if m.Delta != nil && m.Delta.Any() {
-		return m.NewDelta(m.Delta.Clone()), "delta " + m.Delta.String()
-	}
-	return m.NewDense(), "dense (the model carries no delta thresholds)"
+// shippedRules is the detection policy `wakewordd run` uses for m with no configuration
+// (shipped): the model's defaults for every keyword, then its per-keyword thresholds.
+func shippedRules(m *infer.Model) (detect.Rule, map[string]detect.Rule, error) {
+	return listener.Rules(config.Default(), nil, m)
 }
 
 // gate is the streaming model that wakes the measured model, as `run` puts one in front of
@@ -62,32 +57,11 @@ type gate struct {
 	hold      int
 }
 
-// gatePath is the gate file -gate names for the model: "" when there is none. -gate ""
-// does what `run` does with no configuration: the default model (one of
-// config.DefaultModelPaths) gets the default gate beside it (config.DefaultGatePaths), when
-// that file exists, any other model none; "none" is no gate.
-func gatePath(flag, model string) string {
-	switch flag {
-	case "none":
-		return ""
-	case "":
-		for i, p := range config.DefaultModelPaths {
-			if filepath.Clean(model) == p && i < len(config.DefaultGatePaths) {
-				if _, err := os.Stat(config.DefaultGatePaths[i]); err == nil {
-					return config.DefaultGatePaths[i]
-				}
-			}
-		}
-		return ""
-	}
-	return flag
-}
-
 // loadGate reads the gate o.gate names for m and checks that it can wake m at o's settings;
 // it returns nil without one, or when m is itself a streaming model (`run` puts no gate in
 // front of one: it is as cheap as its gate would be).
 func loadGate(o options, m *infer.Model) (*gate, error) {
-	path := gatePath(o.gate, o.model)
+	path := listener.GatePath(o.gate, o.model)
 	if path == "" || m.Arch.Streaming() {
 		return nil, nil
 	}
@@ -101,31 +75,11 @@ func loadGate(o options, m *infer.Model) (*gate, error) {
 	}
 	sum := sha256.Sum256(b)
 	g := &gate{model: gm, path: path, sha256: hex.EncodeToString(sum[:]), bytes: b, threshold: o.gateThreshold, hold: o.gateHold}
-	if _, _, err := g.wake(m); err != nil {
+	if _, err := shipped(m, g); err != nil {
 		return nil, err
 	}
 	return g, nil
 }
-
-// wake returns the scorer `run` uses for m: the shipped forward pass, behind g when g is
-// not nil (the cascade, so that its count of judged hops can be read).
-func (g *gate) wake(m *infer.Model) (engine.Scorer, *engine.Cascade, error) {
-	scorer, _ := shippedScorer(m)
-	if g == nil {
-		return scorer, nil, nil
-	}
-	judge, ok := scorer.(engine.FrameScorer)
-	if !ok {
-		return nil, nil, fmt.Errorf("-gate: the model's forward pass cannot take frames one by one")
-	}
-	c, err := engine.Gate(g.model, m, judge, g.threshold, g.hold)
-	if err != nil {
-		return nil, nil, fmt.Errorf("-gate: %w", err)
-	}
-	return c, c, nil
-}
-
-func hopOf(m *infer.Model) time.Duration { return time.Duration(m.Detection.HopMS) * time.Millisecond }
 
 // liveDet is a detection made while scoring, by the detector `run` would use.
 type liveDet struct {
@@ -163,35 +117,27 @@ type segResult struct {
 // shipped scorer behind gate g, if any, and the shipped detector) and keeps every hop's
 // posteriors. progress is called with the number of samples consumed as they are.
 func scoreAudio(m *infer.Model, g *gate, pcm []int16, progress func(samples int)) (r segResult, err error) {
-	def, rules := shippedRules(m)
-	det, err := detect.New(m.Classes, def, rules)
+	spec, err := shipped(m, g)
 	if err != nil {
 		return r, err
 	}
-	scorer, cascade, err := g.wake(m)
+	l, err := spec.New()
 	if err != nil {
 		return r, err
 	}
-	hop := hopOf(m)
-	r.HopNS = int64(hop)
+	r.HopNS = int64(spec.Hop)
 	var bad error
-	e, err := engine.New(engine.Config{
-		Frames: m.Arch.Frames, Classes: len(m.Classes), Hop: hop, Frontend: m.Frontend,
-		OnPosteriors: func(at time.Duration, p []float32) {
-			if r.Hops == 0 {
-				r.FirstAtNS = int64(at)
-			} else if want := time.Duration(r.FirstAtNS + int64(r.Hops)*r.HopNS); at != want && bad == nil {
-				bad = fmt.Errorf("engine: hop %d at %v, want %v", r.Hops, at, want)
-			}
-			r.probs = append(r.probs, p...)
-			r.Hops++
-		},
-		OnDetect: func(d detect.Detection) {
-			r.Live = append(r.Live, liveDet{d.Keyword, int64(d.At), d.Score})
-		},
-	}, scorer, det)
-	if err != nil {
-		return r, err
+	l.OnPosteriors = func(at time.Duration, p []float32) {
+		if r.Hops == 0 {
+			r.FirstAtNS = int64(at)
+		} else if want := time.Duration(r.FirstAtNS + int64(r.Hops)*r.HopNS); at != want && bad == nil {
+			bad = fmt.Errorf("engine: hop %d at %v, want %v", r.Hops, at, want)
+		}
+		r.probs = append(r.probs, p...)
+		r.Hops++
+	}
+	l.OnDetect = func(d detect.Detection) {
+		r.Live = append(r.Live, liveDet{d.Keyword, int64(d.At), d.Score})
 	}
 	raw := make([]byte, 2*len(pcm))
 	for i, v := range pcm {
@@ -204,7 +150,7 @@ func scoreAudio(m *infer.Model, g *gate, pcm []int16, progress func(samples int)
 	const report = 100 // frames between progress reports
 	hopSamples := m.Frontend.Hop
 	p, err := pipeline.New(src, m.Frontend, func(i uint64, f []float32) {
-		e.PushFrame(i, f)
+		l.PushFrame(i, f)
 		if progress != nil && (i+1)%report == 0 {
 			progress(report * hopSamples)
 		}
@@ -219,8 +165,8 @@ func scoreAudio(m *infer.Model, g *gate, pcm []int16, progress func(samples int)
 		progress(len(pcm) - int(p.Stats().Frames/report)*report*hopSamples)
 	}
 	r.JudgedHops = r.Hops
-	if cascade != nil {
-		hops, judged := cascade.Judged()
+	if l.Cascade != nil {
+		hops, judged := l.Cascade.Judged()
 		if int(hops) != r.Hops && bad == nil {
 			bad = fmt.Errorf("engine: %d hops, the gate %d", r.Hops, hops)
 		}

@@ -13,9 +13,10 @@
 // WAKEWORDD_KERNELS=generic in the environment (qemu-aarch64 passes it on) or build it
 // with -tags purego.
 //
-// As the daemon does, the default model runs behind its gate, the streaming model
-// models/kwt-stream.safetensors (engine.Cascade, threshold 0.1, hold 1 hop), when that file
-// exists; -gate none scores every hop with the model, -gate FILE names another gate.
+// The model, its gate, delta thresholds and detection policy are put together by package
+// listener, as `wakewordd run` does with no config: the default model runs behind its gate,
+// the streaming model models/kwt-stream.safetensors (engine.Cascade, threshold 0.1, hold 1
+// hop); -gate none scores every hop with the model, -gate FILE names another gate.
 //
 // Without -model (or when the file does not exist) it uses a random-weight
 // KWT-1 (d=64, 12 layers, 148 frames, 8 classes) with its input
@@ -36,10 +37,10 @@ import (
 	"github.com/wakewordd/wakewordd/audio"
 	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/detect"
-	"github.com/wakewordd/wakewordd/engine"
 	"github.com/wakewordd/wakewordd/frontend"
 	"github.com/wakewordd/wakewordd/infer"
 	"github.com/wakewordd/wakewordd/kernels"
+	"github.com/wakewordd/wakewordd/listener"
 )
 
 // options are the command line.
@@ -65,7 +66,7 @@ func main() {
 	flag.Float64Var(&theta, "theta", 0.5, "delta threshold of the random model (values site: theta x 0.004)")
 	flag.DurationVar(&o.hop, "hop", 0, "time between inferences (0: the model's)")
 	flag.StringVar(&o.mlp, "mlp", "", "arithmetic of the MLPs, float32 or int8 (default: the model's)")
-	flag.StringVar(&o.gate, "gate", "models/kwt-stream.safetensors", "streaming model that wakes the model, or none (skipped when the file does not exist)")
+	flag.StringVar(&o.gate, "gate", "", "streaming model that wakes the model, or none (default: as `wakewordd run`, the default model's gate beside it)")
 	flag.Float64Var(&o.gateThreshold, "gate-threshold", config.DefaultGateThreshold, "the gate's keyword posterior that wakes the model")
 	flag.IntVar(&o.gateHold, "gate-hold", config.DefaultGateHold, "hops the model keeps scoring after the gate's last waking hop")
 	flag.Parse()
@@ -77,7 +78,6 @@ func main() {
 }
 
 func run(o options) error {
-	hop, dense := o.hop, o.dense
 	if err := kernels.EnvError(); err != nil {
 		return err // a measurement of kernels other than those asked for
 	}
@@ -85,65 +85,43 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	m, err := infer.Load(o.model)
-	random := errors.Is(err, fs.ErrNotExist)
-	switch {
-	case random:
-		if m, err = randomModel(samples, o.theta); err != nil {
-			return err
-		}
-	case err != nil:
+	c := config.Default()
+	c.Model.Path, c.Model.Dense, c.Model.MLP, c.Model.Gate = o.model, o.dense, o.mlp, o.gate
+	c.Model.GateThreshold, c.Model.GateHold = &o.gateThreshold, &o.gateHold
+	if o.hop != 0 {
+		c.Model.Hop = &o.hop
+	}
+	if err := c.Validate(nil); err != nil {
 		return err
 	}
-	if o.mlp != "" {
-		m.MLP = o.mlp
-		if err := m.Validate(); err != nil {
-			return err
+	// The daemon's own wiring (package listener), so that what is counted is what runs.
+	spec, err := listener.Load(c, nil)
+	random := errors.Is(err, fs.ErrNotExist) && !fileExists(o.model)
+	if random {
+		m, rerr := randomModel(samples, o.theta)
+		if rerr != nil {
+			return rerr
 		}
+		spec, err = listener.Resolve(c, nil, m, nil)
 	}
-	p := m.Frontend
-	if hop == 0 {
-		hop = time.Duration(m.Detection.HopMS) * time.Millisecond
-	}
-	var scorer engine.Scorer
-	th := infer.Thresholds{}
-	if m.Delta != nil {
-		th = m.Delta.Clone()
-	}
-	if dense || !th.Any() {
-		scorer, dense = m.NewDense(), true
-	} else {
-		scorer = m.NewDelta(th)
-	}
-	var cascade *engine.Cascade
-	if g, err := infer.Load(o.gate); err == nil && !random && !m.Arch.Streaming() {
-		if cascade, err = engine.Gate(g, m, scorer.(engine.FrameScorer), o.gateThreshold, o.gateHold); err != nil {
-			return err
-		}
-		scorer = cascade
-	} else if err != nil && o.gate != "none" && !errors.Is(err, fs.ErrNotExist) {
+	if err != nil {
 		return err
 	}
-	det, err := detect.New(m.Classes, detect.Rule{Enabled: true, Threshold: 0.5, Smoothing: 3, Patience: 1}, nil)
+	l, err := spec.New()
 	if err != nil {
 		return err
 	}
 	detections := 0
+	l.OnDetect = func(detect.Detection) { detections++ }
 	// FNV-1a over the bits of every posterior: equal hashes on two machines
 	// mean bit-for-bit equal pipelines.
 	hash := uint64(14695981039346656037)
-	e, err := engine.New(engine.Config{
-		Frames: m.Arch.Frames, Classes: m.Arch.NumClasses, Hop: hop, Frontend: p,
-		OnDetect: func(detect.Detection) { detections++ },
-		OnPosteriors: func(_ time.Duration, probs []float32) {
-			for _, v := range probs {
-				hash = (hash ^ uint64(math.Float32bits(v))) * 1099511628211
-			}
-		},
-	}, scorer, det)
-	if err != nil {
-		return err
+	l.OnPosteriors = func(_ time.Duration, probs []float32) {
+		for _, v := range probs {
+			hash = (hash ^ uint64(math.Float32bits(v))) * 1099511628211
+		}
 	}
+	p := spec.Model.Frontend
 	fe, err := frontend.New(p)
 	if err != nil {
 		return err
@@ -157,24 +135,21 @@ func run(o options) error {
 		fe.Write(samples[off : off+n])
 		fed += n
 		for fe.Next(frame) {
-			e.PushFrame(index, frame)
+			l.PushFrame(index, frame)
 			index++
 		}
 	}
-	path := "delta"
-	if dense {
-		path = "dense"
-	}
+	path := spec.Pass()
 	src := o.model
 	if random {
 		src = fmt.Sprintf("random KWT-1, theta %g", o.theta)
 	}
-	if cascade != nil {
-		hops, judged := cascade.Judged()
-		path += fmt.Sprintf(", behind the gate %s: the model scored %d of %d hops", o.gate, judged, hops)
+	if l.Cascade != nil {
+		hops, judged := l.Cascade.Judged()
+		path += fmt.Sprintf(": the model scored %d of %d hops", judged, hops)
 	}
 	fmt.Printf("model: %s\npath: %s\nkernels: %s\naudio_s: %.2f\nhop: %v\nframes: %d\ninferences: %d\ndetections: %d\nposteriors_fnv64: %016x\n",
-		src, path, kernels.Impl(), float64(total)/float64(p.SampleRate), hop, index, e.Inferences(), detections, hash)
+		src, path, kernels.Impl(), float64(total)/float64(p.SampleRate), spec.Hop, index, l.Engine.Inferences(), detections, hash)
 	return nil
 }
 
@@ -207,4 +182,9 @@ func randomModel(samples []float32, theta float32) (*infer.Model, error) {
 	th.Set(infer.DeltaValues, a.Depth, theta*0.004)
 	m.Delta = &th
 	return m, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

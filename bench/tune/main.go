@@ -27,11 +27,12 @@ import (
 	"time"
 
 	"github.com/wakewordd/wakewordd/audio"
+	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/detect"
-	"github.com/wakewordd/wakewordd/engine"
 	"github.com/wakewordd/wakewordd/eval"
 	"github.com/wakewordd/wakewordd/frontend"
 	"github.com/wakewordd/wakewordd/infer"
+	"github.com/wakewordd/wakewordd/listener"
 )
 
 // trace is the posteriors of every hop of one recording.
@@ -132,10 +133,15 @@ func linkSplit(splitPath, set, data, cache, noise, dir string) error {
 }
 
 func tune(modelPath, splitPath, set, data string, margin, minTh float64, workers, every int, write string, negatives []string) error {
-	m, err := infer.Load(modelPath)
+	// The model as `wakewordd run --model modelPath` runs it (package listener): its delta
+	// pass behind its gate, so the policy is tuned on the posteriors the detector will see.
+	c := config.Default()
+	c.Model.Path = modelPath
+	spec, err := listener.Load(c, nil)
 	if err != nil {
 		return err
 	}
+	m := spec.Model
 	clips, err := readSplit(splitPath, set)
 	if err != nil {
 		return err
@@ -170,7 +176,7 @@ func tune(modelPath, splitPath, set, data string, margin, minTh float64, workers
 				if jobs[i].class == "" {
 					pad = 0
 				}
-				tr, err := run(m, jobs[i].path, pad)
+				tr, err := run(spec, jobs[i].path, pad)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -268,7 +274,8 @@ func rounded(th map[string]float64) map[string]float64 {
 
 // run streams one recording through the frontend and the model, keeping every hop's
 // posteriors.
-func run(m *infer.Model, path string, pad time.Duration) (trace, error) {
+func run(spec *listener.Spec, path string, pad time.Duration) (trace, error) {
+	m := spec.Model
 	x, err := audio.DecodeFile(path)
 	if err != nil {
 		return trace{}, err
@@ -277,21 +284,14 @@ func run(m *infer.Model, path string, pad time.Duration) (trace, error) {
 	x = append(append(make([]float32, n), x...), make([]float32, n)...)
 	var tr trace
 	tr.hours = float64(len(x)) / audio.TargetRate / 3600
-	// The detector here only carries the engine; traces are replayed later.
-	det, err := detect.New(m.Classes, detect.Rule{Enabled: false, Threshold: 1, Smoothing: 1, Patience: 1}, nil)
+	// Only the posteriors are kept; traces are replayed through detectors later.
+	l, err := spec.New()
 	if err != nil {
 		return tr, err
 	}
-	e, err := engine.New(engine.Config{
-		Frames: m.Arch.Frames, Classes: len(m.Classes), Hop: time.Duration(m.Detection.HopMS) * time.Millisecond,
-		Frontend: m.Frontend,
-		OnPosteriors: func(at time.Duration, p []float32) {
-			tr.at = append(tr.at, at)
-			tr.probs = append(tr.probs, slices.Clone(p))
-		},
-	}, scorer(m), det)
-	if err != nil {
-		return tr, err
+	l.OnPosteriors = func(at time.Duration, p []float32) {
+		tr.at = append(tr.at, at)
+		tr.probs = append(tr.probs, slices.Clone(p))
 	}
 	fe, err := frontend.New(m.Frontend)
 	if err != nil {
@@ -300,7 +300,7 @@ func run(m *infer.Model, path string, pad time.Duration) (trace, error) {
 	fe.Write(x)
 	frame := make([]float32, m.Frontend.NumCoeffs)
 	for i := uint64(0); fe.Next(frame); i++ {
-		e.PushFrame(i, frame)
+		l.PushFrame(i, frame)
 	}
 	return tr, nil
 }
@@ -420,13 +420,4 @@ func noiseClips(noise, dir string) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-// scorer is the forward pass the daemon runs by default: delta when the model carries
-// thresholds, dense otherwise, so the policy is tuned on the posteriors it will see.
-func scorer(m *infer.Model) engine.Scorer {
-	if m.Delta != nil && m.Delta.Any() {
-		return m.NewDelta(*m.Delta)
-	}
-	return m.NewDense()
 }

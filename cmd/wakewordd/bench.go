@@ -15,10 +15,10 @@ import (
 
 	"github.com/wakewordd/wakewordd/audio"
 	"github.com/wakewordd/wakewordd/config"
-	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/engine"
 	"github.com/wakewordd/wakewordd/frontend"
 	"github.com/wakewordd/wakewordd/infer"
+	"github.com/wakewordd/wakewordd/listener"
 )
 
 // benchFlags are the flags shared by `bench` and `bench --sweep`.
@@ -163,11 +163,11 @@ func benchThresholds(c config.Config, f *benchFlags, m *infer.Model) (infer.Thre
 	case f.theta >= 0:
 		return uniformThresholds(m.Arch, f.theta, f.valueRatio, f.scope), "--theta", nil
 	}
-	th, err := deltaThresholds(c, m)
+	spec, err := listener.Resolve(c, nil, m, nil)
 	if err != nil {
-		return th, "", err
+		return infer.Thresholds{}, "", err
 	}
-	if th.Any() {
+	if th := spec.Delta; th.Any() {
 		return th, "model file and config", nil
 	}
 	return uniformThresholds(m.Arch, 0, 0, "all"), "none in the model or config: theta 0 at every site (exact)", nil
@@ -310,7 +310,7 @@ func runBench(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 	if len(frames) < a.Frames {
 		return fmt.Errorf("bench: %s has %d frames, the model's window is %d", f.input, len(frames), a.Frames)
 	}
-	hop := time.Duration(m.Detection.HopMS) * time.Millisecond
+	hop := m.Hop()
 	if c.Model.Hop != nil {
 		hop = *c.Model.Hop
 	}
@@ -325,15 +325,11 @@ func runBench(ctx context.Context, c config.Config, f *benchFlags, stdout io.Wri
 	var engines []*engine.Engine
 	for i, s := range scorers {
 		s.SetTiming(true)
-		det, err := detect.New(m.Classes, detect.Rule{Enabled: true, Threshold: 1, Smoothing: 1, Patience: 1}, nil)
-		if err != nil {
-			return err
-		}
 		pr := paths[i]
 		e, err := engine.New(engine.Config{
 			Frames: a.Frames, Classes: a.NumClasses, Hop: hop, Frontend: m.Frontend,
 			OnPosteriors: func(_ time.Duration, probs []float32) { pr.probs = append(pr.probs, append([]float32(nil), probs...)) },
-		}, s, det)
+		}, s)
 		if err != nil {
 			return err
 		}

@@ -423,7 +423,7 @@ func TestBenchStreamingModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, stderr, code := wakewordd(t, nil, "detect", "--config", cfg, "--model", streamModel, kitchenWAV); code != 1 ||
-		!strings.Contains(stderr, "config model.delta") || !strings.Contains(stderr, "values") {
+		!strings.Contains(stderr, "config.yaml:2: model.delta: ") || !strings.Contains(stderr, "values") {
 		t.Errorf("config model.delta.values on a streaming model: exit %d, %s", code, stderr)
 	}
 	// The daemon's detect runs it end to end.

@@ -26,13 +26,17 @@ func cmdDetect(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	l, _, err := listenerFromFlags(fs, cf)
+	spec, err := specFromFlags(fs, cf)
+	if err != nil {
+		return err
+	}
+	l, err := spec.New()
 	if err != nil {
 		return err
 	}
 	enc := json.NewEncoder(stdout)
 	for _, path := range fs.Args() {
-		dets, _, err := l.scanFile(ctx, path, 0)
+		dets, _, err := l.ScanFile(ctx, path, 0)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wakewordd/wakewordd/eval"
+	"github.com/wakewordd/wakewordd/listener"
 )
 
 func cmdEval(ctx context.Context, args []string, stdout io.Writer) error {
@@ -32,21 +33,25 @@ func cmdEval(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	l, more, err := listenerFromFlags(fs, cf)
+	spec, err := specFromFlags(fs, cf)
 	if err != nil {
 		return err
 	}
 	if *stream != "" {
+		l, err := spec.New()
+		if err != nil {
+			return err
+		}
 		return evalStream(ctx, l, *stream, *truth, *tolerance, *asJSON, stdout)
 	}
 	clips, err := listClips(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	if err := scanClips(ctx, clips, *pad, max(*jobs, 1), l, more); err != nil {
+	if err := scanClips(ctx, clips, *pad, max(*jobs, 1), spec); err != nil {
 		return err
 	}
-	rep := eval.Score(l.model.Classes, clips)
+	rep := eval.Score(spec.Model.Classes, clips)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -57,10 +62,10 @@ func cmdEval(ctx context.Context, args []string, stdout io.Writer) error {
 
 // scanClips fills in what fired on each clip, running jobs listeners side by side: each
 // clip is an independent stream, so the result does not depend on jobs.
-func scanClips(ctx context.Context, clips []eval.Clip, pad time.Duration, jobs int, first *listener, more func() (*listener, error)) error {
-	listeners := []*listener{first}
+func scanClips(ctx context.Context, clips []eval.Clip, pad time.Duration, jobs int, spec *listener.Spec) error {
+	var listeners []*listener.Listener
 	for len(listeners) < jobs {
-		l, err := more()
+		l, err := spec.New()
 		if err != nil {
 			return err
 		}
@@ -76,7 +81,7 @@ func scanClips(ctx context.Context, clips []eval.Clip, pad time.Duration, jobs i
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				dets, _, err := l.scanFile(ctx, clips[i].Path, pad)
+				dets, _, err := l.ScanFile(ctx, clips[i].Path, pad)
 				if err != nil {
 					errs <- err
 					cancel()
@@ -135,7 +140,7 @@ func listClips(dir string) ([]eval.Clip, error) {
 	return out, nil
 }
 
-func evalStream(ctx context.Context, l *listener, path, truthPath string, tol time.Duration, asJSON bool, stdout io.Writer) error {
+func evalStream(ctx context.Context, l *listener.Listener, path, truthPath string, tol time.Duration, asJSON bool, stdout io.Writer) error {
 	if truthPath == "" {
 		truthPath = strings.TrimSuffix(path, filepath.Ext(path)) + ".csv"
 	}
@@ -148,7 +153,7 @@ func evalStream(ctx context.Context, l *listener, path, truthPath string, tol ti
 	if err != nil {
 		return err
 	}
-	dets, length, err := l.scanFile(ctx, path, 0)
+	dets, length, err := l.ScanFile(ctx, path, 0)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/kernels"
+	"github.com/wakewordd/wakewordd/listener"
 	"github.com/wakewordd/wakewordd/notify"
 	"github.com/wakewordd/wakewordd/pipeline"
 )
@@ -152,20 +153,21 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 // file never holds a microphone. It returns nil when ctx is cancelled (SIGINT/SIGTERM) or
 // a file input has ended and every detection has been delivered.
 func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags, log *slog.Logger, stdout io.Writer) error {
-	m, err := loadModel(c)
+	spec, err := listener.Load(c, csrc)
 	if err != nil {
 		return err
 	}
-	l, err := newListener(c, csrc, m)
+	l, err := spec.New()
 	if err != nil {
 		return err
 	}
-	out, err := newOutputs(c, m, l.det, log, stdout)
+	m := spec.Model
+	out, err := newOutputs(c, m, l.Detector, log, stdout)
 	if err != nil {
 		return err
 	}
 	var detections atomic.Uint64
-	l.onDet = func(d detect.Detection) {
+	l.OnDetect = func(d detect.Detection) {
 		if out.muted.Load() {
 			log.Info("detected while hotword detection is off (Hermes toggleOff); not published", "keyword", d.Keyword, "score", round(d.Score, 3))
 			return
@@ -179,9 +181,9 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 		out.close(0, log)
 		return err
 	}
-	onFrame := l.engine.PushFrame
+	onFrame := pipeline.FrameFunc(l.PushFrame)
 	if f.faultStall > 0 {
-		onFrame = stallAfter(ctx, f.faultStall, time.Duration(m.Frontend.Hop)*time.Second/time.Duration(m.Frontend.SampleRate), onFrame, log)
+		onFrame = stallAfter(ctx, f.faultStall, m.Frontend.FrameHop(), onFrame, log)
 	}
 	p, err := pipeline.New(in, m.Frontend, onFrame)
 	if err != nil {
@@ -190,7 +192,7 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 		return err
 	}
 	log.Info("wakewordd started", "version", version, "site_id", c.SiteID, "input", desc,
-		"model", m.Path, "inference", l.pass, "mlp", mlpArithmetic(m), "kernels", kernels.Impl(), "keywords", strings.Join(l.det.Enabled(), ","), "outputs", out.describe())
+		"model", m.Path, "inference", spec.Pass(), "mlp", mlpArithmetic(m), "kernels", kernels.Impl(), "keywords", strings.Join(l.Detector.Enabled(), ","), "outputs", out.describe())
 	if err := kernels.EnvError(); err != nil {
 		log.Warn("environment variable ignored", "error", err, "kernels", kernels.Impl())
 	}

@@ -1,6 +1,6 @@
 // Command gocost is the Go side of bench/cost/run.sh. It holds the MFCC frames of a
 // features file (`wakewordd features`) and, on request, moves the daemon's engine
-// (engine.Engine: ring of frames or tokens, one inference per hop, softmax, detector) on to
+// (engine.Engine: ring of frames or tokens, one inference per hop, softmax, posteriors) on to
 // the next window, timing it, for three ways of running this project's forward pass:
 //
 //   - go-dense-window: infer.Dense on the whole window of frames each hop (engine NoReuse),
@@ -35,10 +35,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wakewordd/wakewordd/detect"
+	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/engine"
 	"github.com/wakewordd/wakewordd/infer"
 	"github.com/wakewordd/wakewordd/kernels"
+	"github.com/wakewordd/wakewordd/listener"
 	"github.com/wakewordd/wakewordd/npy"
 )
 
@@ -122,11 +123,18 @@ func run(modelPath, features string, hop time.Duration) error {
 			frames[i][j] = float32(data[i*a.Coeffs+j])
 		}
 	}
-	if hop == 0 {
-		hop = time.Duration(m.Detection.HopMS) * time.Millisecond
+	c := config.Default()
+	if hop != 0 {
+		c.Model.Hop = &hop
 	}
-	frameHop := time.Duration(m.Frontend.Hop) * time.Second / time.Duration(m.Frontend.SampleRate)
-	hopFrames := int(hop / frameHop)
+	// The delta thresholds and hop `wakewordd run` would use (package listener); the
+	// variants below are the passes compared, each scoring every hop (no gate).
+	spec, err := listener.Resolve(c, nil, m, nil)
+	if err != nil {
+		return err
+	}
+	hop = spec.Hop
+	hopFrames := int(hop / m.Frontend.FrameHop())
 	// ONNX Runtime and PyTorch compute the MLPs in float32; go-dense-f32 does too, so
 	// that the logits can be compared, whatever the model's own MLP arithmetic.
 	f32 := *m
@@ -135,16 +143,12 @@ func run(modelPath, features string, hop time.Duration) error {
 		{name: "go-dense-f32", scorer: f32.NewDense()},
 		{name: "go-dense-window", noReuse: true, scorer: m.NewDense()},
 		{name: "go-dense", scorer: m.NewDense()},
-		{name: "go-delta", scorer: m.NewDelta(m.Delta.Clone())},
+		{name: "go-delta", scorer: m.NewDelta(spec.Delta.Clone())},
 	}
 	for _, v := range vs {
-		det, err := detect.New(m.Classes, detect.Rule{Enabled: true, Threshold: 0.5, Smoothing: 3, Patience: 1}, nil)
-		if err != nil {
-			return err
-		}
 		v.rec = &recorder{FrameScorer: v.scorer, logits: make([]float32, a.NumClasses)}
 		v.rec.stream, _ = v.scorer.(engine.StreamScorer)
-		if v.e, err = engine.New(engine.Config{Frames: a.Frames, Classes: a.NumClasses, Hop: hop, Frontend: m.Frontend, NoReuse: v.noReuse}, v.rec, det); err != nil {
+		if v.e, err = engine.New(engine.Config{Frames: a.Frames, Classes: a.NumClasses, Hop: hop, Frontend: m.Frontend, NoReuse: v.noReuse}, v.rec); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,233 @@
+package listener
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wakewordd/wakewordd/config"
+	"github.com/wakewordd/wakewordd/detect"
+	"github.com/wakewordd/wakewordd/infer"
+)
+
+const (
+	shippedModel = "../models/kwt.safetensors"
+	shippedGate  = "../models/kwt-stream.safetensors"
+	example      = "../examples/kitchen.wav"
+)
+
+// parse reads a YAML config as the daemon does, so that errors carry file and line.
+func parse(t *testing.T, yaml string) (config.Config, *config.Source) {
+	t.Helper()
+	c, src, err := config.Parse("c.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(src); err != nil {
+		t.Fatal(err)
+	}
+	return c, src
+}
+
+func load(t *testing.T, path string) *infer.Model {
+	t.Helper()
+	m, err := infer.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestPolicyMerge(t *testing.T) {
+	m := load(t, shippedModel)
+	m.Detection.Thresholds = map[string]float64{"alexa": 0.7, "jarvis": 0.6}
+	c, src := parse(t, "detect:\n  smoothing: 4\n  patience: 2\n  keywords:\n    jarvis:\n      threshold: 0.8\n    snowboy:\n      enabled: false\n")
+	s, err := Resolve(c, src, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Rules) != len(m.Keywords()) {
+		t.Fatalf("rules for %d keywords, the model has %d", len(s.Rules), len(m.Keywords()))
+	}
+	for kw, want := range map[string]detect.Rule{
+		"alexa":    {Enabled: true, Threshold: 0.7, Smoothing: 4, Patience: 2},                 // the model's own threshold
+		"jarvis":   {Enabled: true, Threshold: 0.8, Smoothing: 4, Patience: 2},                 // the config's, over the model's
+		"computer": {Enabled: true, Threshold: m.Detection.Threshold, Smoothing: 4, Patience: 2}, // the model's default
+		"snowboy":  {Enabled: false, Threshold: m.Detection.Threshold, Smoothing: 4, Patience: 2},
+	} {
+		want.Refractory = time.Duration(m.Detection.RefractoryS * float64(time.Second))
+		if got := s.Rules[kw]; got != want {
+			t.Errorf("%s: rule %+v, want %+v", kw, got, want)
+		}
+	}
+	l, err := s.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := l.Detector.Rule("jarvis"); r.Threshold != 0.8 {
+		t.Errorf("the listener's detector has jarvis at %v", r.Threshold)
+	}
+}
+
+func TestResolveErrorsNameTheKey(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"detect:\n  keywords:\n    hey_siri:\n      threshold: 0.5\n", `config c.yaml:3: detect.keywords.hey_siri: not a keyword of model ../models/kwt.safetensors`},
+		{"model:\n  delta:\n    qkv: 0.5\n    fc3: 0.5\n", `config c.yaml:4: model.delta.fc3: unknown delta site "fc3" (want one of [qkv scores values out fc1 fc2])`},
+		{"model:\n  hop: 15ms\n", `config c.yaml:2: model.hop: hop 15ms must be a multiple of the 10ms frame hop`},
+		{"model:\n  hop: 3s\n", `config c.yaml:2: model.hop: hop 3s must be a multiple of the 10ms frame hop, at most 2s`},
+	} {
+		c, src := parse(t, tc.yaml)
+		_, err := Resolve(c, src, load(t, shippedModel), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+func TestPass(t *testing.T) {
+	m := load(t, shippedModel)
+	gate := load(t, shippedGate)
+	for _, tc := range []struct {
+		yaml      string
+		gate      *infer.Model
+		dense     bool
+		want      string
+		cascade   bool
+		threshold float64
+	}{
+		{"{}", nil, false, "delta qkv=", false, 0},
+		{"model:\n  dense: true\n", nil, true, "dense (model.dense)", false, 0},
+		{"model:\n  delta_scale: 0\n", nil, false, "delta qkv=0", false, 0}, // exact, but still the delta pass
+		{"model:\n  gate_threshold: 0.3\n", gate, false, "behind the gate ../models/kwt-stream.safetensors (threshold 0.3, hold 1 hops)", true, 0.3},
+	} {
+		c, src := parse(t, tc.yaml)
+		s, err := Resolve(c, src, load(t, shippedModel), tc.gate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Dense != tc.dense || !strings.Contains(s.Pass(), tc.want) {
+			t.Errorf("%q: dense %v, pass %q, want %v and %q", tc.yaml, s.Dense, s.Pass(), tc.dense, tc.want)
+		}
+		_, cas, err := s.Scorer()
+		if err != nil || (cas != nil) != tc.cascade || (tc.cascade && s.GateThreshold != tc.threshold) {
+			t.Errorf("%q: cascade %v, err %v", tc.yaml, cas, err)
+		}
+	}
+	// A model without delta thresholds runs dense, and says why.
+	m.Delta = nil
+	s, err := Resolve(config.Default(), nil, m, nil)
+	if err != nil || !s.Dense || !strings.Contains(s.Pass(), "no delta thresholds") {
+		t.Fatalf("no thresholds: %v, %q", err, s.Pass())
+	}
+	// A streaming model needs no gate, and gets none.
+	s, err = Resolve(config.Default(), nil, load(t, shippedGate), gate)
+	if err != nil || s.Gate != nil {
+		t.Fatalf("streaming model: gate %v, err %v", s.Gate, err)
+	}
+}
+
+func TestGatePath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir) // the relative default paths, models/..., resolve here
+	if err := os.Mkdir("models", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := GatePath("", "models/kwt.safetensors"); got != "" {
+		t.Errorf("without the default gate file: %q", got)
+	}
+	if err := os.WriteFile("models/kwt-stream.safetensors", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ gate, model, want string }{
+		{"", "models/kwt.safetensors", "models/kwt-stream.safetensors"},
+		{"", "./models/kwt.safetensors", "models/kwt-stream.safetensors"},
+		{"", "mine.safetensors", ""},
+		{"none", "models/kwt.safetensors", ""},
+		{"g.safetensors", "mine.safetensors", "g.safetensors"},
+	} {
+		if got := GatePath(tc.gate, tc.model); got != tc.want {
+			t.Errorf("GatePath(%q, %q) = %q, want %q", tc.gate, tc.model, got, tc.want)
+		}
+	}
+}
+
+// Each Listener of a Spec is its own stream: scanning the same file in two of them, and
+// again after other audio, gives the same detections.
+func TestListenersAreIndependent(t *testing.T) {
+	c := config.Default()
+	c.Model.Path = shippedModel
+	c.Model.Gate = shippedGate
+	s, err := Load(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	first, length, err := a.ScanFile(ctx, example, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) == 0 || length < 18*time.Second {
+		t.Fatalf("%d detections in %v of the example", len(first), length)
+	}
+	var hops int
+	b.OnPosteriors = func(time.Duration, []float32) { hops++ }
+	again, _, err := b.ScanFile(ctx, example, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.ScanFile(ctx, example, 0); err != nil {
+		t.Fatal(err)
+	}
+	third, _, err := a.ScanFile(ctx, example, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range [][]detect.Detection{again, third} {
+		if len(got) != len(first) {
+			t.Fatalf("%v, then %v", first, got)
+		}
+		for i := range got {
+			if got[i] != first[i] {
+				t.Fatalf("detection %d: %+v, first time %+v", i, got[i], first[i])
+			}
+		}
+	}
+	// 21 s of audio at a 100 ms hop, less the first window.
+	if want := int((length+2*time.Second-1480*time.Millisecond)/s.Hop) + 1; hops < want-2 || hops > want+2 {
+		t.Errorf("%d hops of posteriors, want about %d", hops, want)
+	}
+	if hops, judged := a.Cascade.Judged(); judged == 0 || judged >= hops {
+		t.Errorf("the gate let the model score %d of %d hops", judged, hops)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	model, err := filepath.Abs(shippedModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	if _, err := Load(config.Default(), nil); err == nil || !strings.Contains(err.Error(), "no model: model.path is not set") {
+		t.Errorf("no model anywhere: %v", err)
+	}
+	c := config.Default()
+	c.Model.Path = "missing.safetensors"
+	if _, err := Load(c, nil); err == nil || !strings.Contains(err.Error(), "missing.safetensors") {
+		t.Errorf("missing model: %v", err)
+	}
+	c.Model.Path, c.Model.Gate = model, "missing-gate.safetensors"
+	if _, err := Load(c, nil); err == nil || !strings.Contains(err.Error(), "model.gate: ") || !strings.Contains(err.Error(), "missing-gate.safetensors") {
+		t.Errorf("missing gate: %v", err)
+	}
+}
