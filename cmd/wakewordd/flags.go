@@ -2,9 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/wakewordd/wakewordd/config"
 )
@@ -61,7 +58,7 @@ func addConfigFlags(fs *flag.FlagSet, keys ...string) *configFlags {
 	for _, key := range keys {
 		for _, cf := range configFlagTable {
 			if cf.key == key {
-				v := &overrideValue{isBool: cf.key == "audio.lossless" || cf.key == "model.dense" || cf.key == "output.json" || cf.key == "audio.realtime"}
+				v := &overrideValue{isBool: config.IsBool(cf.key)}
 				f.overrides[cf.key], f.flagOf[cf.key] = v, cf.flag
 				fs.Var(v, cf.flag, cf.usage)
 			}
@@ -85,67 +82,9 @@ func (f *configFlags) load(fs *flag.FlagSet) (config.Config, *config.Source, err
 			continue
 		}
 		src.Overridden(key, name)
-		if err := applyOverride(&c, key, v.s); err != nil {
+		if err := config.Set(&c, key, v.s); err != nil {
 			return c, nil, src.Errorf(key, "%v", err)
 		}
 	}
 	return c, src, c.Validate(src)
-}
-
-func applyOverride(c *config.Config, key, v string) error {
-	var err error
-	switch key {
-	case "site_id":
-		c.SiteID = v
-	case "audio.device":
-		c.Audio.Device = v
-	case "audio.rate":
-		c.Audio.Rate, err = strconv.Atoi(v)
-	case "audio.channel":
-		c.Audio.Channel, err = strconv.Atoi(v)
-	case "audio.buffer":
-		c.Audio.Buffer, err = time.ParseDuration(v)
-	case "audio.lossless":
-		c.Audio.Lossless, err = strconv.ParseBool(v)
-	case "audio.input":
-		c.Audio.Input = v
-	case "audio.realtime":
-		c.Audio.Realtime, err = strconv.ParseBool(v)
-	case "model.path":
-		c.Model.Path = v
-	case "model.hop":
-		var d time.Duration
-		d, err = time.ParseDuration(v)
-		c.Model.Hop = &d
-	case "model.mlp":
-		c.Model.MLP = v
-	case "model.gate":
-		c.Model.Gate = v
-	case "model.dense":
-		c.Model.Dense, err = strconv.ParseBool(v)
-	case "detect.threshold":
-		var t float64
-		t, err = strconv.ParseFloat(v, 64)
-		c.Detect.Threshold = &t
-	case "log.level":
-		c.Log.Level = v
-	case "log.format":
-		c.Log.Format = v
-	case "log.stats_interval":
-		c.Log.Stats, err = time.ParseDuration(v)
-	case "mqtt.broker":
-		c.MQTT.Broker = v
-	case "mqtt.username":
-		c.MQTT.Username = v
-	case "mqtt.password_file":
-		c.MQTT.PasswordFile = v
-	case "output.json":
-		c.Output.JSON, err = strconv.ParseBool(v)
-	default:
-		return fmt.Errorf("no flag for this key")
-	}
-	if err != nil {
-		return fmt.Errorf("cannot parse %q", v)
-	}
-	return nil
 }
