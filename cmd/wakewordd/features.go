@@ -18,7 +18,7 @@ import (
 func cmdFeatures(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("features", "[-o OUT.npy | --outdir DIR] [--channel N] FILE...")
 	out := fs.String("o", "", "output .npy file (only with a single input)")
-	outDir := fs.String("outdir", "", "write DIR/<name>.npy for each input (default: beside each input)")
+	outDir := fs.String("outdir", ".", "write DIR/<name>.npy for each input")
 	channel := fs.Int("channel", audio.MixAll, "channel to use, -1 = mix down")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -35,11 +35,7 @@ func cmdFeatures(ctx context.Context, args []string, stdout io.Writer) error {
 		dst := *out
 		if dst == "" {
 			base := strings.TrimSuffix(filepath.Base(in), filepath.Ext(in)) + ".npy"
-			dir := *outDir
-			if dir == "" {
-				dir = filepath.Dir(in)
-			}
-			dst = filepath.Join(dir, base)
+			dst = filepath.Join(*outDir, base)
 		}
 		n, err := writeFeatures(ctx, in, dst, *channel, p)
 		if err != nil {

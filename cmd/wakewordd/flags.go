@@ -74,8 +74,7 @@ func (f *configFlags) load(fs *flag.FlagSet) (config.Config, *config.Source, err
 	if err != nil {
 		return c, nil, err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	set := flagsGiven(fs)
 	for key, v := range f.overrides {
 		name := f.flagOf[key]
 		if !set[name] {
@@ -87,4 +86,11 @@ func (f *configFlags) load(fs *flag.FlagSet) (config.Config, *config.Source, err
 		}
 	}
 	return c, src, c.Validate(src)
+}
+
+// flagsGiven is the set of flags given on the command line.
+func flagsGiven(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	return set
 }

@@ -54,13 +54,25 @@ func main() {
 }
 
 func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			usage(stdout)
+			return nil
+		case "-version", "--version":
+			return cmdVersion(ctx, nil, stdout)
+		}
+	}
 	name := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		name, args = args[0], args[1:]
 	}
 	if name == "help" {
-		usage(os.Stdout)
-		return nil
+		if len(args) == 0 {
+			usage(stdout)
+			return nil
+		}
+		name, args = args[0], []string{"-h"} // help COMMAND: that command's flags
 	}
 	for _, c := range commands {
 		if c.name == name {
@@ -77,7 +89,8 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'wakewordd COMMAND -h' for the flags of a command.")
+	fmt.Fprintln(w, "\nWithout a command, wakewordd runs: 'wakewordd [flags]' is 'wakewordd run [flags]'.")
+	fmt.Fprintln(w, "Run 'wakewordd help COMMAND' or 'wakewordd COMMAND -h' for the flags of a command.")
 }
 
 // newFlagSet returns a flag set whose parse errors come back as errUsage after the

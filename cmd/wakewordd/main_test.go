@@ -159,9 +159,26 @@ func TestUsageErrors(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "no-such-flag") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	stdout, _, code := wakewordd(t, nil, "version")
-	if code != 0 || !strings.HasPrefix(stdout, "wakewordd ") {
-		t.Fatalf("version: exit %d, %q", code, stdout)
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}} {
+		stdout, stderr, code := wakewordd(t, nil, args...)
+		if code != 0 || !strings.HasPrefix(stdout, "wakewordd ") || strings.Count(stdout, "\n") != 1 || stderr != "" {
+			t.Fatalf("%v: exit %d, %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+	// --help lists the commands, not only run's flags; help COMMAND gives its flags.
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		stdout, _, code := wakewordd(t, nil, args...)
+		if code != 0 || !strings.Contains(stdout, "commands:") || !strings.Contains(stdout, "  detect ") || !strings.Contains(stdout, "'wakewordd run [flags]'") {
+			t.Fatalf("%v: exit %d, %q", args, code, stdout)
+		}
+	}
+	_, stderr, code = wakewordd(t, nil, "help", "detect")
+	if code != 0 || !strings.Contains(stderr, "usage: wakewordd detect") || !strings.Contains(stderr, "-json") {
+		t.Fatalf("help detect: exit %d, %q", code, stderr)
+	}
+	_, stderr, code = wakewordd(t, nil, "run", "--device", "hw:0", "--input", "../../examples/kitchen.wav")
+	if code != 1 || !strings.Contains(stderr, "--device and --input exclude each other") {
+		t.Fatalf("--device with --input: exit %d, %q", code, stderr)
 	}
 }
 
@@ -324,6 +341,28 @@ func jsonField(t *testing.T, line string, v any) {
 
 // features writes exactly the frames the frontend computes from the decoded, resampled
 // audio: training sees what the daemon sees.
+// Without -o or --outdir, features writes into the current directory, never beside the
+// input (which may be a read-only or version-controlled folder), and says where.
+func TestFeaturesDefaultOutput(t *testing.T) {
+	in, err := filepath.Abs("../../examples/kitchen.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(binPath, "features", in)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kitchen.npy")); err != nil || !strings.Contains(string(out), "-> kitchen.npy") {
+		t.Fatalf("stdout %q, %v", out, err)
+	}
+	if _, err := os.Stat(strings.TrimSuffix(in, ".wav") + ".npy"); err == nil {
+		t.Fatal("features wrote beside the input")
+	}
+}
+
 func TestFeaturesMatchTheFrontend(t *testing.T) {
 	in := "../../examples/kitchen.wav"
 	out := filepath.Join(t.TempDir(), "k.npy")

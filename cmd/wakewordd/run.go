@@ -73,6 +73,9 @@ func openDevice(c config.Config, log *slog.Logger) (*audio.Capture, error) {
 func openInput(c config.Config, f *runFlags, log *slog.Logger) (audio.Source, string, error) {
 	var src audio.Source
 	var desc string
+	if c.Audio.Input != "" && c.Audio.Device != "" {
+		log.Info("audio.device is not used while audio.input is set", "device", c.Audio.Device, "input", c.Audio.Input)
+	}
 	switch c.Audio.Input {
 	case "":
 		capt, err := openDevice(c, log)
@@ -132,6 +135,9 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("run: unexpected argument %q (files are given with --input)", fs.Arg(0))
+	}
+	if given := flagsGiven(fs); given["device"] && given["input"] {
+		return fmt.Errorf("run: --device and --input exclude each other: --input reads a file (or stdin, -) instead of a device")
 	}
 	c, src, err := f.load(fs)
 	if err != nil {
