@@ -388,13 +388,3 @@ func TestCaptureNoticesJACKServerDeath(t *testing.T) {
 		t.Fatalf("lost reported %v, want one ErrDeviceStalled", lost)
 	}
 }
-
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool, context string) {
-	t.Helper()
-	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s\n%s", what, context)
-}

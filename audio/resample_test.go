@@ -256,7 +256,6 @@ type sliceSource struct {
 	rate   int
 	step   int
 	closed bool
-	stats  bool
 }
 
 func (s *sliceSource) Read(p []float32) (int, error) {
