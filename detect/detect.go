@@ -64,6 +64,7 @@ type Detector struct {
 	mu       sync.Mutex
 	keywords []*keyword
 	classes  int
+	names    []string      // the model's classes, for SetRules
 	lastFire time.Duration // when the last detection fired
 	hold     time.Duration // its keyword's refractory period; 0 after Reset
 }
@@ -71,7 +72,7 @@ type Detector struct {
 // New returns a detector for a model with the given classes. rules maps keyword names to
 // their rule; keywords without one use def. A rule for a class the model lacks is an error.
 func New(classes []string, def Rule, rules map[string]Rule) (*Detector, error) {
-	d := &Detector{classes: len(classes)}
+	d := &Detector{classes: len(classes), names: slices.Clone(classes)}
 	known := map[string]bool{}
 	for i, c := range classes {
 		known[c] = true
@@ -141,6 +142,27 @@ func (d *Detector) SetEnabled(name string, on bool) error {
 		}
 	}
 	return fmt.Errorf("detect: no keyword %q", name)
+}
+
+// SetRules replaces every keyword's rule at run time (a reloaded configuration), as New
+// would set them: rules by keyword name, def for the others. Nothing changes when any rule
+// is invalid or names a keyword the model lacks. A keyword whose smoothing changes starts
+// its history afresh.
+func (d *Detector) SetRules(def Rule, rules map[string]Rule) error {
+	next, err := New(d.names, def, rules)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, k := range d.keywords {
+		r := next.keywords[i].rule
+		if r.Smoothing != k.rule.Smoothing {
+			k.hist, k.next, k.score = make([]float64, r.Smoothing), 0, 0
+		}
+		k.rule, k.streak = r, 0
+	}
+	return nil
 }
 
 // Push takes the posteriors (softmax output, one per class) of the window ending at

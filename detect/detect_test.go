@@ -161,3 +161,33 @@ func TestPushDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per Push", a)
 	}
 }
+
+// SetRules takes effect on the next hop, all or nothing.
+func TestSetRules(t *testing.T) {
+	d, _ := New(classes, rule(0.5, 1, 1, 0), nil)
+	if got := run(d, []float32{0.7}, 2); len(got) != 1 {
+		t.Fatalf("before: %+v", got)
+	}
+	if err := d.SetRules(rule(0.5, 1, 1, 0), map[string]Rule{"alexa": rule(0.8, 2, 1, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := d.Rule("alexa"); r.Threshold != 0.8 || r.Smoothing != 2 {
+		t.Fatalf("alexa's rule %+v", r)
+	}
+	d.Reset()
+	if got := run(d, []float32{0.7, 0.7, 0.7}, 2); len(got) != 0 {
+		t.Fatalf("0.7 fired above a 0.8 threshold: %+v", got)
+	}
+	if got := run(d, []float32{0.9, 0.9}, 2); len(got) != 1 {
+		t.Fatalf("0.9 twice did not fire at 0.8, smoothing 2: %+v", got)
+	}
+	// A bad rule or an unknown keyword changes nothing.
+	for _, rules := range []map[string]Rule{{"alexa": rule(1.5, 1, 1, 0)}, {"hey_siri": rule(0.5, 1, 1, 0)}} {
+		if err := d.SetRules(rule(0.5, 1, 1, 0), rules); err == nil {
+			t.Fatalf("%v accepted", rules)
+		}
+		if r, _ := d.Rule("alexa"); r.Threshold != 0.8 {
+			t.Fatalf("a rejected SetRules changed alexa to %+v", r)
+		}
+	}
+}
