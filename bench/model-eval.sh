@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Measures a trained model the way MODEL.md reports it:
-#   0. sweeps the delta thresholds on the validation split and stores them (SWEEP=0 skips);
+#   0. sweeps the delta thresholds on the validation split and stores them (bench/sweep;
+#      SWEEP=0 skips);
 #   1. tunes its detection defaults (smoothing, patience, per-keyword thresholds) on the
 #      selection split and 20 min of generated keyword-free audio, and stores them in the
 #      model file (TUNE=0 skips this);
@@ -20,7 +21,7 @@ DATA=${DATA:-../shared/data}
 CACHE=${CACHE:-/work/train-cache}   # training cache: its held-out synthetic speech joins the validation folder
 WORK=${WORK:-/tmp/wakewordd-eval}
 mkdir -p bin "$WORK"
-for tool in wakewordd:./cmd/wakewordd streamgen:./bench/streamgen tune:./bench/tune; do
+for tool in wakewordd:./cmd/wakewordd streamgen:./bench/streamgen tune:./bench/tune sweep:./bench/sweep; do
   go build -o "bin/${tool%%:*}" "${tool#*:}"
 done
 KEYWORDS=alexa,computer,jarvis,smart_mirror,snowboy,view_glass
@@ -36,7 +37,7 @@ bin/tune -split "$SPLIT" -set validation -data "$DATA/keywords" -noise "$DATA/no
 if [ "${SWEEP:-1}" = 1 ]; then
   echo "=== delta threshold sweep on the validation split"
   # SWEEP_ARGS narrows the search on a slow machine, e.g. "--per-class 40 --steps 10".
-  bin/wakewordd bench --model "$MODEL" --sweep "$WORK/validation" --out "${MODEL%.safetensors}.sweep" --write-model "$MODEL" ${SWEEP_ARGS:-}
+  bin/sweep --model "$MODEL" --out "${MODEL%.safetensors}.sweep" --write-model "$MODEL" ${SWEEP_ARGS:-} "$WORK/validation"
 fi
 if [ "${TUNE:-1}" = 1 ]; then
   echo "=== tuning detection defaults on the selection split and $WORK/neg-tune.wav"

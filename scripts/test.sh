@@ -75,7 +75,7 @@ if [ ! -f "$model" ]; then
   # No trained model: a random KWT-1 (input normalisation fitted to the example, delta
   # thresholds 0.5).
   model=$xdir/random.safetensors
-  "$xdir/wakewordd" bench --random --theta 0.5 --windows 1 --write-model "$model" >/dev/null
+  go run ./bench/sweep --random --theta 0.5 --write-model "$model" >/dev/null
 fi
 # At the model's thresholds; if that finds nothing, at a low one, so that there is
 # something to compare.

@@ -66,16 +66,17 @@ if [ ! -f bench/cost/node_modules/onnxruntime-node/package.json ]; then
 fi
 go build -o "$work/wakewordd" ./cmd/wakewordd
 go build -o "$work/gocost" ./bench/cost/gocost
+go build -o "$work/sweep" ./bench/sweep
 ww=$work/wakewordd
 
 # A snapshot of the model, so that every engine reads the same bytes. A file without delta
-# thresholds would run dense in the daemon; give the copy uniform ones (as `wakewordd bench
-# --theta` does) so that there is a delta pass to measure, and say so.
+# thresholds would run dense in the daemon; give the copy uniform ones (`bench/sweep
+# --theta`) so that there is a delta pass to measure, and say so.
 model=$work/model.safetensors
 cp "$model_arg" "$model"
 theta_note="the model file's"
 if ! "$py" bench/cost/cost.py has-delta "$model"; then
-  "$ww" bench --model "$model_arg" --theta "$THETA" --windows 1 --write-model "$model" >/dev/null
+  "$work/sweep" --model "$model_arg" --theta "$THETA" --write-model "$model" >/dev/null
   theta_note="none in the file: uniform theta $THETA (values $THETA x 0.004) added for this run"
 fi
 "$ww" features -o "$work/features.npy" "$input"

@@ -21,7 +21,7 @@
 // Without -model (or when the file does not exist) it uses a random-weight
 // KWT-1 (d=64, 12 layers, 148 frames, 8 classes) with its input
 // normalisation fitted to the input and delta thresholds theta=0.5 (values
-// site 0.002), as `wakewordd bench --random --theta 0.5`. The input is
+// site 0.002), as `bench/sweep --random --theta 0.5`. The input is
 // decoded once and repeated as needed.
 package main
 
@@ -153,7 +153,7 @@ func run(o options) error {
 	return nil
 }
 
-// randomModel is the random KWT-1 of `wakewordd bench --random`: input
+// randomModel is the random KWT-1 of `bench/sweep --random`: input
 // normalisation fitted to the frames of samples, uniform delta thresholds.
 func randomModel(samples []float32, theta float32) (*infer.Model, error) {
 	a := infer.Arch{Dim: 64, Depth: 12, Heads: 1, MLPDim: 256, Frames: 148, Coeffs: 40, NumClasses: 8, NormEps: 1e-6, Norm: "post"}

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,192 +14,171 @@ import (
 	"time"
 
 	"github.com/wakewordd/wakewordd/audio"
-	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/engine"
 	"github.com/wakewordd/wakewordd/frontend"
 	"github.com/wakewordd/wakewordd/infer"
-	"github.com/wakewordd/wakewordd/listener"
 )
 
-// benchFlags are the flags shared by `bench` and `bench --sweep`.
-type benchFlags struct {
-	cf          *configFlags
-	input       string
-	windows     int
-	theta       float64
-	valueRatio  float64
-	scope       string
-	thresholds  string
-	random      bool
-	randomDepth int
-	asJSON      bool
-	writeModel  string
-	sweep       string
-	replot      string
-	sw          sweepFlags
-}
-
+// cmdBench reports the operations and the speed of the configured model's dense and delta
+// passes on a file. Choosing the delta thresholds is bench/sweep's work.
 func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlagSet("bench", "[flags]  |  bench --sweep DIR [flags]")
-	f := &benchFlags{cf: addConfigFlags(fs, "model.path", "model.hop", "model.mlp")}
-	fs.StringVar(&f.input, "input", "examples/kitchen.wav", "audio streamed through the frontend and the engine")
-	fs.IntVar(&f.windows, "windows", 200, "score at least this many windows (the input is repeated as needed)")
-	fs.Float64Var(&f.theta, "theta", -1, "delta threshold for the sites of --scope in every layer (the values site gets theta x --value-ratio); -1 = the model's thresholds")
-	fs.Float64Var(&f.valueRatio, "value-ratio", defaultValueRatio, "threshold of the values site (attention probabilities) relative to --theta")
-	fs.StringVar(&f.scope, "scope", "all", "sites that --theta switches on: mhsa (qkv, scores, values, out) or all (also fc1, fc2)")
-	fs.StringVar(&f.thresholds, "thresholds", "", `delta thresholds as the model metadata writes them, e.g. '{"sites":{"qkv":[0.5,...]}}'`)
-	fs.BoolVar(&f.random, "random", false, "use a random-weight KWT-1 (d=64, 148 frames, 8 classes) with its input normalisation fitted to --input, instead of a model file")
-	fs.IntVar(&f.randomDepth, "random-depth", 12, "layers of the --random model")
-	fs.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
-	fs.StringVar(&f.writeModel, "write-model", "", "write the model with the delta thresholds used (with --sweep: the chosen ones) in its metadata to this file")
-	fs.StringVar(&f.sweep, "sweep", "", "sweep the thresholds over a validation folder DIR/<class>/<clip>.wav|flac and write a CSV and a PNG plot")
-	fs.StringVar(&f.replot, "replot", "", "redraw the plot of a sweep from its CSV (to --out.png), without measuring")
-	f.sw.register(fs)
+	fs := newFlagSet("bench", "[flags]   (the delta-threshold sweep is bench/sweep: go run ./bench/sweep --help)")
+	cf := addConfigFlags(fs, "model.path", "model.hop", "model.mlp")
+	input := fs.String("input", "examples/kitchen.wav", "audio streamed through the frontend and the engine")
+	windows := fs.Int("windows", 200, "score at least this many windows (the input is repeated as needed)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	writeModel := fs.String("write-model", "", "write the model with the delta thresholds and the MLP arithmetic used (model file and config, e.g. --mlp int8) to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
 	}
-	if f.scope != "all" && f.scope != "mhsa" {
-		return fmt.Errorf("bench: --scope %q: want mhsa or all", f.scope)
+	if *windows < 1 {
+		return fmt.Errorf("bench: --windows %d: want at least 1", *windows)
 	}
-	if f.theta != -1 && !(f.theta >= 0 && f.theta <= infer.MaxTheta) {
-		return fmt.Errorf("bench: --theta %v: want 0..%g", f.theta, float64(infer.MaxTheta))
-	}
-	if !(f.valueRatio > 0 && f.valueRatio <= 1) {
-		return fmt.Errorf("bench: --value-ratio %v: want (0, 1]", f.valueRatio)
-	}
-	c, _, err := f.cf.load(fs)
+	spec, err := specFromFlags(fs, cf)
 	if err != nil {
 		return err
 	}
-	if f.replot != "" {
-		return replotSweep(c, f.replot, f.sw.out+".png", f.sw.budget)
+	m, a := spec.Model, spec.Model.Arch
+	rep := benchReport{Model: m.Path, Arch: a, Input: *input, HopMS: spec.Hop.Milliseconds(),
+		ThresholdsSource: "model file and config", Thresholds: spec.Delta}
+	if !spec.Delta.Any() {
+		sites := slices.DeleteFunc(slices.Clone(infer.AllSites), func(s infer.DeltaSite) bool { return !a.HasDeltaSite(s) })
+		rep.ThresholdsSource, rep.Thresholds = "none in the model or config: theta 0 at every site (exact)", infer.UniformThresholds(a.Depth, 0, sites...)
 	}
-	if f.sweep != "" {
-		if f.random || f.theta != -1 || f.thresholds != "" {
-			return fmt.Errorf("bench: --sweep takes a model file and chooses the thresholds itself (no --random, --theta or --thresholds)")
-		}
-		return runSweep(ctx, c, f, stdout)
-	}
-	return runBench(ctx, c, f, stdout)
-}
-
-// defaultValueRatio is the threshold of the values site relative to the activation
-// sites: attention probabilities change by about 250 times less than post-LayerNorm
-// activations (DESIGN.md, training notes: 0.5-1.0 on activations, 0.002 on probabilities).
-const defaultValueRatio = 0.004
-
-// scopeSites returns the delta sites of a sweep or --theta scope that models of
-// architecture a run (a streaming model has no scores or values sites).
-func scopeSites(a infer.Arch, scope string) []infer.DeltaSite {
-	sites := infer.AllSites
-	if scope == "mhsa" {
-		sites = infer.MHSASites
-	}
-	return slices.DeleteFunc(slices.Clone(sites), func(s infer.DeltaSite) bool { return !a.HasDeltaSite(s) })
-}
-
-// restrictThresholds returns th with the sites outside scope switched off.
-func restrictThresholds(a infer.Arch, th infer.Thresholds, scope string) infer.Thresholds {
-	out := infer.Thresholds{}
-	for _, s := range scopeSites(a, scope) {
-		if th.Enabled[s] {
-			out.Enabled[s] = true
-			out.Theta[s] = append([]float32(nil), th.Theta[s]...)
-		}
-	}
-	return out
-}
-
-// uniformThresholds switches on the sites of scope with theta in every layer, and the
-// values site (where a has one) with theta*ratio.
-func uniformThresholds(a infer.Arch, theta, ratio float64, scope string) infer.Thresholds {
-	th := infer.UniformThresholds(a.Depth, float32(theta), scopeSites(a, scope)...)
-	if a.HasDeltaSite(infer.DeltaValues) {
-		th.Set(infer.DeltaValues, a.Depth, float32(theta*ratio))
-	}
-	return th
-}
-
-// benchModel loads the configured model, or makes the random one of --random.
-func benchModel(c config.Config, f *benchFlags, frames [][]float32) (*infer.Model, error) {
-	if !f.random {
-		return loadModel(c)
-	}
-	if f.randomDepth < 1 || f.randomDepth > 48 {
-		return nil, fmt.Errorf("bench: --random-depth %d: want 1..48", f.randomDepth)
-	}
-	a := infer.Arch{Dim: 64, Depth: f.randomDepth, Heads: 1, MLPDim: 256, Frames: 148, Coeffs: 40, NumClasses: 8, NormEps: 1e-6, Norm: "post"}
-	m, err := infer.Random(a, 1)
+	samples, err := audio.DecodeFile(*input)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if len(frames) == 0 {
-		return nil, errors.New("bench: --random needs input frames to fit the normalisation")
-	}
-	mean, std := infer.FrameStats(frames)
-	if err := m.FoldInputNorm(mean, std); err != nil {
-		return nil, err
-	}
-	m.Path = fmt.Sprintf("random KWT-1 shape (d=64, %d layers, 148 frames, 8 classes; random weights)", f.randomDepth)
-	return m, nil
-}
-
-// benchThresholds picks the delta thresholds of a bench run: --thresholds, else --theta,
-// else the model's and the config's (as the daemon merges them), else theta 0 everywhere.
-func benchThresholds(c config.Config, f *benchFlags, m *infer.Model) (infer.Thresholds, string, error) {
-	switch {
-	case f.thresholds != "":
-		var th infer.Thresholds
-		if err := th.UnmarshalJSON([]byte(f.thresholds)); err != nil {
-			return th, "", fmt.Errorf("bench: --thresholds: %v", err)
-		}
-		if err := th.ValidateFor(m.Arch); err != nil {
-			return th, "", fmt.Errorf("bench: --thresholds: %v", err)
-		}
-		return th, "--thresholds", nil
-	case f.theta >= 0:
-		return uniformThresholds(m.Arch, f.theta, f.valueRatio, f.scope), "--theta", nil
-	}
-	spec, err := listener.Resolve(c, nil, m, nil)
+	frames, err := frontend.Compute(samples, m.Frontend) // bit-identical to the streaming frontend
 	if err != nil {
-		return infer.Thresholds{}, "", err
+		return err
 	}
-	if th := spec.Delta; th.Any() {
-		return th, "model file and config", nil
+	if len(frames) < a.Frames {
+		return fmt.Errorf("bench: %s has %d frames, the model's window is %d", *input, len(frames), a.Frames)
 	}
-	return uniformThresholds(m.Arch, 0, 0, "all"), "none in the model or config: theta 0 at every site (exact)", nil
-}
 
-// streamFrames runs samples through the streaming frontend, one hop at a time, as the
-// daemon's pipeline does.
-func streamFrames(samples []float32, p frontend.Params) ([][]float32, error) {
-	m, err := frontend.New(p)
-	if err != nil {
-		return nil, err
+	// Two engines, dense and delta, both reusing each frame's projection, fed the same
+	// frames one after the other so that both see the same machine conditions.
+	scorers := []interface {
+		engine.FrameScorer
+		Ops() infer.OpCounts
+		Times() infer.Times
+		SetTiming(bool)
+	}{m.NewDense(), m.NewDelta(rep.Thresholds)}
+	probs := make([][][]float32, 2) // every window's posteriors, per pass
+	var engines []*engine.Engine
+	for i, s := range scorers {
+		s.SetTiming(true)
+		e, err := engine.New(spec.EngineConfig(func(_ time.Duration, p []float32) { probs[i] = append(probs[i], slices.Clone(p)) }), s)
+		if err != nil {
+			return err
+		}
+		engines = append(engines, e)
 	}
-	var frames [][]float32
-	for i := 0; i < len(samples); i += p.Hop {
-		m.Write(samples[i:min(i+p.Hop, len(samples))])
-		for {
-			f := make([]float32, p.NumCoeffs)
-			if !m.Next(f) {
+	var pushed int64
+	var scored uint64 // windows of the passes before this one: Reset zeroes the engine's count
+	for scored < uint64(*windows) {
+		for _, e := range engines {
+			e.Reset() // each pass over the input starts a new stream
+		}
+		for i, fr := range frames {
+			for _, e := range engines {
+				e.PushFrame(uint64(i), fr)
+			}
+			pushed++
+			if scored+engines[1].Inferences() >= uint64(*windows) {
 				break
 			}
-			frames = append(frames, f)
+		}
+		scored += engines[1].Inferences()
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
-	return frames, nil
-}
+	audioS := float64(pushed) * float64(m.Frontend.Hop) / float64(m.Frontend.SampleRate)
+	rep.AudioSeconds = round(audioS, 3)
+	var ops [2]infer.OpCounts
+	for i, path := range []*pathReport{&rep.Dense, &rep.Delta} {
+		ops[i] = scorers[i].Ops()
+		t, n := scorers[i].Times(), float64(ops[i].Windows)
+		*path = pathReport{
+			MACsPerInference: siteMACs(ops[i], executed, n), MACsPerSecond: siteMACs(ops[i], executed, audioS),
+			WallMS: ms(t.Forward) / n, MHSAWallMS: ms(t.MHSA) / n, MLPWallMS: ms(t.MLP) / n,
+			EmbedWallMSPerSec: ms(t.Embed) / audioS, RealTimeFactor: (t.Forward + t.Embed).Seconds() / audioS,
+		}
+	}
+	// How far the delta pass's posteriors are from the dense pass's, window by window.
+	agree := 0
+	for w := range probs[1] {
+		if infer.Argmax(probs[1][w]) == infer.Argmax(probs[0][w]) {
+			agree++
+		}
+		for k := range probs[1][w] {
+			rep.MaxPosteriorDiff = max(rep.MaxPosteriorDiff, math.Abs(float64(probs[1][w][k]-probs[0][w][k])))
+		}
+	}
+	rep.ArgmaxAgreement = float64(agree) / float64(max(len(probs[1]), 1))
+	d := ops[1]
+	rep.Windows = d.Windows
+	rep.ReferenceMACs = siteMACs(d, denseOf, float64(d.Windows))
+	if a.Streaming() {
+		// A stream's dense counts are those of the dense stream; the reference is a
+		// window computed whole, as the window KWT computes every hop.
+		whole := m.NewDense()
+		whole.Forward(slices.Concat(frames[:a.Frames]...), make([]float32, a.NumClasses))
+		rep.ReferenceMACs = siteMACs(whole.Ops(), executed, 1)
+	}
+	rep.SiteReduction = macsReport{}
+	for s := range infer.NumOpSites {
+		rep.SiteReduction[s.String()] = d.Site(s).Reduction()
+	}
+	rep.MHSAReduction, rep.TotalReduction = d.MHSAReduction(), d.TotalReduction()
+	rep.MLPReduction = d.Site(infer.OpFC1).Add(d.Site(infer.OpFC2)).Reduction()
+	rep.SiteReduction["mhsa"], rep.SiteReduction["mlp"], rep.SiteReduction["total"] = rep.MHSAReduction, rep.MLPReduction, rep.TotalReduction
+	rep.TotalReductionVsDenseReuse = 1 - float64(d.Total().Executed)/float64(ops[0].Total().Executed)
+	for li := range a.Depth {
+		lr := layerReport{Layer: li, Executed: macsReport{}, Reduction: macsReport{}}
+		var mhsa, all infer.MACs
+		for s := infer.OpQ; s <= infer.OpFC2; s++ {
+			mc := d.Layers[li][s]
+			lr.Executed[s.String()], lr.Reduction[s.String()] = float64(mc.Executed)/float64(d.Windows), mc.Reduction()
+			if all = all.Add(mc); s.MHSA() {
+				mhsa = mhsa.Add(mc)
+			}
+		}
+		lr.Reduction["mhsa"], lr.Reduction["total"] = mhsa.Reduction(), all.Reduction()
+		rep.Layers = append(rep.Layers, lr)
+	}
+	rep.Speedup, rep.MHSASpeedup = rep.Dense.WallMS/rep.Delta.WallMS, rep.Dense.MHSAWallMS/rep.Delta.MHSAWallMS
 
-// timedScorer is a FrameScorer with op counts and stage times: infer.Dense or infer.Delta.
-type timedScorer interface {
-	engine.FrameScorer
-	Ops() infer.OpCounts
-	Times() infer.Times
-	SetTiming(bool)
+	if *writeModel != "" {
+		// The thresholds and arithmetic the daemon would run, and no thresholds where it
+		// would run dense for want of them.
+		out := *m
+		if out.Delta = nil; spec.Delta.Any() {
+			th := spec.Delta.Clone()
+			out.Delta = &th
+		}
+		var b bytes.Buffer
+		if err := infer.Write(&b, &out); err != nil {
+			return err
+		}
+		if err := os.WriteFile(*writeModel+".tmp", b.Bytes(), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(*writeModel+".tmp", *writeModel); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.writeText(stdout, *writeModel)
 }
 
 // macsReport gives MACs by site name, plus "mhsa", "mlp" and "total".
@@ -214,10 +193,6 @@ type pathReport struct {
 	MLPWallMS         float64    `json:"mlp_wall_ms_per_inference"`
 	EmbedWallMSPerSec float64    `json:"embed_wall_ms_per_audio_second"`
 	RealTimeFactor    float64    `json:"real_time_factor"` // compute time / audio time
-
-	ops   infer.OpCounts
-	times infer.Times
-	probs [][]float32 // every window's posteriors
 }
 
 type layerReport struct {
@@ -228,7 +203,6 @@ type layerReport struct {
 
 type benchReport struct {
 	Model            string           `json:"model"`
-	RandomWeights    bool             `json:"random_weights"`
 	Arch             infer.Arch       `json:"architecture"`
 	Input            string           `json:"input"`
 	AudioSeconds     float64          `json:"audio_s"`
@@ -259,215 +233,20 @@ func siteMACs(ops infer.OpCounts, pick func(infer.MACs) int64, per float64) macs
 	r := macsReport{}
 	var mlp infer.MACs
 	for s := range infer.NumOpSites {
-		m := ops.Site(s)
-		r[s.String()] = float64(pick(m)) / per
+		r[s.String()] = float64(pick(ops.Site(s))) / per
 		if s == infer.OpFC1 || s == infer.OpFC2 {
-			mlp = mlp.Add(m)
+			mlp = mlp.Add(ops.Site(s))
 		}
 	}
-	r["mhsa"] = float64(pick(ops.MHSA())) / per
-	r["mlp"] = float64(pick(mlp)) / per
-	r["total"] = float64(pick(ops.Total())) / per
+	r["mhsa"], r["mlp"], r["total"] = float64(pick(ops.MHSA()))/per, float64(pick(mlp))/per, float64(pick(ops.Total()))/per
 	return r
 }
 
 func executed(m infer.MACs) int64 { return m.Executed }
 func denseOf(m infer.MACs) int64  { return m.Dense }
-
-func runBench(ctx context.Context, c config.Config, f *benchFlags, stdout io.Writer) (err error) {
-	// Everything about the model is checked before the input is read, so that a bad flag
-	// fails at once; only the random model needs the input (for its normalisation).
-	var m *infer.Model
-	var th infer.Thresholds
-	var thSource string
-	p := frontend.DefaultParams()
-	if !f.random {
-		if m, err = loadModel(c); err != nil {
-			return err
-		}
-		if th, thSource, err = benchThresholds(c, f, m); err != nil {
-			return err
-		}
-		p = m.Frontend
-	}
-	samples, err := audio.DecodeFile(f.input)
-	if err != nil {
-		return err
-	}
-	frames, err := streamFrames(samples, p)
-	if err != nil {
-		return err
-	}
-	if f.random {
-		if m, err = benchModel(c, f, frames); err != nil {
-			return err
-		}
-		if th, thSource, err = benchThresholds(c, f, m); err != nil {
-			return err
-		}
-	}
-	a := m.Arch
-	if len(frames) < a.Frames {
-		return fmt.Errorf("bench: %s has %d frames, the model's window is %d", f.input, len(frames), a.Frames)
-	}
-	hop := m.Hop()
-	if c.Model.Hop != nil {
-		hop = *c.Model.Hop
-	}
-	if f.windows < 1 {
-		return fmt.Errorf("bench: --windows %d: want at least 1", f.windows)
-	}
-
-	// Two engines, dense and delta, both reusing each frame's projection, fed the same
-	// frames one after the other so that both see the same machine conditions.
-	paths := []*pathReport{{}, {}}
-	scorers := []timedScorer{m.NewDense(), m.NewDelta(th)}
-	var engines []*engine.Engine
-	for i, s := range scorers {
-		s.SetTiming(true)
-		pr := paths[i]
-		e, err := engine.New(engine.Config{
-			Frames: a.Frames, Classes: a.NumClasses, Hop: hop, Frontend: m.Frontend,
-			OnPosteriors: func(_ time.Duration, probs []float32) { pr.probs = append(pr.probs, append([]float32(nil), probs...)) },
-		}, s)
-		if err != nil {
-			return err
-		}
-		engines = append(engines, e)
-	}
-	var pushed int64
-	var scored uint64 // windows of the passes before this one: Reset zeroes the engine's count
-	for scored < uint64(f.windows) {
-		for _, e := range engines {
-			e.Reset() // each pass over the input starts a new stream
-		}
-		for i, fr := range frames {
-			for _, e := range engines {
-				e.PushFrame(uint64(i), fr)
-			}
-			pushed++
-			if scored+engines[1].Inferences() >= uint64(f.windows) {
-				break
-			}
-		}
-		scored += engines[1].Inferences()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-	audioS := float64(pushed) * float64(p.Hop) / float64(p.SampleRate)
-
-	rep := benchReport{
-		Model: m.Path, RandomWeights: f.random, Arch: a, Input: f.input, AudioSeconds: round(audioS, 3),
-		HopMS: hop.Milliseconds(), ThresholdsSource: thSource, Thresholds: th,
-	}
-	for i, s := range scorers {
-		pr := paths[i]
-		pr.ops, pr.times = s.Ops(), s.Times()
-		n := float64(pr.ops.Windows)
-		pr.MACsPerInference = siteMACs(pr.ops, executed, n)
-		pr.MACsPerSecond = siteMACs(pr.ops, executed, audioS)
-		pr.WallMS = ms(pr.times.Forward) / n
-		pr.MHSAWallMS = ms(pr.times.MHSA) / n
-		pr.MLPWallMS = ms(pr.times.MLP) / n
-		pr.EmbedWallMSPerSec = ms(pr.times.Embed) / audioS
-		pr.RealTimeFactor = (pr.times.Forward + pr.times.Embed).Seconds() / audioS
-	}
-	dense, delta := paths[0], paths[1]
-	rep.Windows = delta.ops.Windows
-	// How far the delta pass's posteriors are from the dense pass's, window by window.
-	agree := 0
-	for w := range delta.probs {
-		if infer.Argmax(delta.probs[w]) == infer.Argmax(dense.probs[w]) {
-			agree++
-		}
-		for k := range delta.probs[w] {
-			rep.MaxPosteriorDiff = max(rep.MaxPosteriorDiff, math.Abs(float64(delta.probs[w][k]-dense.probs[w][k])))
-		}
-	}
-	rep.ArgmaxAgreement = float64(agree) / float64(max(len(delta.probs), 1))
-	rep.Dense, rep.Delta = *dense, *delta
-	ops := delta.ops
-	rep.ReferenceMACs = siteMACs(ops, denseOf, float64(ops.Windows))
-	if a.Streaming() {
-		// A stream's dense counts are those of the dense stream; the reference is a
-		// window computed whole, as the window KWT computes every hop.
-		whole := m.NewDense()
-		window := make([]float32, 0, a.Frames*a.Coeffs)
-		for _, fr := range frames[:a.Frames] {
-			window = append(window, fr...)
-		}
-		whole.Forward(window, make([]float32, a.NumClasses))
-		rep.ReferenceMACs = siteMACs(whole.Ops(), executed, 1)
-	}
-	rep.SiteReduction = macsReport{}
-	for s := range infer.NumOpSites {
-		rep.SiteReduction[s.String()] = ops.Site(s).Reduction()
-	}
-	rep.MHSAReduction = ops.MHSAReduction()
-	rep.MLPReduction = ops.Site(infer.OpFC1).Add(ops.Site(infer.OpFC2)).Reduction()
-	rep.TotalReduction = ops.TotalReduction()
-	rep.SiteReduction["mhsa"], rep.SiteReduction["mlp"], rep.SiteReduction["total"] = rep.MHSAReduction, rep.MLPReduction, rep.TotalReduction
-	rep.TotalReductionVsDenseReuse = 1 - float64(ops.Total().Executed)/float64(dense.ops.Total().Executed)
-	for li := range a.Depth {
-		lr := layerReport{Layer: li, Executed: macsReport{}, Reduction: macsReport{}}
-		var mhsa, all infer.MACs
-		for s := infer.OpQ; s <= infer.OpFC2; s++ {
-			mc := ops.Layers[li][s]
-			lr.Executed[s.String()] = float64(mc.Executed) / float64(ops.Windows)
-			lr.Reduction[s.String()] = mc.Reduction()
-			all = all.Add(mc)
-			if s.MHSA() {
-				mhsa = mhsa.Add(mc)
-			}
-		}
-		lr.Reduction["mhsa"], lr.Reduction["total"] = mhsa.Reduction(), all.Reduction()
-		rep.Layers = append(rep.Layers, lr)
-	}
-	rep.Speedup = dense.WallMS / delta.WallMS
-	rep.MHSASpeedup = dense.MHSAWallMS / delta.MHSAWallMS
-
-	if f.writeModel != "" {
-		if err := writeModelWith(m, th, f.writeModel); err != nil {
-			return err
-		}
-	}
-	if f.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	return rep.writeText(stdout, f.writeModel)
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// writeModelWith writes m with th as its delta metadata to path (atomically).
-func writeModelWith(m *infer.Model, th infer.Thresholds, path string) error {
-	out := *m
-	t := th.Clone()
-	out.Delta = &t
-	tmp := path + ".tmp"
-	fh, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if err := infer.Write(fh, &out); err != nil {
-		fh.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := fh.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// mega formats a MAC count in millions.
-func mega(v float64) string { return fmt.Sprintf("%.3f M", v/1e6) }
-
-func pct(v float64) string { return fmt.Sprintf("%.1f %%", 100*v) }
+func ms(d time.Duration) float64  { return float64(d) / float64(time.Millisecond) }
+func mega(v float64) string       { return fmt.Sprintf("%.3f M", v/1e6) }
+func pct(v float64) string        { return fmt.Sprintf("%.1f %%", 100*v) }
 
 func (r benchReport) writeText(w io.Writer, wrote string) error {
 	a := r.Arch
@@ -479,12 +258,11 @@ func (r benchReport) writeText(w io.Writer, wrote string) error {
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "MACs per inference\tdense, no reuse\tdense\tdelta\tremoved\tdelta per s of audio\t")
-	rows := []string{}
+	var rows []string
 	for s := range infer.NumOpSites {
 		rows = append(rows, s.String())
 	}
-	rows = append(rows, "mhsa", "mlp", "total")
-	for _, k := range rows {
+	for _, k := range append(rows, "mhsa", "mlp", "total") {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", k, mega(r.ReferenceMACs[k]), mega(r.Dense.MACsPerInference[k]),
 			mega(r.Delta.MACsPerInference[k]), pct(r.SiteReduction[k]), mega(r.Delta.MACsPerSecond[k]))
 	}
@@ -514,7 +292,7 @@ func (r benchReport) writeText(w io.Writer, wrote string) error {
 	fmt.Fprintf(&b, "agreement with dense: top class %s of windows, max |posterior difference| %.4f\n",
 		pct(r.ArgmaxAgreement), r.MaxPosteriorDiff)
 	if wrote != "" {
-		fmt.Fprintf(&b, "wrote %s with these delta thresholds\n", wrote)
+		fmt.Fprintf(&b, "wrote %s with the model's and the config's delta thresholds and MLP arithmetic\n", wrote)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -1,20 +1,14 @@
 package main
 
 import (
-	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/wakewordd/wakewordd/frontend"
 	"github.com/wakewordd/wakewordd/infer"
 )
 
@@ -33,12 +27,31 @@ func benchJSON(t *testing.T, args ...string) benchReport {
 	return rep
 }
 
-// bench --json on a random model: both passes ran the same windows, the counts add up, and
-// the reductions are fractions.
+// deltaConfig writes a config whose model.delta switches on every site of the window KWT
+// with theta (the values site, whose input is a probability, with theta x 0.004), as
+// bench/sweep --theta does; streaming leaves out the sites a streaming model lacks.
+func deltaConfig(t *testing.T, theta float64, streaming bool) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("model:\n  delta:\n")
+	for _, s := range infer.AllSites {
+		v := theta
+		if s == infer.DeltaValues {
+			v *= 0.004
+		}
+		if !streaming || (s != infer.DeltaScores && s != infer.DeltaValues) {
+			fmt.Fprintf(&b, "    %s: %g\n", s, v)
+		}
+	}
+	return writeFile(t, "delta.yaml", []byte(b.String()))
+}
+
+// bench --json on a random model with the config's delta thresholds: both passes ran the
+// same windows, the counts add up, and the reductions are fractions.
 func TestBenchJSON(t *testing.T) {
-	rep := benchJSON(t, "--model", randomModel, "--windows", "12", "--theta", "0.3")
+	rep := benchJSON(t, "--config", deltaConfig(t, 0.3, false), "--model", randomModel, "--windows", "12")
 	a := tinyArch
-	if rep.Windows != 12 || rep.Arch != a || rep.HopMS != 100 || rep.ThresholdsSource != "--theta" {
+	if rep.Windows != 12 || rep.Arch != a || rep.HopMS != 100 || rep.ThresholdsSource != "model file and config" {
 		t.Fatalf("report %+v", rep)
 	}
 	n := float64(a.Tokens())
@@ -83,51 +96,51 @@ func TestBenchJSON(t *testing.T) {
 	if want := rep.Delta.MACsPerInference["mhsa"] * float64(rep.Windows) / rep.AudioSeconds; math.Abs(perS-want) > 1e-6*want {
 		t.Errorf("MHSA MACs per second %v, want %v", perS, want)
 	}
-	if !rep.Thresholds.Enabled[infer.DeltaFC2] || rep.Thresholds.Theta[infer.DeltaValues][0] != float32(0.3*defaultValueRatio) {
+	if !rep.Thresholds.Enabled[infer.DeltaFC2] || rep.Thresholds.Theta[infer.DeltaValues][0] != float32(0.3*0.004) {
 		t.Errorf("thresholds %v", rep.Thresholds)
 	}
 
-	// At theta 0 the delta pass is the dense pass.
-	rep = benchJSON(t, "--model", randomModel, "--windows", "3", "--theta", "0", "--scope", "mhsa")
-	if rep.ArgmaxAgreement != 1 || rep.MaxPosteriorDiff > 1e-5 || rep.Thresholds.Enabled[infer.DeltaFC1] {
+	// A model without thresholds is measured at theta 0, where the delta pass is the dense
+	// pass.
+	rep = benchJSON(t, "--model", randomModel, "--windows", "3")
+	if rep.ArgmaxAgreement != 1 || rep.MaxPosteriorDiff > 1e-5 || !strings.HasPrefix(rep.ThresholdsSource, "none in the model or config") ||
+		!rep.Thresholds.Equal(infer.UniformThresholds(a.Depth, 0)) {
 		t.Errorf("theta 0: agreement %v, max posterior diff %v, thresholds %v", rep.ArgmaxAgreement, rep.MaxPosteriorDiff, rep.Thresholds)
 	}
 }
 
-// --random benchmarks a random-weight KWT-1 without a model file, and says so.
-func TestBenchRandomModel(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs KWT-1-sized inferences")
-	}
-	rep := benchJSON(t, "--random", "--random-depth", "2", "--windows", "2", "--theta", "0.5")
-	if !rep.RandomWeights || rep.Arch.Dim != 64 || rep.Arch.Frames != 148 || rep.Arch.Depth != 2 || !strings.Contains(rep.Model, "random weights") {
-		t.Fatalf("report %+v", rep)
-	}
-	if rep.MHSAReduction <= 0 {
-		t.Errorf("MHSA reduction %v", rep.MHSAReduction)
-	}
-}
-
-// Thresholds written by bench --write-model are the model's; run, detect and eval use them
-// unless --dense says otherwise.
+// bench --write-model stores the delta thresholds (the config's here) and the MLP
+// arithmetic it ran in the model; run, detect and eval use them unless --dense says
+// otherwise.
 func TestBenchWriteModelAndDenseFlag(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "delta.safetensors")
-	stdout, stderr, code := wakewordd(t, nil, "bench", "--model", randomModel, "--input", kitchenWAV, "--windows", "2",
-		"--theta", "0.25", "--write-model", out)
-	if code != 0 || !strings.Contains(stdout, "MHSA") || !strings.Contains(stdout, "speedup") {
+	stdout, stderr, code := wakewordd(t, nil, "bench", "--config", deltaConfig(t, 0.25, false), "--model", randomModel,
+		"--input", kitchenWAV, "--windows", "2", "--mlp", "int8", "--write-model", out)
+	if code != 0 || !strings.Contains(stdout, "MHSA") || !strings.Contains(stdout, "speedup") || !strings.Contains(stdout, "wrote "+out) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	m, err := infer.Load(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Delta == nil || !m.Delta.Equal(uniformThresholds(tinyArch, 0.25, defaultValueRatio, "all")) {
-		t.Fatalf("written thresholds %v", m.Delta)
+	want := infer.UniformThresholds(tinyArch.Depth, 0.25)
+	want.Set(infer.DeltaValues, tinyArch.Depth, 0.25*0.004)
+	if m.Delta == nil || !m.Delta.Equal(want) || m.MLP != infer.MLPInt8 {
+		t.Fatalf("written thresholds %v, MLP %q", m.Delta, m.MLP)
 	}
 	// bench now takes the model's thresholds.
 	rep := benchJSON(t, "--model", out, "--windows", "2")
 	if rep.ThresholdsSource != "model file and config" || !rep.Thresholds.Equal(*m.Delta) {
 		t.Errorf("bench on the written model: %s, %v", rep.ThresholdsSource, rep.Thresholds)
+	}
+	// A model without thresholds stays without: the daemon runs it dense.
+	plain := filepath.Join(t.TempDir(), "plain.safetensors")
+	if _, stderr, code := wakewordd(t, nil, "bench", "--model", randomModel, "--input", kitchenWAV, "--windows", "1",
+		"--mlp", "int8", "--write-model", plain); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if m, err := infer.Load(plain); err != nil || m.Delta != nil || m.MLP != infer.MLPInt8 {
+		t.Fatalf("model written without thresholds: %v, delta %v", err, m.Delta)
 	}
 
 	for _, tc := range []struct {
@@ -165,12 +178,10 @@ func TestBenchBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--scope", "mlp"}, `--scope "mlp"`},
-		{[]string{"--theta", "-2"}, "--theta -2"},
-		{[]string{"--thresholds", `{"sites":{"qkv":[1]}}`}, `--thresholds: site "qkv": 1 thresholds, want one per layer (2)`},
-		{[]string{"--thresholds", `{"sites":{"fc3":[1,1]}}`}, `unknown delta site "fc3"`},
-		{[]string{"--sweep", "/nonexistent/dir"}, "/nonexistent/dir"},
+		{[]string{"--windows", "0"}, "--windows 0"},
+		{[]string{"--config", writeFile(t, "c.yaml", []byte("model:\n  delta:\n    fc3: 1\n"))}, `unknown delta site "fc3"`},
 		{[]string{"--input", "/nonexistent/x.wav"}, "/nonexistent/x.wav"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
 		_, stderr, code := wakewordd(t, nil, append([]string{"bench", "--model", randomModel}, tc.args...)...)
 		if code != 1 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
@@ -179,225 +190,24 @@ func TestBenchBadFlags(t *testing.T) {
 	}
 }
 
-// The sweep runs end to end on a random model and a tiny folder of synthetic clips: CSV,
-// PNG and a model with the chosen thresholds.
-func TestBenchSweep(t *testing.T) {
-	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(5, 5))
-	for c, class := range []string{"silence", "unknown", "kw2", "kw3"} {
-		if err := os.MkdirAll(filepath.Join(dir, "clips", class), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 3 {
-			x := make([]float32, 12000+2000*i)
-			for j := range x {
-				x[j] = float32(rng.NormFloat64() * 0.003)
-				if c > 0 && j > 4000 && j < 9000 {
-					x[j] += 0.3 * float32(math.Sin(float64(j)*float64(c+i)*0.05))
-				}
-			}
-			if err := os.WriteFile(filepath.Join(dir, "clips", class, string(rune('a'+i))+".wav"), wavBytes(t, x), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	prefix, out := filepath.Join(dir, "sw"), filepath.Join(dir, "chosen.safetensors")
-	stdout, stderr, code := wakewordd(t, nil, "bench", "--model", randomModel, "--sweep", filepath.Join(dir, "clips"),
-		"--out", prefix, "--grid", "0,0.3,1", "--steps", "2", "--write-model", out, "--json")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, stderr)
-	}
-	var sum struct {
-		Windows       int
-		DenseAccuracy float64 `json:"dense_accuracy"`
-		Chosen        *sweepPoint
-		Points        []sweepPoint
-		WroteModel    string `json:"wrote_model"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
-		t.Fatalf("%v\n%s", err, stdout)
-	}
-	if sum.Windows != 12 || sum.Chosen == nil || sum.Chosen.Scope != "all" || sum.Chosen.Loss > 0.005 || sum.WroteModel != out {
-		t.Fatalf("summary %+v", sum)
-	}
-	scopes := map[string]int{}
-	for _, p := range sum.Points {
-		scopes[p.Scope+"/"+p.Search]++
-	}
-	if scopes["dense/dense"] != 1 || scopes["mhsa/global"] != 3 || scopes["all/global"] != 3 || scopes["all/model"] != 0 {
-		t.Errorf("points by scope: %v (the random model has no delta thresholds of its own)", scopes)
-	}
-	f, err := os.Open(prefix + ".csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil || len(rows) != len(sum.Points)+1 || rows[0][0] != "scope" || rows[0][len(rows[0])-1] != "thresholds" {
-		t.Fatalf("csv: %v, %d rows for %d points", err, len(rows), len(sum.Points))
-	}
-	f, err = os.Open(prefix + ".png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(f)
-	f.Close()
-	if err != nil || img.Bounds().Dx() != 1400 {
-		t.Fatalf("png: %v", err)
-	}
-	m, err := infer.Load(out)
-	if err != nil || m.Delta == nil || !m.Delta.Equal(sum.Chosen.Th) {
-		t.Fatalf("written model: %v, %v", err, m.Delta)
-	}
-	// --replot draws the same plot again from the CSV alone.
-	orig, _ := os.ReadFile(prefix + ".png")
-	if _, stderr, code := wakewordd(t, nil, "bench", "--model", randomModel, "--replot", prefix+".csv", "--out", prefix+"-again"); code != 0 {
-		t.Fatalf("replot: exit %d, %s", code, stderr)
-	}
-	if again, err := os.ReadFile(prefix + "-again.png"); err != nil || !bytes.Equal(again, orig) {
-		t.Fatalf("replotted PNG differs from the sweep's (%v)", err)
-	}
-	if _, stderr, code := wakewordd(t, nil, "bench", "--model", randomModel, "--replot", out, "--out", prefix+"-bad"); code != 1 || !strings.Contains(stderr, "not a sweep CSV") {
-		t.Errorf("replot of a model file: exit %d, %s", code, stderr)
-	}
-	// A model with delta thresholds of its own (as fine-tuning leaves them) gets them
-	// tried at each --model-scales, restricted to the scope's sites.
-	stdout, stderr, code = wakewordd(t, nil, "bench", "--model", out, "--sweep", filepath.Join(dir, "clips"),
-		"--out", prefix+"-own", "--grid", "0", "--steps", "1", "--model-scales", "1,3", "--json")
-	if code != 0 {
-		t.Fatalf("sweep of the written model: exit %d\n%s", code, stderr)
-	}
-	var own struct{ Points []sweepPoint }
-	if err := json.Unmarshal([]byte(stdout), &own); err != nil {
-		t.Fatal(err)
-	}
-	var ownScales []string
-	for _, p := range own.Points {
-		if p.Search != "model" {
-			continue
-		}
-		ownScales = append(ownScales, fmt.Sprint(p.Scope, " x", p.Theta))
-		want := scaledThresholds(restrictThresholds(m.Arch, *m.Delta, p.Scope), p.Theta)
-		if !p.Th.Equal(want) {
-			t.Errorf("%s scope, model's thresholds x %g: %v, want %v", p.Scope, p.Theta, p.Th, want)
-		}
-		if p.Th.Enabled[infer.DeltaFC1] != (p.Scope == "all" && m.Delta.Enabled[infer.DeltaFC1]) {
-			t.Errorf("%s scope: fc1 enabled %v", p.Scope, p.Th.Enabled[infer.DeltaFC1])
-		}
-	}
-	if want := []string{"mhsa x1", "mhsa x3", "all x1", "all x3"}; !slices.Equal(ownScales, want) {
-		t.Errorf("model points %v, want %v", ownScales, want)
-	}
-	// A folder that is not a class of the model is an error that names it.
-	if err := os.MkdirAll(filepath.Join(dir, "clips", "alexa"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "clips", "alexa", "a.wav"), wavBytes(t, make([]float32, 8000)), 0o644)
-	_, stderr, code = wakewordd(t, nil, "bench", "--model", randomModel, "--sweep", filepath.Join(dir, "clips"), "--out", prefix)
-	if code != 1 || !strings.Contains(stderr, `folder "alexa" is not a class`) {
-		t.Errorf("exit %d, %s", code, stderr)
-	}
-}
-
-// The window finder follows train/common.py and train/dataset.py.
-func TestSpeechRegionAndWindow(t *testing.T) {
-	p := frontend.DefaultParams()
-	x := make([]float32, 32000) // 2 s: quiet noise, a loud burst from 0.8 to 1.1 s
-	rng := rand.New(rand.NewPCG(1, 1))
-	for i := range x {
-		x[i] = float32(rng.NormFloat64() * 0.001)
-		if i >= 12800 && i < 17600 {
-			x[i] += 0.5 * float32(math.Sin(float64(i)*0.1))
-		}
-	}
-	s, e := speechRegion(x, p)
-	// Frames touching the burst: frame i covers samples [160 i, 160 i + 480).
-	if s < 76 || s > 80 || e < 108 || e > 111 {
-		t.Errorf("region [%d, %d), want about [78, 110)", s, e)
-	}
-	if got := centredStart(s, e, 198, 148); got != (s+e)/2-74 {
-		t.Errorf("centred start %d, want %d", got, (s+e)/2-74)
-	}
-	if got := centredStart(150, 190, 198, 148); got != 50 {
-		t.Errorf("centred start %d, want 50 (kept inside the clip)", got)
-	}
-	if got := centredStart(10, 20, 100, 148); got != -24 {
-		t.Errorf("short clip: start %d, want (100-148)//2 = -24", got)
-	}
-	if floorDiv(-7, 2) != -4 || floorDiv(7, 2) != 3 {
-		t.Error("floorDiv")
-	}
-	if v := percentile([]float64{4, 1, 3, 2}, 50); v != 2.5 {
-		t.Errorf("percentile %v", v)
-	}
-	w := clipWindow(x[:8000], p, 148, false, false)
-	if len(w) != 148 || &w[0][0] != &w[30][0] { // 48 frames, centred: the first frame repeats
-		t.Errorf("window of a short clip: %d frames", len(w))
-	}
-	// End-aligned: the utterance's last frame sits endMargin frames before the window's end.
-	all, _ := frontend.Compute(x, p)
-	w = clipWindow(x, p, 148, false, true)
-	if start := e + endMargin - 148; len(w) != 148 || !slices.Equal(w[147], all[start+147]) || !slices.Equal(w[0], all[max(start, 0)]) || slices.Equal(w[147], all[start+146]) {
-		t.Errorf("end-aligned window does not end %d frames after the utterance", endMargin)
-	}
-	if w := clipWindow(x[:100], p, 5, true, false); len(w) != 5 {
-		t.Errorf("clip shorter than a frame: %d frames", len(w))
-	}
-}
-
 // An input shorter than the windows asked for is streamed again until they are scored.
 func TestBenchRepeatsShortInput(t *testing.T) {
 	short := writeFile(t, "short.wav", wavBytes(t, make([]float32, 16000))) // 8 windows a pass
-	rep := benchJSON(t, "--model", randomModel, "--input", short, "--windows", "20", "--theta", "0.3")
+	rep := benchJSON(t, "--model", randomModel, "--input", short, "--windows", "20")
 	if rep.Windows != 20 {
 		t.Fatalf("scored %d windows, want 20", rep.Windows)
 	}
 }
 
-// Scaled model thresholds are rounded as greedy moves are, so the model file
-// stores 0.0005 and not 0.0004 x 1.25 in float32 (0.00049999997).
-func TestScaledThresholdsRound(t *testing.T) {
-	th := infer.UniformThresholds(2, 0.32, infer.DeltaQKV)
-	th.Set(infer.DeltaValues, 2, 0.0004)
-	got := scaledThresholds(th, 1.25)
-	if got.Theta[infer.DeltaValues][0] != float32(0.0005) || got.Theta[infer.DeltaQKV][1] != float32(0.4) {
-		t.Errorf("scaled %v", got.Theta)
-	}
-	if got = scaledThresholds(th, 1.5); got.Theta[infer.DeltaQKV][0] != float32(0.48) {
-		t.Errorf("0.32 x 1.5 = %v, want 0.48", got.Theta[infer.DeltaQKV][0])
-	}
-	if th.Theta[infer.DeltaQKV][0] != 0.32 {
-		t.Error("scaledThresholds changed its input")
-	}
-}
-
-func TestBestPoint(t *testing.T) {
-	pts := []sweepPoint{
-		{Scope: "mhsa", Loss: 0, MHSARed: 0.6},
-		{Scope: "mhsa", Loss: 0.002, MHSARed: 0.81},
-		{Scope: "mhsa", Loss: 0, MHSARed: 0.86},
-		{Scope: "mhsa", Loss: 0.02, MHSARed: 0.9}, // over the budget
-		{Scope: "all", Loss: 0, MHSARed: 0.95},
-	}
-	for _, c := range []struct {
-		min    float64
-		fewest bool
-		want   float64
-	}{{0, false, 0.86}, {0.8, false, 0.86}, {0.8, true, 0.81}, {0.99, true, -1}} {
-		got := -1.0 // none chosen
-		if p := bestPoint(pts, "mhsa", 0.005, c.min, c.fewest); p != nil {
-			got = p.MHSARed
-		}
-		if got != c.want {
-			t.Errorf("min %g fewest %v: chose %g, want %g", c.min, c.fewest, got, c.want)
-		}
-	}
-}
-
 // bench on a streaming model: the reference is the window computed whole, the dense stream
-// runs a fraction of it per hop, and --theta switches on only the sites such a model has.
+// runs a fraction of it per hop, and without thresholds of its own the model is measured
+// at theta 0 on only the sites such a model has.
 func TestBenchStreamingModel(t *testing.T) {
-	rep := benchJSON(t, "--model", streamModel, "--windows", "8", "--theta", "0.3")
+	if rep := benchJSON(t, "--model", streamModel, "--windows", "2"); rep.Thresholds.Enabled[infer.DeltaScores] ||
+		rep.Thresholds.Enabled[infer.DeltaValues] || !rep.Thresholds.Enabled[infer.DeltaQKV] {
+		t.Errorf("theta 0 on a streaming model: %v", rep.Thresholds)
+	}
+	rep := benchJSON(t, "--config", deltaConfig(t, 0.3, true), "--model", streamModel, "--windows", "8")
 	if !rep.Arch.Streaming() || rep.Windows != 8 {
 		t.Fatalf("architecture %+v, %d windows", rep.Arch, rep.Windows)
 	}
@@ -406,25 +216,18 @@ func TestBenchStreamingModel(t *testing.T) {
 	if !(stream < 0.7*whole) {
 		t.Errorf("dense stream %.0f MACs per hop, the whole window %.0f", stream, whole)
 	}
-	for _, s := range []infer.DeltaSite{infer.DeltaScores, infer.DeltaValues} {
-		if rep.Thresholds.Enabled[s] {
-			t.Errorf("--theta switched on %v on a streaming model", s)
-		}
-	}
 	if !rep.Thresholds.Enabled[infer.DeltaQKV] || rep.SiteReduction["q"] <= 0 {
 		t.Errorf("thresholds %v, q reduction %g", rep.Thresholds, rep.SiteReduction["q"])
-	}
-	if _, stderr, code := wakewordd(t, nil, "bench", "--model", streamModel, "--input", kitchenWAV, "--windows", "2",
-		"--thresholds", `{"sites":{"scores":[0.1,0.1]}}`); code == 0 || !strings.Contains(stderr, "scores") {
-		t.Errorf("delta scores on a streaming model: exit %d, %s", code, stderr)
 	}
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(cfg, []byte("model:\n  delta:\n    values: 0.1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, stderr, code := wakewordd(t, nil, "detect", "--config", cfg, "--model", streamModel, kitchenWAV); code != 1 ||
-		!strings.Contains(stderr, "config.yaml:2: model.delta: ") || !strings.Contains(stderr, "values") {
-		t.Errorf("config model.delta.values on a streaming model: exit %d, %s", code, stderr)
+	for _, cmd := range [][]string{{"bench", "--input", kitchenWAV, "--windows", "2"}, {"detect", kitchenWAV}} {
+		if _, stderr, code := wakewordd(t, nil, append([]string{cmd[0], "--config", cfg, "--model", streamModel}, cmd[1:]...)...); code != 1 ||
+			!strings.Contains(stderr, "config.yaml:2: model.delta: ") || !strings.Contains(stderr, "values") {
+			t.Errorf("%s: config model.delta.values on a streaming model: exit %d, %s", cmd[0], code, stderr)
+		}
 	}
 	// The daemon's detect runs it end to end.
 	if _, stderr, code := wakewordd(t, nil, "detect", "--model", streamModel, kitchenWAV); code != 0 {

@@ -33,7 +33,7 @@ var commands = []command{
 	{"eval", "measure accuracy on a folder of clips, or misses and false alarms on a stream", cmdEval},
 	{"devices", "list audio input devices", cmdDevices},
 	{"features", "write the MFCC frames of audio files as .npy for training", cmdFeatures},
-	{"bench", "measure operations and speed of the dense and delta passes; sweep delta thresholds", cmdBench},
+	{"bench", "measure operations and speed of the dense and delta passes", cmdBench},
 	{"uninstall", "remove this site's Home Assistant entity from the MQTT broker", cmdUninstall},
 	{"version", "print the version", cmdVersion},
 }

@@ -1,4 +1,4 @@
-package main
+package sweep
 
 import (
 	"fmt"
@@ -11,16 +11,16 @@ import (
 	"github.com/wakewordd/wakewordd/internal/plot"
 )
 
-// writeSweepPlot draws the sweep as a PNG in the manner of the Delta KWT paper's figure:
+// WritePlot draws the sweep as a PNG in the manner of the Delta KWT paper's figure:
 // accuracy against the share of operations removed, one panel for the MHSA operations and
 // one for all operations, with the global-theta curve and the greedy per-layer path of
 // both scopes, the dense accuracy and the accuracy budget. It uses only the standard
 // library (and the small bitmap font below), so no plotting tool is needed at run time.
-func writeSweepPlot(path string, points []sweepPoint, denseAcc, budget float64, m *infer.Model) error {
+func WritePlot(path string, points []Point, denseAcc, budget float64, a infer.Arch) error {
 	const W, H = 1400, 640
 	img := image.NewRGBA(image.Rect(0, 0, W, H))
 	fill(img, img.Bounds(), color.RGBA{255, 255, 255, 255})
-	title := fmt.Sprintf("DELTA KWT: ACCURACY VS MACS REMOVED - %d LAYERS, D=%d, DENSE ACCURACY %.2f %%", m.Arch.Depth, m.Arch.Dim, 100*denseAcc)
+	title := fmt.Sprintf("DELTA KWT: ACCURACY VS MACS REMOVED - %d LAYERS, D=%d, DENSE ACCURACY %.2f %%", a.Depth, a.Dim, 100*denseAcc)
 	drawText(img, 40, 12, title, color.RGBA{0, 0, 0, 255}, 2)
 
 	// The accuracy axis spans every point, the dense accuracy and the budget line.
@@ -36,10 +36,10 @@ func writeSweepPlot(path string, points []sweepPoint, denseAcc, budget float64, 
 	}
 	panels := []struct {
 		title string
-		x     func(sweepPoint) float64
+		x     func(Point) float64
 	}{
-		{"MHSA MACS REMOVED (%)", func(p sweepPoint) float64 { return 100 * p.MHSARed }},
-		{"ALL MACS REMOVED (%)", func(p sweepPoint) float64 { return 100 * p.TotalRed }},
+		{"MHSA MACS REMOVED (%)", func(p Point) float64 { return 100 * p.MHSARed }},
+		{"ALL MACS REMOVED (%)", func(p Point) float64 { return 100 * p.TotalRed }},
 	}
 	for i, pn := range panels {
 		r := image.Rect(90+i*W/2, 76, W/2*(i+1)-30, H-80)
@@ -56,8 +56,8 @@ var (
 	colRef  = color.RGBA{120, 120, 120, 255}
 )
 
-func drawPanel(img *image.RGBA, r image.Rectangle, xTitle string, xOf func(sweepPoint) float64,
-	points []sweepPoint, denseAcc, budget, yLo, yHi, yStep float64) {
+func drawPanel(img *image.RGBA, r image.Rectangle, xTitle string, xOf func(Point) float64,
+	points []Point, denseAcc, budget, yLo, yHi, yStep float64) {
 	px := func(x float64) int { return r.Min.X + int(math.Round(x/100*float64(r.Dx()))) }
 	py := func(y float64) int { return r.Max.Y - int(math.Round((y-yLo)/(yHi-yLo)*float64(r.Dy()))) }
 	black := color.RGBA{0, 0, 0, 255}
@@ -102,7 +102,7 @@ func drawPanel(img *image.RGBA, r image.Rectangle, xTitle string, xOf func(sweep
 		return 0
 	}
 	for _, s := range all {
-		var pts []sweepPoint
+		var pts []Point
 		for _, p := range points {
 			if p.Scope == s.scope && p.Search == s.search {
 				pts = append(pts, p)
@@ -113,7 +113,7 @@ func drawPanel(img *image.RGBA, r image.Rectangle, xTitle string, xOf func(sweep
 			// its own start: the all scope's copy of the MHSA scope's best).
 			for _, p := range points {
 				if p.Scope == s.scope && p.Search == "global" && p.Theta == pts[0].Theta {
-					pts = append([]sweepPoint{p}, pts...)
+					pts = append([]Point{p}, pts...)
 					break
 				}
 			}
