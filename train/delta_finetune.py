@@ -15,7 +15,7 @@ target and the room above it that a later sweep may use), is kept.
 The output is a model file with the input file's detection settings and the target
 thresholds as its delta metadata, and golden vectors with the PyTorch delta logits at those
 thresholds (`delta_logits`), which the Go tests compare with infer.Delta. Choose the final
-thresholds with `wakewordd bench --sweep ... --write-model` (bench/model-eval.sh).
+thresholds with `go run ./bench/sweep --model M --write-model M DIR` (bench/model-eval.sh).
 """
 
 import argparse
