@@ -53,8 +53,8 @@ func TestPolicyMerge(t *testing.T) {
 		t.Fatalf("rules for %d keywords, the model has %d", len(s.Rules), len(m.Keywords()))
 	}
 	for kw, want := range map[string]detect.Rule{
-		"alexa":    {Enabled: true, Threshold: 0.7, Smoothing: 4, Patience: 2},                 // the model's own threshold
-		"jarvis":   {Enabled: true, Threshold: 0.8, Smoothing: 4, Patience: 2},                 // the config's, over the model's
+		"alexa":    {Enabled: true, Threshold: 0.7, Smoothing: 4, Patience: 2},                   // the model's own threshold
+		"jarvis":   {Enabled: true, Threshold: 0.8, Smoothing: 4, Patience: 2},                   // the config's, over the model's
 		"computer": {Enabled: true, Threshold: m.Detection.Threshold, Smoothing: 4, Patience: 2}, // the model's default
 		"snowboy":  {Enabled: false, Threshold: m.Detection.Threshold, Smoothing: 4, Patience: 2},
 	} {
