@@ -226,6 +226,9 @@ func openCapture(opt CaptureOptions) (*Capture, error) {
 			rate = int(d.DefaultSampleRate)
 		}
 	}
+	if err := CheckRate(rate); err != nil {
+		return nil, fmt.Errorf("audio: %q: %w", d.Name, err)
+	}
 	if !supports(d, channels, float64(rate)) {
 		return nil, fmt.Errorf("audio: %q cannot capture %d channel(s) at %d Hz (its default rate is %.0f Hz)", d.Name, channels, rate, d.DefaultSampleRate)
 	}

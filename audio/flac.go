@@ -1,7 +1,6 @@
 package audio
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -31,9 +30,9 @@ func newFLACDecoder(r io.Reader) (d *flacDecoder, err error) {
 		return nil, fmt.Errorf("flac: reading metadata: %w", err)
 	}
 	info := stream.Info
-	switch {
-	case info.SampleRate == 0:
-		return nil, errors.New("flac: STREAMINFO declares a sample rate of 0")
+	switch rateErr := CheckRate(int(info.SampleRate)); {
+	case rateErr != nil:
+		return nil, fmt.Errorf("flac: STREAMINFO: %w", rateErr)
 	case info.NChannels < 1 || int(info.NChannels) > MaxChannels:
 		return nil, fmt.Errorf("flac: STREAMINFO declares %d channels", info.NChannels)
 	case info.BitsPerSample < 4 || info.BitsPerSample > 32:

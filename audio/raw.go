@@ -28,8 +28,8 @@ type rawSource struct {
 // whole frame) is dropped, because it cannot be a complete sample. Close does not close
 // r; the caller owns it.
 func NewRawS16LE(r io.Reader, rate, channels, channel int) (Source, error) {
-	if rate < 1 || rate > maxWAVRate {
-		return nil, fmt.Errorf("audio: raw sample rate %d out of range (1..%d)", rate, maxWAVRate)
+	if err := CheckRate(rate); err != nil {
+		return nil, fmt.Errorf("audio: raw input: %w", err)
 	}
 	if err := CheckChannel(channels, channel); err != nil {
 		return nil, err

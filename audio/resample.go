@@ -196,7 +196,16 @@ func besselI0(x float64) float64 {
 
 // Resample16k returns src converted to TargetRate, or src itself if it is already there.
 // See Resample.
-func Resample16k(src Source) (Source, error) { return Resample(src, TargetRate) }
+//
+// Every source reaches the detector through here, so this is where a rate outside
+// MinRate..MaxRate is refused whatever the source (the file, raw and capture sources
+// refuse it already when they open, naming what declared it).
+func Resample16k(src Source) (Source, error) {
+	if err := CheckRate(src.Rate()); err != nil {
+		return nil, fmt.Errorf("audio: %w", err)
+	}
+	return Resample(src, TargetRate)
+}
 
 // Resample returns src converted to outRate, or src itself if it is already at that rate.
 //

@@ -218,10 +218,8 @@ func parseWAVFmt(r io.ReaderAt, off, n int64) (WAVFormat, error) {
 		return WAVFormat{}, errors.New("wav: fmt chunk declares 0 channels")
 	case channels > MaxChannels:
 		return WAVFormat{}, fmt.Errorf("wav: %d channels; at most %d are supported", channels, MaxChannels)
-	case rate == 0:
-		return WAVFormat{}, errors.New("wav: fmt chunk declares a sample rate of 0")
-	case rate > maxWAVRate:
-		return WAVFormat{}, fmt.Errorf("wav: sample rate %d Hz is beyond %d Hz", rate, maxWAVRate)
+	case rate < MinRate || rate > MaxRate:
+		return WAVFormat{}, fmt.Errorf("wav: fmt chunk: %w", CheckRate(int(rate)))
 	case blockAlign != channels*f.Bits/8:
 		return WAVFormat{}, fmt.Errorf("wav: block align %d does not match %d channel(s) of %d-bit samples (want %d)",
 			blockAlign, channels, f.Bits, channels*f.Bits/8)
