@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -42,6 +43,9 @@ var overrides = []override{
 	{"mqtt.username", func(c *Config) any { return &c.MQTT.Username }},
 	{"mqtt.password_file", func(c *Config) any { return &c.MQTT.PasswordFile }},
 	{"output.json", func(c *Config) any { return &c.Output.JSON }},
+	{"wyoming.listen", func(c *Config) any { return &c.Wyoming.Listen }},
+	{"wyoming.max_clients", func(c *Config) any { return &c.Wyoming.MaxClients }},
+	{"wyoming.zeroconf", func(c *Config) any { c.Wyoming.Zeroconf = new(bool); return c.Wyoming.Zeroconf }},
 }
 
 // OverrideKeys lists the keys Set accepts.
@@ -95,4 +99,35 @@ func Set(c *Config, key, value string) error {
 	}
 	reflect.ValueOf(overrides[i].ptr(c)).Elem().Set(reflect.ValueOf(parsed).Elem())
 	return nil
+}
+
+// Changed lists the keys whose values differ between a and b: each top-level section, or
+// the key within it when the section is listed by key in except. Keys in except (e.g.
+// "detect", "log.level") are left out.
+func Changed(a, b Config, except ...string) []string {
+	var keys []string
+	diff(reflect.ValueOf(a), reflect.ValueOf(b), "", except, &keys)
+	return keys
+}
+
+// diff compares struct values field by field, descending into a section only when some
+// key of except lies inside it.
+func diff(a, b reflect.Value, prefix string, except []string, keys *[]string) {
+	t := a.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		key := prefix + name
+		if name == "" { // an inlined struct: its keys belong to the parent
+			key = strings.TrimSuffix(prefix, ".")
+		}
+		fa, fb := a.Field(i), b.Field(i)
+		switch {
+		case slices.Contains(except, key):
+		case reflect.DeepEqual(fa.Interface(), fb.Interface()):
+		case fa.Kind() == reflect.Struct && slices.ContainsFunc(except, func(e string) bool { return strings.HasPrefix(e, key+".") }):
+			diff(fa, fb, key+".", except, keys)
+		default:
+			*keys = append(*keys, key)
+		}
+	}
 }

@@ -77,3 +77,23 @@ func TestSetRejects(t *testing.T) {
 		t.Errorf("failed Sets changed the config: %+v", c)
 	}
 }
+
+func TestChanged(t *testing.T) {
+	a, b := Default(), Default()
+	if got := Changed(a, b); len(got) != 0 {
+		t.Fatalf("equal configs: %v", got)
+	}
+	th := 0.9
+	b.Detect.Threshold = &th
+	b.Log.Level = "debug"
+	b.Log.Format = "json"
+	b.MQTT.Broker = "tcp://h:1883"
+	b.Model.Path = "x"
+	want := []string{"model", "detect", "mqtt", "log"}
+	if got := Changed(a, b); !reflect.DeepEqual(got, want) {
+		t.Errorf("Changed = %v, want %v", got, want)
+	}
+	if got := Changed(a, b, "detect", "log.level"); !reflect.DeepEqual(got, []string{"model", "mqtt", "log.format"}) {
+		t.Errorf("Changed except detect, log.level = %v", got)
+	}
+}

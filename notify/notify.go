@@ -3,13 +3,21 @@
 package notify
 
 import (
+	"fmt"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 )
 
 // Ready tells systemd that start-up is complete (Type=notify units wait for it).
 func Ready() error { return send(daemon.SdNotifyReady) }
+
+// Reloading tells systemd that a configuration reload has begun; Ready ends it.
+func Reloading() error {
+	return send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
+}
 
 // Stopping tells systemd that shutdown has begun.
 func Stopping() error { return send(daemon.SdNotifyStopping) }
@@ -33,4 +41,13 @@ func WatchdogInterval() time.Duration {
 func send(state string) error {
 	_, err := daemon.SdNotify(false, state)
 	return err
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds, which RELOADING=1 carries.
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+		return 0
+	}
+	return ts.Nano() / 1000
 }

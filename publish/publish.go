@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -162,9 +164,13 @@ func round(v float64, digits int) float64 {
 // JSONLines writes each event as one JSON object per line, with the keys of the MQTT
 // event payload.
 type JSONLines struct {
+	// OnError, when set, hears the first write error, once: after it nothing more is
+	// written (a reader that went away, as `| head -1` does, stays gone).
+	OnError func(error)
+
 	mu  sync.Mutex
 	w   io.Writer
-	err error // first write error, reported by Flush and Close
+	err error // first write error, reported by Flush and Close unless the reader left
 }
 
 // NewJSONLines writes events to w, typically os.Stdout.
@@ -180,6 +186,9 @@ func (j *JSONLines) Publish(e Event) {
 	}
 	if _, err := j.w.Write(line); err != nil {
 		j.err = err
+		if j.OnError != nil {
+			j.OnError(err)
+		}
 	}
 }
 
@@ -190,10 +199,10 @@ func (j *JSONLines) Flush(context.Context) error {
 	if f, ok := j.w.(interface{ Flush() error }); ok && j.err == nil {
 		j.err = f.Flush()
 	}
-	if j.err != nil {
+	if j.err != nil && !errors.Is(j.err, syscall.EPIPE) && !errors.Is(j.err, os.ErrClosed) {
 		return fmt.Errorf("json lines: %w", j.err)
 	}
-	return nil
+	return nil // nobody reads any more: not a failure of the daemon
 }
 
 // Close flushes; the writer stays open (it is usually stdout).

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 
-	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/infer"
 	"github.com/wakewordd/wakewordd/kernels"
 	"github.com/wakewordd/wakewordd/listener"
@@ -17,15 +16,6 @@ func specFromFlags(fs *flag.FlagSet, cf *configFlags) (*listener.Spec, error) {
 		return nil, err
 	}
 	return listener.Load(c, src)
-}
-
-// loadModel opens the configured model, as `run` would, for tools that take it apart.
-func loadModel(c config.Config) (*infer.Model, error) {
-	s, err := listener.Load(c, nil)
-	if err != nil {
-		return nil, err
-	}
-	return s.Model, nil
 }
 
 // mlpArithmetic describes how the MLPs run, e.g. "int8 (sdot)", for the start-up log.

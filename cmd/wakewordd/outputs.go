@@ -49,7 +49,11 @@ func mqttConfig(c config.Config, model string, keywords []string, log *slog.Logg
 func newOutputs(c config.Config, m *infer.Model, det *detect.Detector, log *slog.Logger, stdout io.Writer) (*outputs, error) {
 	o := &outputs{det: det, site: c.SiteID, model: modelName(m)}
 	if c.Output.JSON {
-		o.sinks, o.json = append(o.sinks, publish.NewJSONLines(stdout)), true
+		j := publish.NewJSONLines(stdout)
+		j.OnError = func(err error) {
+			log.Warn("stdout cannot be written any more; no more JSON lines (detection and MQTT go on)", "err", err)
+		}
+		o.sinks, o.json = append(o.sinks, j), true
 	}
 	if c.MQTT.Enabled() {
 		mc := mqttConfig(c, o.model, det.Enabled(), log)
@@ -78,6 +82,11 @@ func (o *outputs) toggle(kw string, on bool, log *slog.Logger) {
 		return
 	}
 	log.Info("keyword switched", "keyword", kw, "on", on)
+	o.keywordsChanged()
+}
+
+// keywordsChanged tells the broker which keywords are on now.
+func (o *outputs) keywordsChanged() {
 	if o.mqtt != nil {
 		o.mqtt.SetKeywords(o.det.Enabled())
 	}

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/signal"
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wakewordd/wakewordd/audio"
@@ -31,6 +33,8 @@ type runFlags struct {
 	faultStall time.Duration
 	cpuProfile string
 	memProfile string
+	reload     func() (config.Config, *config.Source, error) // the config again, for SIGHUP
+	level      *slog.LevelVar                                // the log level SIGHUP may change
 }
 
 func addRunFlags(fs *flag.FlagSet) *runFlags {
@@ -46,10 +50,13 @@ func addRunFlags(fs *flag.FlagSet) *runFlags {
 	return f
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var lvl slog.Level
-	lvl.UnmarshalText([]byte(c.Level)) // validated already
-	opts := &slog.HandlerOptions{Level: lvl}
+// newLogger logs at c's level, or at level's when given (a SIGHUP reload changes it).
+func newLogger(c config.Log, w io.Writer, level *slog.LevelVar) *slog.Logger {
+	if level == nil {
+		level = new(slog.LevelVar)
+	}
+	level.Set(logLevel(c))
+	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
@@ -106,7 +113,7 @@ func openInput(c config.Config, f *runFlags, log *slog.Logger) (audio.Source, st
 			OnReopened: func(attempt int) { log.Info("audio device reopened", "input", desc, "attempts", attempt) },
 		}), desc, nil
 	case "-":
-		raw, err := audio.NewRawS16LE(os.Stdin, f.inputRate, f.inputChans, c.Audio.Channel)
+		raw, err := audio.NewStdinS16LE(f.inputRate, f.inputChans, c.Audio.Channel)
 		if err != nil {
 			return nil, "", err
 		}
@@ -147,7 +154,9 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	err = run(ctx, c, src, f, newLogger(c.Log, os.Stderr), stdout)
+	f.level = new(slog.LevelVar)
+	f.reload = func() (config.Config, *config.Source, error) { return f.load(fs) }
+	err = run(ctx, c, src, f, newLogger(c.Log, os.Stderr, f.level), stdout)
 	if perr := stopProfiles(); err == nil {
 		err = perr
 	}
@@ -171,6 +180,12 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 	out, err := newOutputs(c, m, l.Detector, log, stdout)
 	if err != nil {
 		return err
+	}
+	// A closed stdout (`| head -1`) must not end the daemon: writes fail with EPIPE instead,
+	// and the JSON lines stop while detection and MQTT go on.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	if f.reload != nil {
+		watchReload(ctx, f.reload, c, spec, l.Detector, f.level, log, out.keywordsChanged)
 	}
 	var detections atomic.Uint64
 	l.OnDetect = func(d detect.Detection) {

@@ -32,7 +32,7 @@ func cmdUninstall(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	mc := mqttConfig(c, "", nil, newLogger(c.Log, io.Discard))
+	mc := mqttConfig(c, "", nil, newLogger(c.Log, io.Discard, nil))
 	if err := publish.RemoveDiscovery(ctx, mc); err != nil {
 		return fmt.Errorf("uninstall: %w", err)
 	}
