@@ -7,6 +7,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +25,36 @@ type Clip struct {
 	Path  string
 	Class string   // the folder it came from: a keyword, "silence" or "unknown"
 	Fired []string // keywords detected, in order
+}
+
+// ListClips finds the clips of a folder DIR/<class>/<clip>.wav|flac, sorted by path,
+// skipping anything else; the folder name is the clip's class.
+func ListClips(dir string) ([]Clip, error) {
+	classes, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	var out []Clip
+	for _, cl := range classes {
+		if !cl.IsDir() {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(dir, cl.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
+		}
+		for _, f := range files {
+			ext := strings.ToLower(filepath.Ext(f.Name()))
+			if !f.IsDir() && (ext == ".wav" || ext == ".flac") {
+				out = append(out, Clip{Path: filepath.Join(dir, cl.Name(), f.Name()), Class: cl.Name()})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("eval: no .wav or .flac files in the class folders of %s", dir)
+	}
+	slices.SortFunc(out, func(a, b Clip) int { return strings.Compare(a.Path, b.Path) })
+	return out, nil
 }
 
 // Correct reports whether the clip was handled right: a keyword clip fires its keyword and

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,7 +43,7 @@ func cmdEval(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return evalStream(ctx, l, *stream, *truth, *tolerance, *asJSON, stdout)
 	}
-	clips, err := listClips(fs.Arg(0))
+	clips, err := eval.ListClips(fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -111,34 +110,6 @@ feed:
 	}
 }
 
-// listClips finds DIR/<class>/<clip> audio files, sorted, skipping anything else.
-func listClips(dir string) ([]eval.Clip, error) {
-	classes, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	var out []eval.Clip
-	for _, cl := range classes {
-		if !cl.IsDir() {
-			continue
-		}
-		files, err := os.ReadDir(filepath.Join(dir, cl.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("eval: %w", err)
-		}
-		for _, f := range files {
-			ext := strings.ToLower(filepath.Ext(f.Name()))
-			if !f.IsDir() && (ext == ".wav" || ext == ".flac") {
-				out = append(out, eval.Clip{Path: filepath.Join(dir, cl.Name(), f.Name()), Class: cl.Name()})
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("eval: no .wav or .flac files in the class folders of %s", dir)
-	}
-	slices.SortFunc(out, func(a, b eval.Clip) int { return strings.Compare(a.Path, b.Path) })
-	return out, nil
-}
 
 func evalStream(ctx context.Context, l *listener.Listener, path, truthPath string, tol time.Duration, asJSON bool, stdout io.Writer) error {
 	if truthPath == "" {

@@ -4,54 +4,19 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/wakewordd/wakewordd/audio"
+	"github.com/wakewordd/wakewordd/eval"
 	"github.com/wakewordd/wakewordd/frontend"
 	"github.com/wakewordd/wakewordd/infer"
 )
 
-// clip is one validation recording and the class of its folder.
-type clip struct{ path, class string }
-
-// listClips finds DIR/<class>/<clip>.wav|flac, sorted, skipping anything else (as
-// `wakewordd eval DIR` does).
-func listClips(dir string) ([]clip, error) {
-	classes, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []clip
-	for _, cl := range classes {
-		if !cl.IsDir() {
-			continue
-		}
-		files, err := os.ReadDir(filepath.Join(dir, cl.Name()))
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			ext := strings.ToLower(filepath.Ext(f.Name()))
-			if !f.IsDir() && (ext == ".wav" || ext == ".flac") {
-				out = append(out, clip{filepath.Join(dir, cl.Name(), f.Name()), cl.Name()})
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no .wav or .flac files in the class folders of %s", dir)
-	}
-	slices.SortFunc(out, func(a, b clip) int { return strings.Compare(a.path, b.path) })
-	return out, nil
-}
-
 // loadSet reads every clip, cuts its window and projects its frames.
 func loadSet(ctx context.Context, m *infer.Model, dir string, perClass, workers int, alignEnd bool) (*set, error) {
-	clips, err := listClips(dir)
+	clips, err := eval.ListClips(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -63,19 +28,19 @@ func loadSet(ctx context.Context, m *infer.Model, dir string, perClass, workers 
 	count := map[string]int{}
 	emb := m.NewDense()
 	for _, c := range clips {
-		label := slices.Index(m.Classes, c.class)
+		label := slices.Index(m.Classes, c.Class)
 		if label < 0 {
-			return nil, fmt.Errorf("%s: folder %q is not a class of model %s (it has %v)", c.path, c.class, m.Path, m.Classes)
+			return nil, fmt.Errorf("%s: folder %q is not a class of model %s (it has %v)", c.Path, c.Class, m.Path, m.Classes)
 		}
-		if perClass > 0 && count[c.class] >= perClass {
+		if perClass > 0 && count[c.Class] >= perClass {
 			continue
 		}
-		count[c.class]++
-		samples, err := audio.DecodeFile(c.path)
+		count[c.Class]++
+		samples, err := audio.DecodeFile(c.Path)
 		if err != nil {
 			return nil, err
 		}
-		frames := clipWindow(samples, m.Frontend, a.Frames, c.class == "silence", alignEnd)
+		frames := clipWindow(samples, m.Frontend, a.Frames, c.Class == "silence", alignEnd)
 		tokens := make([]float32, a.Frames*a.Dim)
 		for t, fr := range frames {
 			emb.EmbedFrame(fr, tokens[t*a.Dim:(t+1)*a.Dim])
