@@ -61,6 +61,8 @@ type WAVReader struct {
 	end    int64 // end of the sample data, a whole number of frames past the start
 	frames int64
 	buf    []byte
+	// untilEnd: the declared data size was not what bounded the samples (see UntilEnd).
+	untilEnd bool
 }
 
 // wavBlockBytes is roughly how much sample data one ReaderAt call fetches.
@@ -69,12 +71,13 @@ const wavBlockBytes = 16 << 10
 // NewWAVReader parses the header of the WAV file in r, which is size bytes long, and
 // returns a reader positioned at the first sample.
 //
-// Chunks may come in any order and unknown ones are skipped. A data chunk whose size is
-// 0xFFFFFFFF or 0, as streaming writers leave it when they cannot seek back, runs to the
-// end of the file; a 0 counts as such a marker only when the RIFF size is not consistent
-// with the file, since a finished file may legitimately hold no samples. Any other data
-// size larger than the file is an error (the file is truncated), and trailing bytes that
-// do not fill a frame are ignored.
+// Chunks may come in any order and unknown ones are skipped. A data chunk that declares
+// more bytes than the file holds runs to the end of the file, as in other decoders: writers
+// that stream to a pipe cannot seek back to fill in the size, so they declare a huge one
+// (arecord 0x80000000, sox 0x7FFFF000, others 0xFFFFFFFF), and a recording cut short
+// still holds its samples. A data size of 0 means the same when the RIFF size is not
+// consistent with the file, since a finished file may legitimately hold no samples.
+// UntilEnd reports either case. Trailing bytes that do not fill a frame are ignored.
 func NewWAVReader(r io.ReaderAt, size int64) (*WAVReader, error) {
 	var hdr [12]byte
 	if size < int64(len(hdr)) {
@@ -99,6 +102,7 @@ func NewWAVReader(r io.ReaderAt, size int64) (*WAVReader, error) {
 	var (
 		format             WAVFormat
 		haveFmt, haveData  bool
+		untilEnd           bool
 		dataOff, dataBytes int64
 		off                = int64(len(hdr))
 	)
@@ -119,13 +123,11 @@ func NewWAVReader(r io.ReaderAt, size int64) (*WAVReader, error) {
 				return nil, errors.New("wav: more than one data chunk")
 			}
 			haveData, dataOff = true, body
-			if n == 0xFFFFFFFF || (n == 0 && !finished) {
-				// Streamed: the data runs to the end, so nothing after it is a chunk.
-				dataBytes = remain
+			if n > remain || (n == 0 && !finished) {
+				// Streamed (or cut short): the data runs to the end, so nothing after it
+				// is a chunk. UntilEnd reports it, for a caller that logs such things.
+				dataBytes, untilEnd = remain, true
 				break
-			}
-			if n > remain {
-				return nil, fmt.Errorf("wav: truncated data chunk: it declares %d bytes, the file has %d", n, remain)
 			}
 			dataBytes = n
 		} else {
@@ -158,8 +160,9 @@ func NewWAVReader(r io.ReaderAt, size int64) (*WAVReader, error) {
 		format: format,
 		off:    dataOff,
 		end:    dataOff + frames*int64(format.BlockAlign),
-		frames: frames,
-		buf:    make([]byte, block),
+		frames:   frames,
+		buf:      make([]byte, block),
+		untilEnd: untilEnd,
 	}, nil
 }
 
@@ -232,6 +235,11 @@ func (w *WAVReader) Format() WAVFormat { return w.format }
 
 // Frames is the number of whole frames in the data chunk.
 func (w *WAVReader) Frames() int64 { return w.frames }
+
+// UntilEnd reports that the data chunk's declared size was no bound: a streaming marker
+// or a size beyond the end of the file, so that the samples run to the end of the file.
+// The audio package has no logger; a caller may log it at debug level.
+func (w *WAVReader) UntilEnd() bool { return w.untilEnd }
 
 // Read decodes up to len(dst)/Channels whole frames into dst, interleaved, and returns
 // the number of samples written (a multiple of Channels). It returns io.EOF after the last

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,5 +36,34 @@ func TestRatesOutOfRangeAreRefused(t *testing.T) {
 	_, stderr, code := wakewordd(t, nil, "run", "--model", randomModel, "--input", "-", "--input-rate", "1")
 	if code != 1 || !strings.Contains(stderr, want) {
 		t.Errorf("raw stdin at 1 Hz: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// pipedWAV is a WAV as a writer to a pipe leaves it: the RIFF and data sizes are
+// placeholders (arecord's 0x80000000 by default), not the real length.
+func pipedWAV(t *testing.T, samples []float32, dataSize uint32) []byte {
+	b := wavBytes(t, samples)
+	binary.LittleEndian.PutUint32(b[4:], dataSize+36)
+	binary.LittleEndian.PutUint32(b[40:], dataSize)
+	return b
+}
+
+// WAVs written to a pipe (arecord ... | head -c N > a.wav) declare far more data than
+// they hold; they are read to the end, whatever the size, as the exact file is.
+func TestPipedWAVReadsToTheEnd(t *testing.T) {
+	x := make([]float32, 5*16000)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.wav")
+	os.WriteFile(path, wavBytes(t, x), 0o644)
+	exact, _, code := wakewordd(t, nil, "detect", "--model", alwaysModel, path)
+	if code != 0 || strings.Count(exact, "\n") != 3 {
+		t.Fatalf("exact file: exit %d, %q", code, exact)
+	}
+	for _, size := range []uint32{0x80000000, 0x7FFFF000, 0xFFFFFFFF, 0xFFFFFFDB, uint32(len(x)*2 + 1)} {
+		os.WriteFile(path, pipedWAV(t, x, size), 0o644)
+		stdout, stderr, code := wakewordd(t, nil, "detect", "--model", alwaysModel, path)
+		if code != 0 || stdout != exact {
+			t.Errorf("data size %#x: exit %d, stdout %q, stderr %q; want %q", size, code, stdout, stderr, exact)
+		}
 	}
 }

@@ -113,7 +113,7 @@ func wavBytes(t *testing.T, samples []float32) []byte {
 // non-zero exit status, and no panic.
 func TestBadInputGivesOneClearLine(t *testing.T) {
 	good := wavBytes(t, make([]float32, 16000))
-	truncated := writeFile(t, "cut.wav", good[:len(good)/2])
+	truncated := writeFile(t, "cut.wav", good[:30]) // in the fmt chunk (a cut in the samples reads to the end)
 	adpcm := append([]byte(nil), good...)
 	binary.LittleEndian.PutUint16(adpcm[20:], 2) // format tag 2 = MS ADPCM
 	cases := []struct {
