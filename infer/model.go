@@ -67,7 +67,7 @@ type Arch struct {
 	// tokens t-n+1 .. t with a learned bias per distance (attn.rel), and the
 	// head reads the newest token. Depth*(n-1) < Frames, so that token
 	// depends on the frames of its window only, and a stream can compute
-	// each frame's token once, when it arrives (Stream).
+	// each frame's token once, when it arrives (StreamDense, StreamDelta).
 	Context int `json:"context,omitempty"`
 }
 
@@ -129,11 +129,13 @@ type Detection struct {
 	Patience    int                `json:"patience"`             // consecutive hits required
 	RefractoryS float64            `json:"refractory_s"`         // quiet time after a detection, seconds
 	Thresholds  map[string]float64 `json:"thresholds,omitempty"` // per-keyword thresholds, by class name
+	// Calibration, by keyword, maps sensitivities to thresholds and says what they mean.
+	Calibration map[string]Calibration `json:"calibration,omitempty"`
 }
 
 // detectionKeys lists the keys of the "detection" JSON, all optional.
 func detectionKeys() []string {
-	return []string{"hop_ms", "threshold", "smoothing", "patience", "refractory_s", "thresholds"}
+	return []string{"hop_ms", "threshold", "smoothing", "patience", "refractory_s", "thresholds", "calibration"}
 }
 
 // DefaultDetection returns the detection defaults used when a model file
@@ -175,6 +177,9 @@ func (d Detection) validate(classes []string) error {
 		return bad("patience", d.Patience, "1.."+strconv.Itoa(maxPatience))
 	case !(d.RefractoryS >= 0 && d.RefractoryS <= maxRefractory):
 		return bad("refractory_s", d.RefractoryS, fmt.Sprintf("0..%g", maxRefractory))
+	}
+	if err := validateCalibration(d.Calibration, classes); err != nil {
+		return err
 	}
 	for _, name := range slices.Sorted(maps.Keys(d.Thresholds)) {
 		known := false
