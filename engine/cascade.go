@@ -84,9 +84,9 @@ func Gate(g, m *infer.Model, judge FrameScorer, threshold float64, hold int) (*C
 		return nil, fmt.Errorf("gate %s has a window of %d frames and frontend %+v, the model %d and %+v",
 			g.Path, g.Arch.Frames, g.Frontend, m.Arch.Frames, m.Frontend)
 	}
-	var gate StreamScorer = g.NewDense()
+	var gate StreamScorer = g.NewStreamDense()
 	if g.Delta != nil && g.Delta.Any() {
-		gate = g.NewDelta(*g.Delta)
+		gate = g.NewStreamDelta(*g.Delta)
 	}
 	var keywords []int
 	for i, c := range m.Classes {

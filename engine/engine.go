@@ -21,7 +21,7 @@ type Scorer interface {
 // arrives, and score a window from the tokens of its frames: each 10 ms frame's input
 // projection is then computed once and reused by every window that contains it.
 // ForwardEmbedded(tokens) must give the logits Forward gives on the frames the tokens were
-// made from. infer.Dense and infer.Delta implement it.
+// made from. The passes of package infer implement it (infer.Pass).
 type FrameScorer interface {
 	Scorer
 	TokenDim() int                            // values per token
@@ -34,7 +34,9 @@ type FrameScorer interface {
 // (PushFrame), and a hop only finishes the newest token (StreamLogits). Without delta
 // pruning, StreamLogits after a frame gives the logits Forward gives on the window that
 // ends with it; with delta pruning the references run on across windows instead of
-// starting afresh in each. infer.Dense and infer.Delta implement it.
+// starting afresh in each. infer.StreamDense and infer.StreamDelta, the passes of a
+// streaming KWT, implement it with Streaming always true; Streaming lets a wrapper
+// around any scorer pass the choice on.
 type StreamScorer interface {
 	Scorer
 	Streaming() bool

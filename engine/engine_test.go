@@ -97,7 +97,7 @@ func TestPushFrameDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// opsScorer is a FrameScorer with op counts: infer.Dense or infer.Delta.
+// opsScorer is a FrameScorer with op counts: an infer.Pass.
 type opsScorer interface {
 	FrameScorer
 	Ops() infer.OpCounts

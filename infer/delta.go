@@ -8,9 +8,9 @@ import (
 	"github.com/wakewordd/wakewordd/kernels"
 )
 
-// Delta runs the delta-pruned forward pass of one model (Jelcicova and
-// Verhelst, "Delta Keyword Transformer", 2022, extended to the output
-// projection and the MLP).
+// Delta runs the delta-pruned forward pass of a window KWT, Arch.Context 0
+// (Jelcicova and Verhelst, "Delta Keyword Transformer", 2022, extended to
+// the output projection and the MLP); a streaming KWT runs with StreamDelta.
 //
 // Tokens are processed in order, class token first. For every token-wise
 // linear map y_t = x_t W it keeps a reference vector r (zero before the first
@@ -59,27 +59,14 @@ type Delta struct {
 	idx     []int32              // positions of the kept elements of one delta
 	dv      []float32            // their deltas
 	q8      *kernels.Int8Scratch // for the int8 MLP (nil in float32)
-	stream                       // a streaming KWT's state
 
 	c counter
 }
 
-// NewDelta allocates the state for running m with delta pruning at the
-// thresholds th. m must be valid and must not change while the Delta is in
-// use. It panics if th is not valid for m (Thresholds.Validate); thresholds
-// from a loaded model are.
-func (m *Model) NewDelta(th Thresholds) *Delta {
+// newDelta is NewDelta for a window KWT.
+func newDelta(m *Model, th Thresholds) *Delta {
 	a := m.Arch
 	d, n, M := a.Dim, a.Tokens(), a.MLPDim
-	if a.Streaming() {
-		s := &Delta{m: m, c: newCounter(a, true)}
-		s.embedT, s.lw = packWeights(m)
-		s.st = newStreamer(m, &s.th, &s.c, s.embedT, s.lw)
-		if err := s.SetThresholds(th); err != nil {
-			panic("infer: NewDelta: " + err.Error())
-		}
-		return s
-	}
 	s := &Delta{
 		m:      m,
 		scale:  float32(1 / math.Sqrt(float64(a.Dim/a.Heads))),
@@ -135,14 +122,7 @@ func (s *Delta) Thresholds() Thresholds { return s.th.Clone() }
 // Dense.Forward; it panics if either length is wrong.
 func (s *Delta) Forward(features, logits []float32) {
 	a := s.m.Arch
-	if len(features) != a.Frames*a.Coeffs || len(logits) != a.NumClasses {
-		panic(fmt.Sprintf("infer: Forward: %d features and %d logits, want %d (%d frames x %d) and %d",
-			len(features), len(logits), a.Frames*a.Coeffs, a.Frames, a.Coeffs, a.NumClasses))
-	}
-	if s.st != nil {
-		s.st.forward(features, logits)
-		return
-	}
+	checkForward(a, features, logits)
 	t0 := s.c.now()
 	d, K := a.Dim, a.Coeffs
 	w := &s.m.Weights
@@ -168,10 +148,6 @@ func (s *Delta) EmbedFrame(frame, token []float32) {
 // Forward on the frames.
 func (s *Delta) ForwardEmbedded(tokens, logits []float32) {
 	checkEmbedded(s.m.Arch, tokens, logits)
-	if s.st != nil {
-		s.st.forwardEmbedded(tokens, logits)
-		return
-	}
 	s.encode(tokens, logits, s.c.now())
 }
 

@@ -1,16 +1,16 @@
 package infer
 
 import (
-	"fmt"
 	"math"
 	"time"
 
 	"github.com/wakewordd/wakewordd/kernels"
 )
 
-// Dense runs the dense (unpruned) forward pass of one model. It holds all
-// scratch space, allocated once by NewDense, so Forward allocates nothing.
-// A Dense is not safe for concurrent use; create one per goroutine.
+// Dense runs the dense (unpruned) forward pass of a window KWT (Arch.Context
+// 0; a streaming KWT runs with StreamDense). It holds all scratch space,
+// allocated once by NewDense, so Forward allocates nothing. A Dense is not
+// safe for concurrent use; create one per goroutine.
 type Dense struct {
 	m     *Model
 	scale float32 // 1/sqrt(Dim/Heads)
@@ -25,23 +25,15 @@ type Dense struct {
 	tmp    []float32            // [Dim] output of a projection before the residual sum
 	hidden []float32            // [MLPDim] MLP hidden layer of one token
 	q8     *kernels.Int8Scratch // for the int8 MLP (nil in float32)
-	stream                      // a streaming KWT's state
 
 	c counter // op counts and optional stage timing
 }
 
-// NewDense allocates the state for running m densely. m must be valid
-// (as returned by Load, Parse or a successful Validate) and must not change
-// while the Dense is in use.
-func (m *Model) NewDense() *Dense {
+// newDense is NewDense for a window KWT.
+func newDense(m *Model) *Dense {
 	a := m.Arch
 	n := a.Tokens() * a.Dim
 	embedT, lw := packWeights(m)
-	if a.Streaming() {
-		s := &Dense{m: m, embedT: embedT, lw: lw, c: newCounter(a, false)}
-		s.st = newStreamer(m, &Thresholds{}, &s.c, embedT, lw)
-		return s
-	}
 	return &Dense{
 		m:      m,
 		scale:  float32(1 / math.Sqrt(float64(a.Dim/a.Heads))),
@@ -72,14 +64,7 @@ func (m *Model) NewDense() *Dense {
 //	logits = head(x_0)
 func (s *Dense) Forward(features, logits []float32) {
 	a := s.m.Arch
-	if len(features) != a.Frames*a.Coeffs || len(logits) != a.NumClasses {
-		panic(fmt.Sprintf("infer: Forward: %d features and %d logits, want %d (%d frames x %d) and %d",
-			len(features), len(logits), a.Frames*a.Coeffs, a.Frames, a.Coeffs, a.NumClasses))
-	}
-	if s.st != nil {
-		s.st.forward(features, logits)
-		return
-	}
+	checkForward(a, features, logits)
 	t0 := s.c.now()
 	s.embed(features)
 	s.c.frames += int64(a.Frames)

@@ -5,10 +5,11 @@ import "fmt"
 // Streaming reuse: a frame's input projection (embed) does not depend on
 // where the frame sits in the window (the positional embedding is added
 // afterwards), so a stream can project each frame once, when it arrives, and
-// hand every window that contains it the projected tokens. Dense and Delta
-// both offer the pair EmbedFrame / ForwardEmbedded for this (see
-// engine.FrameScorer); ForwardEmbedded on the tokens of a window gives
-// bit-for-bit the logits of Forward on its frames.
+// hand every window that contains it the projected tokens. Every Pass offers
+// the pair EmbedFrame / ForwardEmbedded for this (see engine.FrameScorer);
+// ForwardEmbedded on the tokens of a window gives bit-for-bit the logits of
+// Forward on its frames. (A streaming KWT goes further: StreamDense and
+// StreamDelta take each frame through the layers once, PushFrame.)
 
 // TokenDim is the width of a token, the model's Dim.
 func (s *Dense) TokenDim() int { return s.m.Arch.Dim }
@@ -26,10 +27,6 @@ func (s *Dense) EmbedFrame(frame, token []float32) {
 func (s *Dense) ForwardEmbedded(tokens, logits []float32) {
 	a := s.m.Arch
 	checkEmbedded(a, tokens, logits)
-	if s.st != nil {
-		s.st.forwardEmbedded(tokens, logits)
-		return
-	}
 	t0 := s.c.now()
 	d := a.Dim
 	copy(s.x[:d], s.m.Weights.Cls)
@@ -52,6 +49,13 @@ func (s *Dense) Times() Times { return s.c.times }
 
 // Reset zeroes the op counts and times.
 func (s *Dense) Reset() { s.c.reset() }
+
+func checkForward(a Arch, features, logits []float32) {
+	if len(features) != a.Frames*a.Coeffs || len(logits) != a.NumClasses {
+		panic(fmt.Sprintf("infer: Forward: %d features and %d logits, want %d (%d frames x %d) and %d",
+			len(features), len(logits), a.Frames*a.Coeffs, a.Frames, a.Coeffs, a.NumClasses))
+	}
+}
 
 func checkEmbed(a Arch, frame, token []float32) {
 	if len(frame) != a.Coeffs || len(token) != a.Dim {

@@ -1,7 +1,6 @@
 package infer
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -9,7 +8,8 @@ import (
 	"github.com/wakewordd/wakewordd/kernels"
 )
 
-// streamer runs a streaming KWT (Arch.Context > 0) one frame at a time.
+// streamer runs a streaming KWT (Arch.Context > 0) one frame at a time: the
+// state and methods that StreamDense and StreamDelta share.
 //
 // Each frame becomes a token that passes through the layers once, when it
 // arrives. Per layer, the keys and values of the last Context tokens sit in
@@ -30,8 +30,8 @@ import (
 // see every token; its output projection and MLP run once per hop, densely.
 type streamer struct {
 	m      *Model
-	th     *Thresholds // the owner's (Delta's); no site enabled: the dense pass
-	scale  float32     // 1/sqrt(Dim/Heads)
+	th     Thresholds // no site enabled (StreamDense): the dense pass
+	scale  float32    // 1/sqrt(Dim/Heads)
 	eps    float32
 	embedT []float32     // [Coeffs, Dim] embedding, transposed
 	lw     []packedLayer // the layers' linear maps, transposed
@@ -54,7 +54,7 @@ type streamer struct {
 	idx  []int32     // positions of the kept elements of one delta
 	dv   []float32   // their deltas
 
-	c *counter
+	c counter // op counts and optional stage timing
 }
 
 // deltaRefs holds one layer's delta state: for each enabled site the
@@ -66,39 +66,14 @@ type deltaRefs struct {
 	h2, fc2 []float32 // fc2 input [MLPDim]; output [Dim]
 }
 
-// errStreamSites rejects the delta sites that a streaming KWT cannot run.
-var errStreamSites = errors.New("a streaming model (context > 0) has no delta sites \"scores\" and \"values\": its attention reads a ring of keys that moves with every token")
-
-// HasDeltaSite reports whether models of architecture a run site s on
-// deltas: every site in the window KWT; not scores or values in a
-// streaming KWT.
-func (a Arch) HasDeltaSite(s DeltaSite) bool {
-	return !a.Streaming() || (s != DeltaScores && s != DeltaValues)
-}
-
-// ValidateFor checks th against models of architecture a: Validate for its
-// depth, and only sites that a has (HasDeltaSite).
-func (t Thresholds) ValidateFor(a Arch) error {
-	if err := t.Validate(a.Depth); err != nil {
-		return err
-	}
-	for s, on := range t.Enabled {
-		if on && !a.HasDeltaSite(DeltaSite(s)) {
-			return errStreamSites
-		}
-	}
-	return nil
-}
-
-// newStreamer allocates the stream state of m, counting into c, at the
-// thresholds *th (which the owner may replace); embedT and lw are
-// packWeights(m).
-func newStreamer(m *Model, th *Thresholds, c *counter, embedT []float32, lw []packedLayer) *streamer {
+// newStreamer allocates the stream state of the streaming KWT m, with no
+// delta site enabled.
+func newStreamer(m *Model) streamer {
 	a := m.Arch
 	d, M, n := a.Dim, a.MLPDim, a.Context
-	s := &streamer{
+	embedT, lw := packWeights(m)
+	s := streamer{
 		m:      m,
-		th:     th,
 		scale:  float32(1 / math.Sqrt(float64(a.Dim/a.Heads))),
 		eps:    float32(a.NormEps),
 		n:      n,
@@ -117,7 +92,7 @@ func newStreamer(m *Model, th *Thresholds, c *counter, embedT []float32, lw []pa
 		idx:    make([]int32, max(d, M)),
 		dv:     make([]float32, max(d, M)),
 		q8:     newInt8Scratch(m),
-		c:      c,
+		c:      newCounter(a, true),
 		embedT: embedT,
 		lw:     lw,
 	}
@@ -154,7 +129,7 @@ func (s *streamer) forward(features, logits []float32) {
 	a := s.m.Arch
 	s.reset()
 	for t := range a.Frames {
-		embedFrame(s.m, s.embedT, s.c, features[t*a.Coeffs:(t+1)*a.Coeffs], s.tok)
+		embedFrame(s.m, s.embedT, &s.c, features[t*a.Coeffs:(t+1)*a.Coeffs], s.tok)
 		s.push(s.tok)
 	}
 	s.logits(logits)
@@ -359,10 +334,10 @@ func checkFrame(a Arch, frame []float32) {
 	}
 }
 
-// pushFrame embeds one frame and pushes it (PushFrame of Dense and Delta).
+// pushFrame embeds one frame and pushes it (PushFrame).
 func (s *streamer) pushFrame(frame []float32) {
 	checkFrame(s.m.Arch, frame)
-	embedFrame(s.m, s.embedT, s.c, frame, s.tok)
+	embedFrame(s.m, s.embedT, &s.c, frame, s.tok)
 	s.push(s.tok)
 }
 
@@ -376,39 +351,124 @@ func (s *streamer) forwardEmbedded(tokens, logits []float32) {
 	s.logits(logits)
 }
 
-// stream is the stream interface that Dense and Delta embed
-// (engine.StreamScorer). For a streaming KWT the engine pushes every frame
-// as it arrives and asks for logits once per hop, so a frame passes through
-// the network once instead of once per window that holds it. The logits of
-// the dense pass equal bit for bit those of Forward on the last Frames
-// frames; with delta thresholds the references run on from frame to frame.
-type stream struct {
-	st *streamer // nil for the window KWT
+// StreamDense runs the dense forward pass of a streaming KWT (Arch.Context
+// > 0; a window KWT runs with Dense). Besides scoring whole windows
+// (Forward, ForwardEmbedded) it takes a stream (engine.StreamScorer): the
+// engine pushes every frame as it arrives and asks for logits once per hop,
+// so a frame passes through the network once instead of once per window
+// that holds it. The logits of the stream equal bit for bit those of
+// Forward on the last Frames frames. All scratch space is allocated by
+// NewStreamDense: nothing else allocates. A StreamDense is not safe for
+// concurrent use; create one per goroutine.
+type StreamDense struct{ streamer }
+
+// NewStreamDense allocates the state for running the streaming KWT m
+// densely (NewDense does so for a streaming m). It panics if m is a window
+// KWT. m must be valid and must not change while the StreamDense is in use.
+func (m *Model) NewStreamDense() *StreamDense {
+	checkStreaming(m.Arch, "NewStreamDense")
+	return &StreamDense{newStreamer(m)}
 }
 
-// Streaming reports whether the model is a streaming KWT (Arch.Context >
-// 0); PushFrame, StreamLogits and ResetStream panic if it is not.
-func (s stream) Streaming() bool { return s.st != nil }
+// StreamDelta runs the delta-pruned forward pass of a streaming KWT
+// (Arch.Context > 0; a window KWT runs with Delta), as StreamDense but with
+// the token-wise linear maps on deltas (sites qkv, out, fc1 and fc2; a
+// streaming KWT has no scores or values sites, Arch.HasDeltaSite). In a
+// stream the delta references run on from frame to frame until ResetStream,
+// instead of starting afresh in each window as in Forward.
+type StreamDelta struct{ streamer }
+
+// NewStreamDelta allocates the state for running the streaming KWT m with
+// delta pruning at the thresholds th (NewDelta does so for a streaming m).
+// It panics if m is a window KWT or th is not valid for m
+// (Thresholds.ValidateFor). m must be valid and must not change while the
+// StreamDelta is in use.
+func (m *Model) NewStreamDelta(th Thresholds) *StreamDelta {
+	checkStreaming(m.Arch, "NewStreamDelta")
+	s := &StreamDelta{newStreamer(m)}
+	if err := s.SetThresholds(th); err != nil {
+		panic("infer: NewStreamDelta: " + err.Error())
+	}
+	return s
+}
+
+// SetThresholds replaces the thresholds (a copy of th is kept); the op
+// counts and the stream carry on. It fails if th is not valid for the
+// model.
+func (s *StreamDelta) SetThresholds(th Thresholds) error {
+	if err := th.ValidateFor(s.m.Arch); err != nil {
+		return fmt.Errorf("delta thresholds: %w", err)
+	}
+	s.th = th.Clone()
+	return nil
+}
+
+// Thresholds returns a copy of the thresholds in use.
+func (s *StreamDelta) Thresholds() Thresholds { return s.th.Clone() }
+
+func checkStreaming(a Arch, fn string) {
+	if !a.Streaming() {
+		panic("infer: " + fn + ": a window KWT (architecture context 0) has no stream; use NewDense or NewDelta")
+	}
+}
+
+// The methods of StreamDense and StreamDelta.
+
+// Forward computes the logits of one window of Frames MFCC frames, as
+// Dense.Forward: the window's frames pushed into an empty stream, which
+// then holds them (a stream in progress is lost). It panics if either
+// length is wrong.
+func (s *streamer) Forward(features, logits []float32) {
+	checkForward(s.m.Arch, features, logits)
+	s.forward(features, logits)
+}
+
+// TokenDim is the width of a token, the model's Dim.
+func (s *streamer) TokenDim() int { return s.m.Arch.Dim }
+
+// EmbedFrame projects one MFCC frame (Coeffs values) into token (Dim
+// values), as Dense.EmbedFrame.
+func (s *streamer) EmbedFrame(frame, token []float32) {
+	embedFrame(s.m, s.embedT, &s.c, frame, token)
+}
+
+// ForwardEmbedded computes the logits of one window from its frames'
+// tokens (see Dense.ForwardEmbedded); the result is bit for bit that of
+// Forward on the frames. Like Forward, it restarts the stream.
+func (s *streamer) ForwardEmbedded(tokens, logits []float32) {
+	checkEmbedded(s.m.Arch, tokens, logits)
+	s.forwardEmbedded(tokens, logits)
+}
+
+// Ops returns the MACs executed since the pass was made or Reset, per
+// layer and site, with the dense counts of the same work.
+func (s *streamer) Ops() OpCounts { return s.c.counts() }
+
+// SetTiming turns wall-time measurement of the stages on or off.
+func (s *streamer) SetTiming(on bool) { s.c.timing = on }
+
+// Times returns the wall time measured since Reset while timing was on.
+func (s *streamer) Times() Times { return s.c.times }
+
+// Reset zeroes the op counts and times (ResetStream starts a new stream).
+func (s *streamer) Reset() { s.c.reset() }
+
+// Streaming reports true: the model takes frames one by one
+// (engine.StreamScorer).
+func (s *streamer) Streaming() bool { return true }
 
 // PushFrame runs one MFCC frame (Coeffs values) into the stream.
-func (s stream) PushFrame(frame []float32) { s.streamer().pushFrame(frame) }
+func (s *streamer) PushFrame(frame []float32) { s.pushFrame(frame) }
 
-// StreamLogits writes the logits of the newest frame's window.
-func (s stream) StreamLogits(logits []float32) {
-	st := s.streamer()
-	checkLogits(st.m.Arch, logits)
-	st.logits(logits)
+// StreamLogits writes the logits of the newest frame's window. It panics
+// before the stream's first frame.
+func (s *streamer) StreamLogits(logits []float32) {
+	checkLogits(s.m.Arch, logits)
+	s.logits(logits)
 }
 
 // ResetStream starts a new stream: empty rings and zero delta references.
-func (s stream) ResetStream() { s.streamer().reset() }
-
-func (s stream) streamer() *streamer {
-	if s.st == nil {
-		panic("infer: stream call on a window KWT (architecture context 0)")
-	}
-	return s.st
-}
+func (s *streamer) ResetStream() { s.reset() }
 
 func checkLogits(a Arch, logits []float32) {
 	if len(logits) != a.NumClasses {

@@ -2,6 +2,7 @@ package infer
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -39,7 +40,7 @@ func TestStreamEqualsWindow(t *testing.T) {
 				frames = a.Frames + 12
 			}
 			f := streamFrames(a, frames, rand.New(rand.NewPCG(1, 2)))
-			stream, window := m.NewDense(), m.NewDense()
+			stream, window := m.NewStreamDense(), m.NewDense()
 			if !stream.Streaming() {
 				t.Fatal("Streaming() false for a model with context")
 			}
@@ -80,7 +81,7 @@ func TestStreamReset(t *testing.T) {
 		PushFrame([]float32)
 		StreamLogits([]float32)
 		ResetStream()
-	}{m.NewDense(), m.NewDelta(th)} {
+	}{m.NewStreamDense(), m.NewStreamDelta(th)} {
 		run := func() []float32 {
 			out := make([]float32, a.NumClasses)
 			for i := range 5 { // fewer frames than the context: a ring not yet full
@@ -125,14 +126,14 @@ func TestStreamDelta(t *testing.T) {
 		}
 		return out
 	}
-	dense := run(m.NewDense())
-	zero := m.NewDelta(UniformThresholds(a.Depth, 0, sites...))
+	dense := run(m.NewStreamDense())
+	zero := m.NewStreamDelta(UniformThresholds(a.Depth, 0, sites...))
 	for i, l := range run(zero) {
 		if d := maxAbsDiff(l, dense[i]); d > 1e-4 {
 			t.Errorf("theta 0, hop %d: delta differs from dense by %g", i, d)
 		}
 	}
-	pruned := m.NewDelta(UniformThresholds(a.Depth, 0.3, sites...))
+	pruned := m.NewStreamDelta(UniformThresholds(a.Depth, 0.3, sites...))
 	var worst float64
 	for i, l := range run(pruned) {
 		worst = max(worst, maxAbsDiff(l, dense[i]))
@@ -168,7 +169,7 @@ func TestStreamDelta(t *testing.T) {
 func TestStreamCounts(t *testing.T) {
 	a := streamArch()
 	m := randomModel(t, a, 2)
-	s := m.NewDense()
+	s := m.NewStreamDense()
 	f := streamFrames(a, a.Frames, rand.New(rand.NewPCG(3, 3)))
 	logits := make([]float32, a.NumClasses)
 	s.Forward(f, logits)
@@ -207,7 +208,7 @@ func TestStreamZeroAllocs(t *testing.T) {
 	for _, s := range []interface {
 		PushFrame([]float32)
 		StreamLogits([]float32)
-	}{m.NewDense(), m.NewDelta(UniformThresholds(a.Depth, 0.1, DeltaQKV, DeltaFC2))} {
+	}{m.NewStreamDense(), m.NewStreamDelta(UniformThresholds(a.Depth, 0.1, DeltaQKV, DeltaFC2))} {
 		if n := testing.AllocsPerRun(50, func() {
 			s.PushFrame(frame)
 			s.StreamLogits(logits)
@@ -218,8 +219,8 @@ func TestStreamZeroAllocs(t *testing.T) {
 }
 
 // TestStreamRejects covers what a streaming model cannot do: delta sites on
-// the ring's scores and values, a context that reaches past the window, and
-// the stream calls on a window KWT.
+// the ring's scores and values, and a context that reaches past the window;
+// and that a window KWT has no stream.
 func TestStreamRejects(t *testing.T) {
 	a := streamArch()
 	m := randomModel(t, a, 1)
@@ -252,16 +253,49 @@ func TestStreamRejects(t *testing.T) {
 		t.Errorf("context -1: %v", err)
 	}
 
-	w := randomModel(t, tinyArch(), 1).NewDense()
-	if w.Streaming() {
-		t.Error("Streaming() true for a window KWT")
-	}
-	defer func() {
-		if recover() == nil {
-			t.Error("PushFrame on a window KWT did not panic")
+	window := randomModel(t, tinyArch(), 1)
+	for _, p := range []Pass{window.NewDense(), window.NewDelta(Thresholds{})} {
+		if _, ok := p.(interface{ PushFrame([]float32) }); ok {
+			t.Errorf("%T, the pass of a window KWT, takes frames one by one", p)
 		}
-	}()
-	w.PushFrame(make([]float32, tinyArch().Coeffs))
+	}
+	for name, f := range map[string]func(){
+		"NewStreamDense": func() { window.NewStreamDense() },
+		"NewStreamDelta": func() { window.NewStreamDelta(Thresholds{}) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "window KWT") {
+					t.Errorf("%s on a window KWT: panic %v, want one naming the window KWT", name, r)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+// TestPassTypes checks that NewDense and NewDelta choose the pass of the
+// architecture: Dense and Delta for a window KWT, StreamDense and
+// StreamDelta for a streaming KWT.
+func TestPassTypes(t *testing.T) {
+	window, stream := randomModel(t, tinyArch(), 1), randomModel(t, streamArch(), 1)
+	if _, ok := window.NewDense().(*Dense); !ok {
+		t.Errorf("NewDense of a window KWT: %T, want *Dense", window.NewDense())
+	}
+	if _, ok := window.NewDelta(Thresholds{}).(*Delta); !ok {
+		t.Errorf("NewDelta of a window KWT: %T, want *Delta", window.NewDelta(Thresholds{}))
+	}
+	if _, ok := stream.NewDense().(*StreamDense); !ok {
+		t.Errorf("NewDense of a streaming KWT: %T, want *StreamDense", stream.NewDense())
+	}
+	if _, ok := stream.NewDelta(Thresholds{}).(*StreamDelta); !ok {
+		t.Errorf("NewDelta of a streaming KWT: %T, want *StreamDelta", stream.NewDelta(Thresholds{}))
+	}
+	th := UniformThresholds(stream.Arch.Depth, 0.2, DeltaQKV)
+	d := stream.NewStreamDelta(th)
+	if got := d.Thresholds(); !got.Equal(th) {
+		t.Errorf("Thresholds() = %v, want %v", got, th)
+	}
 }
 
 // TestStreamRoundTrip writes and parses a streaming model: the context and
@@ -322,8 +356,8 @@ func FuzzStreamEqualsWindow(f *testing.F) {
 		}
 		n := a.Frames + 1 + int(inputSeed%50)
 		x := streamFrames(a, n, rand.New(rand.NewPCG(inputSeed, 5)))
-		stream, window := m.NewDense(), m.NewDense()
-		zero := m.NewDelta(UniformThresholds(a.Depth, 0, DeltaQKV, DeltaOut, DeltaFC1, DeltaFC2))
+		stream, window := m.NewStreamDense(), m.NewDense()
+		zero := m.NewStreamDelta(UniformThresholds(a.Depth, 0, DeltaQKV, DeltaOut, DeltaFC1, DeltaFC2))
 		got, want, dz := make([]float32, a.NumClasses), make([]float32, a.NumClasses), make([]float32, a.NumClasses)
 		for i := range n {
 			fr := x[i*a.Coeffs : (i+1)*a.Coeffs]

@@ -3,6 +3,7 @@ package infer
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -160,6 +161,30 @@ func (t Thresholds) Validate(depth int) error {
 			if !(v >= 0 && v <= MaxTheta) { // false for NaN
 				return fmt.Errorf("site %q: layer %d: threshold %v, want 0..%g", site, i, v, float64(MaxTheta))
 			}
+		}
+	}
+	return nil
+}
+
+// errStreamSites rejects the delta sites that a streaming KWT cannot run.
+var errStreamSites = errors.New("a streaming model (context > 0) has no delta sites \"scores\" and \"values\": its attention reads a ring of keys that moves with every token")
+
+// HasDeltaSite reports whether models of architecture a run site s on
+// deltas: every site in the window KWT; not scores or values in a
+// streaming KWT.
+func (a Arch) HasDeltaSite(s DeltaSite) bool {
+	return !a.Streaming() || (s != DeltaScores && s != DeltaValues)
+}
+
+// ValidateFor checks th against models of architecture a: Validate for its
+// depth, and only sites that a has (HasDeltaSite).
+func (t Thresholds) ValidateFor(a Arch) error {
+	if err := t.Validate(a.Depth); err != nil {
+		return err
+	}
+	for s, on := range t.Enabled {
+		if on && !a.HasDeltaSite(DeltaSite(s)) {
+			return errStreamSites
 		}
 	}
 	return nil
