@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -32,13 +33,14 @@ const MaxSize = 1 << 20
 // Config is the whole configuration. Field comments are the documentation of record and
 // are mirrored in configs/wakewordd.yaml.
 type Config struct {
-	SiteID string `yaml:"site_id"`
-	Audio  Audio  `yaml:"audio"`
-	Model  Model  `yaml:"model"`
-	Detect Detect `yaml:"detect"`
-	MQTT   MQTT   `yaml:"mqtt"`
-	Output Output `yaml:"output"`
-	Log    Log    `yaml:"log"`
+	SiteID  string  `yaml:"site_id"`
+	Audio   Audio   `yaml:"audio"`
+	Model   Model   `yaml:"model"`
+	Detect  Detect  `yaml:"detect"`
+	MQTT    MQTT    `yaml:"mqtt"`
+	Output  Output  `yaml:"output"`
+	Log     Log     `yaml:"log"`
+	Wyoming Wyoming `yaml:"wyoming"`
 }
 
 // Model selects the keyword model and how often it runs.
@@ -130,6 +132,59 @@ type Audio struct {
 	Realtime bool `yaml:"realtime"`
 }
 
+// DeviceNone as Audio.Device runs without a microphone: the daemon only serves Wyoming
+// clients.
+const DeviceNone = "none"
+
+// NoMicrophone reports whether the daemon runs without any audio input of its own
+// (audio.device none and no audio.input).
+func (a Audio) NoMicrophone() bool { return a.Device == DeviceNone && a.Input == "" }
+
+// Wyoming serves the Wyoming wake-word protocol (Home Assistant Assist, wyoming-satellite):
+// network clients stream audio and get detections back, each stream with its own detector
+// over the shared model.
+type Wyoming struct {
+	// Listen is where to serve: tcp://HOST:PORT (10400 by convention; HOST empty, 0.0.0.0
+	// or [::] = every interface) or unix://PATH; "" = no Wyoming server.
+	Listen string `yaml:"listen"`
+	// MaxClients bounds the connections served at once; one more gets an error event and
+	// is closed.
+	MaxClients int `yaml:"max_clients"`
+	// Zeroconf advertises the service as _wyoming._tcp over mDNS, so that Home Assistant
+	// discovers it; nil = on for a tcp:// address that is not loopback.
+	Zeroconf *bool `yaml:"zeroconf"`
+}
+
+// MaxWyomingClients bounds wyoming.max_clients.
+const MaxWyomingClients = 1024
+
+// ParseListen splits a Wyoming listen URI into the network and address of net.Listen:
+// tcp://HOST:PORT gives ("tcp", "HOST:PORT"), unix://PATH ("unix", PATH).
+func ParseListen(uri string) (network, address string, err error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "", "", fmt.Errorf("not a URI: %v", errors.Unwrap(err))
+	}
+	switch u.Scheme {
+	case "tcp":
+		host, port, err := net.SplitHostPort(u.Host)
+		if err != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return "", "", fmt.Errorf("want tcp://HOST:PORT, e.g. tcp://0.0.0.0:10400, got %q", uri)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", "", fmt.Errorf("port must be 1-65535, got %q", port)
+		}
+		return "tcp", net.JoinHostPort(host, port), nil
+	case "unix":
+		path := u.Host + u.Path
+		if path == "" || len(path) > 107 || u.RawQuery != "" {
+			return "", "", fmt.Errorf("want unix://PATH with a socket path of 1-107 bytes, e.g. unix:///run/wakewordd/wyoming.sock, got %q", uri)
+		}
+		return "unix", path, nil
+	}
+	return "", "", fmt.Errorf("scheme must be tcp:// or unix://, got %q", uri)
+}
+
 // MQTT configures publishing to a broker (publish.MQTTConfig); the site id comes from
 // Config.SiteID.
 type MQTT struct {
@@ -186,7 +241,8 @@ func Default() Config {
 			TopicPrefix: "wakewordd", Discovery: true, DiscoveryPrefix: "homeassistant", Hermes: true,
 			Queue: 1000, KeepAlive: 30 * time.Second,
 		},
-		Log: Log{Level: "info", Format: "text", Stats: 10 * time.Second},
+		Log:     Log{Level: "info", Format: "text", Stats: 10 * time.Second},
+		Wyoming: Wyoming{MaxClients: 8},
 	}
 }
 
@@ -385,6 +441,9 @@ func (c *Config) Validate(src *Source) error {
 	if err := c.MQTT.validate(src); err != nil {
 		return err
 	}
+	if err := c.validateWyoming(src); err != nil {
+		return err
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -397,6 +456,27 @@ func (c *Config) Validate(src *Source) error {
 	}
 	if c.Log.Stats < 0 {
 		return src.Errorf("log.stats_interval", "must be 0 (off) or positive, got %s", c.Log.Stats)
+	}
+	return nil
+}
+
+func (c *Config) validateWyoming(src *Source) error {
+	w := c.Wyoming
+	network := ""
+	if w.Listen != "" {
+		var err error
+		if network, _, err = ParseListen(w.Listen); err != nil {
+			return src.Errorf("wyoming.listen", "%v", err)
+		}
+	}
+	if w.MaxClients < 1 || w.MaxClients > MaxWyomingClients {
+		return src.Errorf("wyoming.max_clients", "must be 1-%d connections, got %d", MaxWyomingClients, w.MaxClients)
+	}
+	if w.Zeroconf != nil && *w.Zeroconf && network != "tcp" {
+		return src.Errorf("wyoming.zeroconf", "advertises a TCP port, but wyoming.listen is %q (want tcp://HOST:PORT)", w.Listen)
+	}
+	if c.Audio.NoMicrophone() && w.Listen == "" {
+		return src.Errorf("audio.device", "none (no microphone) needs wyoming.listen: without a microphone or a Wyoming server there is nothing to listen to")
 	}
 	return nil
 }

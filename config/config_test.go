@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 func TestEmptyFileGivesDefaults(t *testing.T) {
@@ -213,3 +212,45 @@ func TestDeltaKeys(t *testing.T) {
 }
 
 // The config's site names are the model format's.
+
+func TestWyomingKeys(t *testing.T) {
+	c, src, err := Parse("c.yaml", []byte("audio:\n  device: none\nwyoming:\n  listen: tcp://0.0.0.0:10400\n  max_clients: 3\n  zeroconf: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(src); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Audio.NoMicrophone() || c.Wyoming.Listen != "tcp://0.0.0.0:10400" || c.Wyoming.MaxClients != 3 || c.Wyoming.Zeroconf == nil || *c.Wyoming.Zeroconf {
+		t.Fatalf("wyoming %+v", c.Wyoming)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"wyoming:\n  listen: http://x:1\n", `config c.yaml:2: wyoming.listen: scheme must be tcp:// or unix://, got "http://x:1"`},
+		{"wyoming:\n  listen: tcp://localhost\n", `config c.yaml:2: wyoming.listen: want tcp://HOST:PORT, e.g. tcp://0.0.0.0:10400, got "tcp://localhost"`},
+		{"wyoming:\n  listen: tcp://:70000\n", `config c.yaml:2: wyoming.listen: port must be 1-65535, got "70000"`},
+		{"wyoming:\n  listen: unix://\n", `config c.yaml:2: wyoming.listen: want unix://PATH`},
+		{"wyoming:\n  listen: tcp://:10400\n  max_clients: 0\n", `config c.yaml:3: wyoming.max_clients: must be 1-1024 connections, got 0`},
+		{"wyoming:\n  listen: unix:///run/w.sock\n  zeroconf: true\n", `config c.yaml:3: wyoming.zeroconf: advertises a TCP port, but wyoming.listen is "unix:///run/w.sock"`},
+		{"audio:\n  device: none\n", `config c.yaml:2: audio.device: none (no microphone) needs wyoming.listen`},
+	} {
+		c, src, err := Parse("c.yaml", []byte(tc.yaml))
+		if err == nil {
+			err = c.Validate(src)
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	for uri, want := range map[string][2]string{
+		"tcp://127.0.0.1:10400":        {"tcp", "127.0.0.1:10400"},
+		"tcp://[::]:10400":             {"tcp", "[::]:10400"},
+		"tcp://:10400":                 {"tcp", ":10400"},
+		"unix:///run/wakewordd/w.sock": {"unix", "/run/wakewordd/w.sock"},
+		"unix://relative.sock":         {"unix", "relative.sock"},
+	} {
+		n, a, err := ParseListen(uri)
+		if err != nil || n != want[0] || a != want[1] {
+			t.Errorf("ParseListen(%q) = %q, %q, %v; want %v", uri, n, a, err, want)
+		}
+	}
+}
