@@ -2,10 +2,12 @@ package audio
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,13 +34,28 @@ const fileFrames = 2048
 
 // OpenFile opens a WAV or FLAC file as a Source of its samples at the file's own rate,
 // decoding it incrementally, so an hour-long file costs no more memory than a second. The
-// container is recognised by its first bytes, not by the file name.
+// container is recognised by its first bytes, not by the file name. It is
+// OpenFileContext without a way to give up waiting for a FIFO's writer.
 func OpenFile(path string, opt FileOptions) (Source, error) {
-	f, err := os.Open(path)
+	return OpenFileContext(context.Background(), path, opt)
+}
+
+// OpenFileContext opens a WAV or FLAC file as OpenFile does, or a FIFO or any other
+// input that cannot seek (a pipe named /dev/stdin, a character device) as a stream: the
+// header is parsed as it arrives and the samples are returned as they come. A FIFO
+// without a writer is waited for, and a stream's header too, until ctx is done; Close
+// interrupts a Read that waits on a stream. Errors name the file.
+func OpenFileContext(ctx context.Context, path string, opt FileOptions) (Source, error) {
+	f, err := openPath(ctx, path)
 	if err != nil {
 		return nil, err
 	}
+	// A stream's header may be slow to come: a deadline in the past ends the wait.
+	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
 	s, err := openFile(f, path, opt)
+	if !stop() || ctx.Err() != nil {
+		err = fmt.Errorf("%s: %w", path, ctx.Err())
+	}
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -60,19 +77,34 @@ func openFile(f *os.File, path string, opt FileOptions) (*fileSource, error) {
 		dec      frameDecoder
 		rate     int
 		channels int
+		kind     string
+		rest     io.Reader // a stream from its first byte: what sniffing read, then the rest
 	)
-	switch kind := sniff(f, magic[:n]); kind {
+	if st.Mode().IsRegular() {
+		kind = sniff(f, magic[:n])
+	} else {
+		kind, rest = sniffStream(io.MultiReader(bytes.NewReader(magic[:n]), f), magic[:n])
+	}
+	switch kind {
 	case "wav":
-		w, err := NewWAVReader(f, st.Size())
+		var w *WAVReader
+		if rest != nil {
+			w, err = NewWAVStream(rest)
+		} else {
+			w, err = NewWAVReader(f, st.Size())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		dec, rate, channels = w, w.Format().Rate, w.Format().Channels
 	case "flac":
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, err
+		if rest == nil {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			rest = f
 		}
-		d, err := newFLACDecoder(f)
+		d, err := newFLACDecoder(rest) // reads sequentially; it never seeks
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -84,6 +116,7 @@ func openFile(f *os.File, path string, opt FileOptions) (*fileSource, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	s := &fileSource{
+		path:     path,
 		closer:   f,
 		dec:      dec,
 		rate:     rate,
@@ -97,7 +130,26 @@ func openFile(f *os.File, path string, opt FileOptions) (*fileSource, error) {
 	return s, nil
 }
 
-// sniff names the container from the first bytes of f: "wav", "flac" or "".
+// sniffStream is sniff for a stream r (which starts with magic): it returns the kind and
+// a reader of the stream from its first byte, or from the "fLaC" behind an ID3v2 tag,
+// which it has read past.
+func sniffStream(r io.Reader, magic []byte) (string, io.Reader) {
+	if len(magic) < 10 || string(magic[0:3]) != "ID3" {
+		return sniff(nil, magic), r
+	}
+	size := int64(magic[6]&0x7f)<<21 | int64(magic[7]&0x7f)<<14 | int64(magic[8]&0x7f)<<7 | int64(magic[9]&0x7f)
+	var sig [4]byte
+	if _, err := io.CopyN(io.Discard, r, 10+size); err != nil {
+		return "", nil
+	}
+	if _, err := io.ReadFull(r, sig[:]); err != nil || string(sig[:]) != "fLaC" {
+		return "", nil
+	}
+	return "flac", io.MultiReader(bytes.NewReader(sig[:]), r)
+}
+
+// sniff names the container from the first bytes of f: "wav", "flac" or "". f is only
+// read for a FLAC behind an ID3v2 tag.
 func sniff(f io.ReaderAt, magic []byte) string {
 	switch {
 	case len(magic) >= 12 && string(magic[0:4]) == "RIFF" && string(magic[8:12]) == "WAVE":
@@ -109,6 +161,9 @@ func sniff(f io.ReaderAt, magic []byte) string {
 		// pass): look behind it. The size is four 7-bit bytes.
 		size := int64(magic[6]&0x7f)<<21 | int64(magic[7]&0x7f)<<14 | int64(magic[8]&0x7f)<<7 | int64(magic[9]&0x7f)
 		var sig [4]byte
+		if f == nil {
+			return ""
+		}
 		if _, err := f.ReadAt(sig[:], 10+size); err == nil && string(sig[:]) == "fLaC" {
 			return "flac"
 		}
@@ -116,9 +171,12 @@ func sniff(f io.ReaderAt, magic []byte) string {
 	return ""
 }
 
-// fileSource is a Source over a decoder of a finite file.
+// fileSource is a Source over a decoder of a file or a stream. Close may come from another
+// goroutine while Read waits on a stream; it closes the file, which ends that Read.
 type fileSource struct {
+	path     string // for errors
 	closer   io.Closer
+	closed   atomic.Bool
 	dec      frameDecoder
 	rate     int
 	channels int
@@ -126,7 +184,7 @@ type fileSource struct {
 	scratch  []float32 // decoded, interleaved frames not yet returned: scratch[pos:end]
 	pos, end int
 	pace     *pacer // nil unless Realtime
-	err      error  // sticky: io.EOF, a decode error, or errClosed
+	err      error  // sticky: io.EOF, or a decode error naming the file
 }
 
 var errClosed = errors.New("audio: read from a closed source")
@@ -136,6 +194,9 @@ func (s *fileSource) Rate() int { return s.rate }
 func (s *fileSource) Read(p []float32) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if s.closed.Load() {
+		return 0, errClosed
 	}
 	if s.pos == s.end && s.err != nil {
 		return 0, s.err // no need to wait for samples that will never come
@@ -151,8 +212,13 @@ func (s *fileSource) Read(p []float32) (int, error) {
 			}
 			m, err := s.dec.Read(s.scratch)
 			s.pos, s.end = 0, m
-			if err != nil {
+			switch {
+			case err == nil, err == io.EOF:
 				s.err = err
+			case s.closed.Load():
+				s.err = errClosed // the file was closed under a waiting Read
+			default:
+				s.err = fmt.Errorf("%s: %w", s.path, err)
 			}
 			continue
 		}
@@ -170,10 +236,9 @@ func (s *fileSource) Read(p []float32) (int, error) {
 }
 
 func (s *fileSource) Close() error {
-	if s.err == errClosed {
+	if s.closed.Swap(true) {
 		return nil
 	}
-	s.err, s.pos, s.end = errClosed, 0, 0
 	return s.closer.Close()
 }
 
@@ -245,7 +310,7 @@ func DecodeFile(path string) ([]float32, error) {
 	defer r.Close()
 	x, err := ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err // it names the file
 	}
 	return x, nil
 }

@@ -10,8 +10,9 @@ import (
 
 // WAV parsing follows the RIFF layout: "RIFF" size "WAVE", then chunks of a 4-byte id, a
 // 32-bit little-endian size and the body, padded to an even length. Every size read from
-// the file is checked against the file's real size before anything is read or allocated,
-// so a hostile header can make parsing fail but never allocate or read much.
+// a file is checked against the file's real size before anything is read or allocated,
+// so a hostile header can make parsing fail but never allocate or read much; a stream,
+// whose size is unknown, skips what it does not need without holding it.
 
 // WAV format tags, from the fmt chunk.
 const (
@@ -55,14 +56,24 @@ type WAVFormat struct {
 // container decodes by its container), and float samples outside [-1, 1) are clamped,
 // NaN becoming 0.
 type WAVReader struct {
-	r      io.ReaderAt
+	r      io.ReaderAt // the file; nil for a stream
 	format WAVFormat
 	off    int64 // next byte of the data chunk to read
 	end    int64 // end of the sample data, a whole number of frames past the start
-	frames int64
+	frames int64 // -1 for a stream
 	buf    []byte
 	// untilEnd: the declared data size was not what bounded the samples (see UntilEnd).
 	untilEnd bool
+	declared int64 // the data chunk's declared size
+
+	// A stream (NewWAVStream) is read as it comes: s is positioned at the next byte of
+	// sample data, left bytes of the data chunk are still to come (math.MaxInt64: until the
+	// end), buf[:have] holds bytes read but not decoded (less than a frame between calls),
+	// and err is a read error to return once the samples before it are out.
+	s    io.Reader
+	left int64
+	have int
+	err  error
 }
 
 // wavBlockBytes is roughly how much sample data one ReaderAt call fetches.
@@ -79,10 +90,30 @@ const wavBlockBytes = 16 << 10
 // consistent with the file, since a finished file may legitimately hold no samples.
 // UntilEnd reports either case. Trailing bytes that do not fill a frame are ignored.
 func NewWAVReader(r io.ReaderAt, size int64) (*WAVReader, error) {
-	var hdr [12]byte
-	if size < int64(len(hdr)) {
+	if size < 12 {
 		return nil, fmt.Errorf("wav: file too short for a RIFF header (%d bytes)", size)
 	}
+	return parseWAV(r, size, nil)
+}
+
+// NewWAVStream parses the header of a WAV stream that cannot seek, such as a pipe or a
+// FIFO, reading no further than the first sample, and returns a reader of its samples as
+// they arrive: Read waits for a whole frame, not for a whole block.
+//
+// The fmt chunk must come before the data chunk, since a stream cannot go back to it. The
+// data chunk runs for its declared size or to the end of the stream, whichever comes
+// first, so the placeholder sizes of writers to pipes (see NewWAVReader) need no special
+// case; a size of 0 is such a placeholder unless the RIFF size says that more chunks
+// follow an empty data chunk. Frames is unknown (-1), and UntilEnd is known at the end.
+func NewWAVStream(r io.Reader) (*WAVReader, error) {
+	fr := &forwardReader{r: r}
+	return parseWAV(fr, -1, fr)
+}
+
+// parseWAV parses the header of a file of size bytes (r its contents), or of a stream
+// (size -1, r == stream).
+func parseWAV(r io.ReaderAt, size int64, stream *forwardReader) (*WAVReader, error) {
+	var hdr [12]byte
 	if _, err := r.ReadAt(hdr[:], 0); err != nil {
 		return nil, fmt.Errorf("wav: reading RIFF header: %w", err)
 	}
@@ -103,26 +134,45 @@ func NewWAVReader(r io.ReaderAt, size int64) (*WAVReader, error) {
 		format             WAVFormat
 		haveFmt, haveData  bool
 		untilEnd           bool
+		declared           int64
 		dataOff, dataBytes int64
 		off                = int64(len(hdr))
 	)
 	for !(haveFmt && haveData) {
-		if size-off < 8 {
+		if stream == nil && size-off < 8 {
 			break
 		}
 		var ch [8]byte
-		if _, err := r.ReadAt(ch[:], off); err != nil {
+		if k, err := r.ReadAt(ch[:], off); err != nil {
+			if stream != nil && err == io.EOF && k < len(ch) {
+				break // the stream ended between chunks, or in trailing bytes
+			}
 			return nil, fmt.Errorf("wav: reading chunk header at offset %d: %w", off, err)
 		}
 		id := string(ch[0:4])
 		n := int64(binary.LittleEndian.Uint32(ch[4:8]))
 		body := off + 8
 		remain := size - body
+		if stream != nil {
+			remain = math.MaxInt64 // unknown until the stream ends
+		}
 		if id == "data" {
 			if haveData {
 				return nil, errors.New("wav: more than one data chunk")
 			}
-			haveData, dataOff = true, body
+			haveData, dataOff, declared = true, body, n
+			if stream != nil {
+				if !haveFmt {
+					return nil, errors.New("wav: no fmt chunk before the sample data (a stream cannot go back to it)")
+				}
+				// Placeholders run to the end of the stream; any other size to the end too
+				// when the stream ends first (readStream notes it then).
+				dataBytes = n
+				if n == 0 && (riffSize+8 <= body || riffSize >= 0x7FFFF000) {
+					dataBytes, untilEnd = math.MaxInt64, true
+				}
+				break
+			}
 			if n > remain || (n == 0 && !finished) {
 				// Streamed (or cut short): the data runs to the end, so nothing after it
 				// is a chunk. UntilEnd reports it, for a caller that logs such things.
@@ -144,6 +194,11 @@ func NewWAVReader(r io.ReaderAt, size int64) (*WAVReader, error) {
 				}
 				haveFmt = true
 			}
+			if stream != nil {
+				if err := stream.skipTo(body + n); err != nil {
+					return nil, fmt.Errorf("wav: truncated %q chunk at offset %d: it declares %d bytes, the stream ended before", id, off, n)
+				}
+			}
 		}
 		off = body + n + n&1 // the pad byte after an odd-sized chunk
 	}
@@ -153,17 +208,44 @@ func NewWAVReader(r io.ReaderAt, size int64) (*WAVReader, error) {
 	case !haveData:
 		return nil, errors.New("wav: no data chunk")
 	}
-	frames := dataBytes / int64(format.BlockAlign)
 	block := max(wavBlockBytes/format.BlockAlign, 1) * format.BlockAlign
-	return &WAVReader{
-		r:      r,
-		format: format,
-		off:    dataOff,
-		end:    dataOff + frames*int64(format.BlockAlign),
-		frames:   frames,
-		buf:      make([]byte, block),
-		untilEnd: untilEnd,
-	}, nil
+	w := &WAVReader{format: format, buf: make([]byte, block), untilEnd: untilEnd, declared: declared}
+	if stream != nil {
+		w.s, w.left, w.frames = stream.r, dataBytes, -1
+		return w, nil
+	}
+	frames := dataBytes / int64(format.BlockAlign)
+	w.r, w.off, w.end, w.frames = r, dataOff, dataOff+frames*int64(format.BlockAlign), frames
+	return w, nil
+}
+
+// forwardReader serves ReadAt calls at offsets that never go back from a stream, such as
+// a pipe, discarding whatever lies between one read and the next.
+type forwardReader struct {
+	r   io.Reader
+	pos int64 // offset of the next byte of r
+}
+
+func (f *forwardReader) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.skipTo(off); err != nil {
+		return 0, err
+	}
+	n, err := io.ReadFull(f.r, p)
+	f.pos += int64(n)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF // ReaderAt's way of saying the data ended
+	}
+	return n, err
+}
+
+// skipTo discards the stream up to offset off; io.EOF if it ends first.
+func (f *forwardReader) skipTo(off int64) error {
+	if off < f.pos {
+		return fmt.Errorf("wav: a stream cannot go back from offset %d to %d", f.pos, off)
+	}
+	n, err := io.CopyN(io.Discard, f.r, off-f.pos)
+	f.pos += n
+	return err
 }
 
 // parseWAVFmt reads and validates the n-byte fmt chunk body at off.
@@ -233,18 +315,23 @@ func parseWAVFmt(r io.ReaderAt, off, n int64) (WAVFormat, error) {
 // Format describes the samples.
 func (w *WAVReader) Format() WAVFormat { return w.format }
 
-// Frames is the number of whole frames in the data chunk.
+// Frames is the number of whole frames in the data chunk, or -1 for a stream (whose
+// length is known only at its end).
 func (w *WAVReader) Frames() int64 { return w.frames }
 
 // UntilEnd reports that the data chunk's declared size was no bound: a streaming marker
 // or a size beyond the end of the file, so that the samples run to the end of the file.
-// The audio package has no logger; a caller may log it at debug level.
+// For a stream it may turn true only when the stream ends. The audio package has no
+// logger; a caller may log it at debug level.
 func (w *WAVReader) UntilEnd() bool { return w.untilEnd }
 
 // Read decodes up to len(dst)/Channels whole frames into dst, interleaved, and returns
 // the number of samples written (a multiple of Channels). It returns io.EOF after the last
 // frame, and io.ErrShortBuffer if dst cannot hold a single frame.
 func (w *WAVReader) Read(dst []float32) (int, error) {
+	if w.s != nil {
+		return w.readStream(dst)
+	}
 	if w.off >= w.end {
 		return 0, io.EOF
 	}
@@ -265,6 +352,42 @@ func (w *WAVReader) Read(dst []float32) (int, error) {
 	w.off += int64(len(raw))
 	n := int(frames) * ch
 	decodeWAVSamples(dst[:n], raw, w.format)
+	return n, nil
+}
+
+// readStream is Read for a stream: it returns the whole frames that have arrived, waiting
+// only until there is one.
+func (w *WAVReader) readStream(dst []float32) (int, error) {
+	ba, ch := w.format.BlockAlign, w.format.Channels
+	if len(dst) < ch {
+		return 0, io.ErrShortBuffer
+	}
+	most := min(len(dst)/ch, len(w.buf)/ba) * ba // bytes of whole frames dst and buf can take
+	for w.have < ba {
+		if w.err != nil {
+			return 0, w.err
+		}
+		if w.left == 0 {
+			w.have = 0 // a partial frame at the end
+			return 0, io.EOF
+		}
+		m, err := w.s.Read(w.buf[w.have : w.have+int(min(int64(most-w.have), w.left))])
+		w.have += m
+		w.left -= int64(m)
+		switch {
+		case err == io.EOF:
+			if w.left > 0 {
+				w.untilEnd = true // the stream ended before its declared size
+			}
+			w.left = 0
+		case err != nil:
+			w.err = fmt.Errorf("wav: reading samples: %w", err)
+		}
+	}
+	frames := w.have / ba
+	n := frames * ch
+	decodeWAVSamples(dst[:n], w.buf[:frames*ba], w.format)
+	w.have = copy(w.buf, w.buf[frames*ba:w.have])
 	return n, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // Hand-built WAV files: a chunk list behind a RIFF header whose size can be forced.
@@ -129,6 +130,38 @@ func decodeWAV(data []byte, chunk int) (WAVFormat, []float32, error) {
 	}
 }
 
+// decodeWAVStream is decodeWAV through NewWAVStream, from a reader that hands out at most
+// piece bytes at a time, as a pipe may.
+func decodeWAVStream(data []byte, chunk, piece int) (*WAVReader, []float32, error) {
+	w, err := NewWAVStream(&pieceReader{bytes.NewReader(data), piece})
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []float32
+	buf := make([]float32, chunk)
+	for {
+		n, err := w.Read(buf)
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
+			return w, out, nil
+		}
+		if err != nil {
+			return w, out, err
+		}
+		if n == 0 {
+			return w, out, errors.New("Read returned nothing and no error")
+		}
+	}
+}
+
+// pieceReader returns at most n bytes per Read.
+type pieceReader struct {
+	r io.Reader
+	n int
+}
+
+func (p *pieceReader) Read(b []byte) (int, error) { return p.r.Read(b[:min(len(b), p.n)]) }
+
 const top = maxSample // the largest sample, just below 1
 
 func TestWAVVariants(t *testing.T) {
@@ -193,6 +226,23 @@ func TestWAVVariants(t *testing.T) {
 				if !slices.Equal(samp, tc.samp) {
 					t.Errorf("samples %v; want %v", samp, tc.samp)
 				}
+				// The same from a stream, however it arrives, unless the samples come
+				// before the format (a stream cannot go back to them).
+				for _, piece := range []int{1, 5, 1 << 20} {
+					w, samp, err := decodeWAVStream(tc.file, chunk, piece)
+					if strings.Contains(tc.name, "data before fmt") {
+						if err == nil || !strings.Contains(err.Error(), "wav: no fmt chunk before the sample data (a stream cannot go back to it)") {
+							t.Errorf("stream with data before fmt: %v", err)
+						}
+						continue
+					}
+					if err != nil {
+						t.Fatalf("stream in pieces of %d: %v", piece, err)
+					}
+					if w.Format() != tc.want || w.Frames() != -1 || !slices.Equal(samp, tc.samp) {
+						t.Errorf("stream in pieces of %d: %+v, %d frames, samples %v; want %+v, -1, %v", piece, w.Format(), w.Frames(), samp, tc.want, tc.samp)
+					}
+				}
 			}
 		})
 	}
@@ -256,6 +306,9 @@ func TestWAVErrors(t *testing.T) {
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error %q is not one line", err)
 			}
+			if _, _, err := decodeWAVStream(tc.file, 64, 3); err == nil || strings.Contains(err.Error(), "\n") {
+				t.Errorf("as a stream: %v; want a one-line error", err)
+			}
 		})
 	}
 }
@@ -299,6 +352,10 @@ func TestWAVDataBeyondTheEnd(t *testing.T) {
 			}
 			if err != nil || !slices.Equal(got, want[:n]) {
 				t.Errorf("read %v, %v; want %v", got, err, want[:n])
+			}
+			ws, got, err := decodeWAVStream(file, 64, 3)
+			if err != nil || !slices.Equal(got, want[:n]) || ws.UntilEnd() != tc.untilEnd {
+				t.Errorf("as a stream: read %v, %v, UntilEnd %v; want %v, %v", got, err, ws.UntilEnd(), want[:n], tc.untilEnd)
 			}
 		})
 	}
@@ -443,6 +500,58 @@ func TestWAVReadNoAlloc(t *testing.T) {
 	}
 }
 
+// A stream's Read hands out the frames that have arrived, not a block: a live pipe
+// (arecord | wakewordd) must not wait for 16 KiB of audio.
+func TestWAVStreamReadsWhatHasArrived(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	hdr := riffFile(0x80000024, chunk("fmt ", fmtBody(1, 2, 16000, 16, 0)), wavChunk{"data", nil, 0x80000000})
+	go pw.Write(append(hdr, le16(16384, -16384, 8192)...)) // one frame and a half
+	w, err := NewWAVStream(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]float32, 100)
+	if n, err := w.Read(buf); n != 2 || err != nil || buf[0] != 0.5 || buf[1] != -0.5 {
+		t.Fatalf("Read = %d, %v, %v; want the first frame", n, err, buf[:n])
+	}
+	go func() { pw.Write(le16(0)); pw.Write([]byte{1}); pw.Close() }() // the rest of the frame, then a stray byte
+	if n, err := w.Read(buf); n != 2 || err != nil || buf[0] != 0.25 || buf[1] != 0 {
+		t.Fatalf("second Read = %d, %v, %v; want the second frame", n, err, buf[:n])
+	}
+	if n, err := w.Read(buf); n != 0 || err != io.EOF || !w.UntilEnd() {
+		t.Fatalf("third Read = %d, %v, UntilEnd %v; want io.EOF after the partial frame, until the end", n, err, w.UntilEnd())
+	}
+
+	// A read error comes after the frames before it, and stays.
+	w, _ = NewWAVStream(io.MultiReader(bytes.NewReader(append(hdr, le16(1, 2)...)), iotest.ErrReader(errBoom)))
+	if n, err := w.Read(buf); n != 2 || err != nil {
+		t.Fatalf("Read = %d, %v", n, err)
+	}
+	for range 2 {
+		if _, err := w.Read(buf); !errors.Is(err, errBoom) {
+			t.Fatalf("Read: %v; want the reader's error", err)
+		}
+	}
+}
+
+func TestWAVStreamReadNoAlloc(t *testing.T) {
+	hdr := riffFile(-1, chunk("fmt ", fmtBody(1, 2, 48000, 24, 0)), wavChunk{"data", nil, 0xFFFFFFFF})
+	w, err := NewWAVStream(io.MultiReader(bytes.NewReader(hdr), zeros{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]float32, 512)
+	if a := testing.AllocsPerRun(50, func() { w.Read(dst) }); a != 0 {
+		t.Errorf("WAVReader.Read of a stream allocates %.1f times per call", a)
+	}
+}
+
+// zeros is an endless stream of zero bytes, 1001 at a time.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { return copy(p, make([]byte, 1001)), nil }
+
 // wavSeeds are valid files of every variant and a few broken ones.
 func wavSeeds() [][]byte {
 	var seeds [][]byte
@@ -481,6 +590,10 @@ func FuzzParseWAV(f *testing.F) {
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("multi-line error %q", err)
 			}
+			// What a file's header refuses, a stream's does too.
+			if _, _, serr := decodeWAVStream(data, 64, 7); serr == nil {
+				t.Fatalf("a stream parses what a file does not (%v)", err)
+			}
 			return
 		}
 		format := w.Format()
@@ -517,6 +630,23 @@ func FuzzParseWAV(f *testing.F) {
 		_, again, err := decodeWAV(data, 4096)
 		if err != nil || !slices.Equal(again, all) {
 			t.Fatalf("reading in bigger blocks differs (%v)", err)
+		}
+
+		// As a stream, arriving in pieces, the same samples come out, except that a
+		// stream takes a data size of 0 by the RIFF size alone (it has no file size).
+		ws, streamed, err := decodeWAVStream(data, 3*format.Channels+1, 7)
+		switch {
+		case err != nil && strings.Contains(err.Error(), "\n"):
+			t.Fatalf("multi-line error %q", err)
+		case err != nil:
+			// Only data before fmt parses as a file but not as a stream.
+			if !strings.Contains(err.Error(), "a stream cannot go back") {
+				t.Fatalf("parses as a file but not as a stream: %v", err)
+			}
+		case ws.Format() != format:
+			t.Fatalf("stream format %+v; file %+v", ws.Format(), format)
+		case w.declared != 0 && !slices.Equal(streamed, all):
+			t.Fatalf("stream gives %d samples, file %d", len(streamed), len(all))
 		}
 	})
 }

@@ -315,9 +315,14 @@ func (l *Listener) Pipeline(src audio.Source) (*pipeline.Pipeline, error) {
 // and returns its detections (times from the start of the file) and the length of the
 // audio. It resets l first.
 func (l *Listener) ScanFile(ctx context.Context, path string, pad time.Duration) ([]detect.Detection, time.Duration, error) {
-	r, err := audio.OpenFile16k(path)
+	src, err := audio.OpenFileContext(ctx, path, audio.FileOptions{Channel: audio.MixAll})
 	if err != nil {
 		return nil, 0, err
+	}
+	r, err := audio.Resample16k(src)
+	if err != nil {
+		src.Close()
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	if pad > 0 {
 		r = audio.Padded(r, int(pad.Seconds()*audio.TargetRate))
@@ -336,7 +341,7 @@ func (l *Listener) ScanFile(ctx context.Context, path string, pad time.Duration)
 		return nil, 0, err
 	}
 	if err := p.Run(ctx); err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", path, err)
+		return nil, 0, err // the source's errors name the file
 	}
 	if ctx.Err() != nil {
 		return nil, 0, ctx.Err()

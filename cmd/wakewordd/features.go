@@ -49,7 +49,7 @@ func cmdFeatures(ctx context.Context, args []string, stdout io.Writer) error {
 // writeFeatures streams one file through the same pipeline as the daemon and saves its
 // frames as a float32 [frames, coefficients] array.
 func writeFeatures(ctx context.Context, in, dst string, channel int, p frontend.Params) (int, error) {
-	src, err := audio.OpenFile(in, audio.FileOptions{Channel: channel})
+	src, err := audio.OpenFileContext(ctx, in, audio.FileOptions{Channel: channel})
 	if err != nil {
 		return 0, err
 	}

@@ -3,10 +3,18 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/mewkiz/flac"
+	"github.com/mewkiz/flac/frame"
+	"github.com/mewkiz/flac/meta"
 
 	"github.com/wakewordd/wakewordd/audio"
 )
@@ -64,6 +72,114 @@ func TestPipedWAVReadsToTheEnd(t *testing.T) {
 		stdout, stderr, code := wakewordd(t, nil, "detect", "--model", alwaysModel, path)
 		if code != 0 || stdout != exact {
 			t.Errorf("data size %#x: exit %d, stdout %q, stderr %q; want %q", size, code, stdout, stderr, exact)
+		}
+	}
+}
+
+// flacBytes encodes mono 16 kHz 16-bit samples as FLAC, verbatim, in blocks of 4096.
+func flacBytes(t *testing.T, samples []float32) []byte {
+	t.Helper()
+	const block = 4096
+	var buf bytes.Buffer
+	enc, err := flac.NewEncoder(&buf, &meta.StreamInfo{
+		BlockSizeMin: 16, BlockSizeMax: block, SampleRate: 16000, NChannels: 1, BitsPerSample: 16, NSamples: uint64(len(samples)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := 0; off < len(samples); off += block {
+		x := samples[off:min(off+block, len(samples))]
+		s := make([]int32, len(x))
+		for i, v := range x {
+			s[i] = int32(max(-32768, min(32767, math.Round(float64(v)*32768))))
+		}
+		f := &frame.Frame{Header: frame.Header{HasFixedBlockSize: true, BlockSize: uint16(len(x)), SampleRate: 16000, Channels: frame.ChannelsMono, BitsPerSample: 16},
+			Subframes: []*frame.Subframe{{SubHeader: frame.SubHeader{Pred: frame.PredVerbatim}, Samples: s, NSamples: len(s)}}}
+		if err := enc.WriteFrame(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func mkfifo(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "in.fifo")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	return p
+}
+
+// feedFIFO writes data into the FIFO once a reader has opened it, then closes it.
+func feedFIFO(t *testing.T, fifo string, data []byte) {
+	go func() {
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		w.Write(data)
+		w.Close()
+	}()
+}
+
+// A FIFO as input: WAV (as a pipe writer leaves it) and FLAC are read as streams, with the
+// same detections as the file.
+func TestFIFOInput(t *testing.T) {
+	x := make([]float32, 5*16000)
+	want := []string{"0.32 s\tkw2", "2.32 s\tkw2", "4.32 s\tkw2"}
+	for name, data := range map[string][]byte{"wav": pipedWAV(t, x, 0x80000000), "flac": flacBytes(t, x)} {
+		fifo := mkfifo(t)
+		feedFIFO(t, fifo, data)
+		stdout, stderr, code := wakewordd(t, nil, "detect", "--model", alwaysModel, fifo)
+		for _, w := range want {
+			if !strings.Contains(stdout, fifo+"\t"+w) {
+				t.Errorf("%s through a FIFO: exit %d, stdout %q, stderr %q; want %q", name, code, stdout, stderr, w)
+			}
+		}
+
+		fifo = mkfifo(t)
+		feedFIFO(t, fifo, data)
+		stdout, stderr, code = wakewordd(t, nil, "run", "--model", alwaysModel, "--input", fifo, "--json-events")
+		if code != 0 || strings.Count(stdout, `"keyword":"kw2"`) != 3 {
+			t.Errorf("run with a %s FIFO: exit %d, stdout %q, stderr %q; want 3 detections", name, code, stdout, stderr)
+		}
+	}
+}
+
+// `run --input FIFO` with no writer used to hang in open(2), deaf to SIGTERM and SIGINT:
+// now either signal stops it at once, cleanly.
+func TestFIFOWithoutWriterStopsOnSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		fifo := mkfifo(t)
+		cmd := exec.Command(binPath, "run", "--model", randomModel, "--input", fifo)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waited := make(chan error, 1)
+		go func() { waited <- cmd.Wait() }()
+		time.Sleep(time.Second) // the model loads, then it waits for a writer
+		select {
+		case err := <-waited:
+			t.Fatalf("exited before any writer came: %v\n%s", err, stderr.String())
+		default:
+		}
+		cmd.Process.Signal(sig)
+		select {
+		case err := <-waited:
+			if err != nil {
+				t.Errorf("%v: %v\n%s", sig, err, stderr.String())
+			}
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-waited
+			t.Fatalf("still waiting for a writer 5 s after %v", sig)
 		}
 	}
 }

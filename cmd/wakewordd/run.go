@@ -77,7 +77,7 @@ func openDevice(c config.Config, log *slog.Logger) (*audio.Capture, error) {
 
 // openInput opens the configured device, or the file or stdin given on the command line,
 // always delivering 16 kHz mono. It also returns a description for logs and STATUS.
-func openInput(c config.Config, f *runFlags, log *slog.Logger) (audio.Source, string, error) {
+func openInput(ctx context.Context, c config.Config, f *runFlags, log *slog.Logger) (audio.Source, string, error) {
 	var src audio.Source
 	var desc string
 	if c.Audio.Input != "" && c.Audio.Device != "" {
@@ -119,7 +119,8 @@ func openInput(c config.Config, f *runFlags, log *slog.Logger) (audio.Source, st
 		}
 		src, desc = raw, "stdin"
 	default:
-		file, err := audio.OpenFile(c.Audio.Input, audio.FileOptions{Channel: c.Audio.Channel, Realtime: c.Audio.Realtime})
+		// A FIFO waits for its writer, until SIGTERM or SIGINT.
+		file, err := audio.OpenFileContext(ctx, c.Audio.Input, audio.FileOptions{Channel: c.Audio.Channel, Realtime: c.Audio.Realtime})
 		if err != nil {
 			return nil, "", err
 		}
@@ -197,9 +198,13 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 		log.Info("detected", "keyword", d.Keyword, "score", round(d.Score, 3), "stream_s", round(d.At.Seconds(), 2))
 		out.publish(d)
 	}
-	in, desc, err := openInput(c, f, log)
+	in, desc, err := openInput(ctx, c, f, log)
 	if err != nil {
 		out.close(0, log)
+		if ctx.Err() != nil {
+			log.Info("wakewordd stopped before its input opened", "input", c.Audio.Input)
+			return nil // SIGTERM or SIGINT while a FIFO had no writer: a clean stop
+		}
 		return err
 	}
 	onFrame := pipeline.FrameFunc(l.PushFrame)
