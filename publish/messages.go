@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wakewordd/wakewordd/internal/logsafe"
 )
 
 // MaxPayload bounds the messages wakewordd reads: every command it accepts is a few bytes.
@@ -60,8 +62,13 @@ func checkPrefix(p string) error {
 	switch {
 	case p == "":
 		return errors.New("must not be empty")
+	case len(p) > maxPrefix:
+		return fmt.Errorf("%q must be at most %d bytes", logsafe.Clip(p), maxPrefix)
 	case strings.ContainsAny(p, "+#"):
 		return fmt.Errorf("%q must not contain the MQTT wildcards + or #", p)
+	case strings.HasPrefix(p, "$"):
+		// The broker refuses clients' messages there, and MQTT 3.1.1 cannot say so.
+		return fmt.Errorf("%q must not start with '$' (topics like $SYS/... are the broker's own)", p)
 	case strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//"):
 		return fmt.Errorf("%q must not start or end with '/' or contain an empty level", p)
 	case strings.ContainsRune(p, 0) || !utf8.ValidString(p):
@@ -69,6 +76,13 @@ func checkPrefix(p string) error {
 	}
 	return nil
 }
+
+// maxPrefix bounds topic prefixes (config.MaxTopicPrefix), leaving room in a topic (at most
+// maxString bytes) for the site and the rest.
+const maxPrefix = 1024
+
+// maxString is the longest string MQTT carries: a user name, a password, a topic.
+const maxString = 65535
 
 // quote shows a payload in a log line, shortened.
 func quote(p []byte) string {
@@ -148,7 +162,7 @@ func (t topics) keywordOf(topic string) (string, error) {
 		kw, ok = strings.CutSuffix(kw, t.keywordSu)
 	}
 	if !ok || !topicLevelOK(kw) {
-		return "", fmt.Errorf("no keyword in topic %q", topic)
+		return "", fmt.Errorf("no keyword in topic %q", logsafe.Clip(topic))
 	}
 	return kw, nil
 }

@@ -21,6 +21,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/wakewordd/wakewordd/internal/limited"
+	"github.com/wakewordd/wakewordd/internal/logsafe"
 )
 
 // MQTTConfig configures the MQTT sink. Zero values take the defaults named here; Discovery
@@ -49,6 +50,9 @@ type MQTTConfig struct {
 
 	// Reconnect backoff and connect timeout; tests shorten them.
 	retryMin, retryMax, connectTimeout time.Duration
+	// discoveryEvery is the least time between two re-publications of the discovery config
+	// (default DiscoveryInterval).
+	discoveryEvery time.Duration
 }
 
 // Defaults of MQTTConfig's zero values.
@@ -57,6 +61,10 @@ const (
 	DefaultDiscoveryPrefix = "homeassistant"
 	DefaultQueueSize       = 1000
 	DefaultKeepAlive       = 30 * time.Second
+	// DiscoveryInterval is the least time between two re-publications of the retained
+	// discovery config: a flood of keyword switches or Home Assistant births re-publishes it
+	// once per interval, with the keywords enabled at that moment.
+	DiscoveryInterval = time.Second
 )
 
 // MQTTStats counts what the MQTT sink did.
@@ -90,7 +98,10 @@ type MQTT struct {
 	dropRun    uint64 // dropped since the last delivery, for one warning per run
 	reconnects uint64
 
-	discMu sync.Mutex // orders discovery publishes, so the last one has the latest keywords
+	discMu    sync.Mutex    // orders discovery publishes, so the last one has the latest keywords
+	discKick  chan struct{} // (capacity 1) wakes discoverer
+	discForce bool          // re-publish even if unchanged (Home Assistant came online); guarded by mu
+	discDone  chan struct{}
 
 	quit        chan struct{}
 	managerDone chan struct{}
@@ -138,6 +149,10 @@ type dialer struct {
 	connectTimeout time.Duration
 }
 
+// shown is the broker URL for logs and errors. brokerURL refuses credentials in it; this
+// hides them should one ever get through.
+func (d dialer) shown() string { return logsafe.RedactURL(d.broker) }
+
 // NewMQTT validates cfg, reading the password and TLS files, and starts connecting in the
 // background. A broker that is down is not an error: it keeps retrying, backing off to
 // 30 s, and queues detections until the broker is back.
@@ -154,9 +169,12 @@ func NewMQTT(cfg MQTTConfig) (*MQTT, error) {
 		quit:        make(chan struct{}),
 		managerDone: make(chan struct{}),
 		workerDone:  make(chan struct{}),
+		discKick:    make(chan struct{}, 1),
+		discDone:    make(chan struct{}),
 	}
 	go m.manage()
 	go m.deliver()
+	go m.discoverer()
 	return m, nil
 }
 
@@ -187,6 +205,9 @@ func prepare(cfg MQTTConfig) (MQTTConfig, dialer, error) {
 	if cfg.connectTimeout == 0 {
 		cfg.connectTimeout = 10 * time.Second
 	}
+	if cfg.discoveryEvery == 0 {
+		cfg.discoveryEvery = DiscoveryInterval
+	}
 	if !siteRE.MatchString(cfg.SiteID) {
 		return cfg, d, fmt.Errorf("mqtt: site id %q: want 1-64 letters, digits, '-' or '_'", cfg.SiteID)
 	}
@@ -202,13 +223,16 @@ func prepare(cfg MQTTConfig) (MQTTConfig, dialer, error) {
 	if cfg.KeepAlive < time.Second || cfg.KeepAlive > 65535*time.Second {
 		return cfg, d, fmt.Errorf("mqtt: keepalive %s outside 1s-65535s", cfg.KeepAlive)
 	}
+	if len(cfg.Username) > maxString {
+		return cfg, d, fmt.Errorf("mqtt: username of %d bytes: MQTT carries at most %d", len(cfg.Username), maxString)
+	}
 	broker, useTLS, err := brokerURL(cfg.Broker)
 	if err != nil {
 		return cfg, d, err
 	}
 	d = dialer{broker: broker, username: cfg.Username, keepAlive: cfg.KeepAlive, connectTimeout: cfg.connectTimeout}
 	if !useTLS && (cfg.CAFile != "" || cfg.CertFile != "" || cfg.KeyFile != "") {
-		return cfg, d, fmt.Errorf("mqtt: TLS files given, but broker %s is not a TLS URL (ssl://, mqtts:// or wss://)", cfg.Broker)
+		return cfg, d, fmt.Errorf("mqtt: TLS files given, but broker %s is not a TLS URL (ssl://, mqtts:// or wss://)", broker)
 	}
 	if useTLS {
 		if d.tls, err = tlsConfig(cfg.CAFile, cfg.CertFile, cfg.KeyFile); err != nil {
@@ -230,10 +254,15 @@ func prepare(cfg MQTTConfig) (MQTTConfig, dialer, error) {
 	return cfg, d, nil
 }
 
-// brokerURL checks a broker URL and adds the scheme's default port, which paho needs.
+// brokerURL checks a broker URL and adds the scheme's default port, which paho needs. It
+// refuses credentials in the URL: they would show wherever the broker is logged (the
+// password belongs in MQTTConfig.PasswordFile), and errors never quote them.
 func brokerURL(s string) (string, bool, error) {
 	if s == "" {
 		return "", false, errors.New("mqtt: no broker URL")
+	}
+	if shown := logsafe.RedactURL(s); shown != s {
+		return "", false, fmt.Errorf("mqtt: broker %q: a user name or password in the URL; give the username and a password_file instead", shown)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
@@ -251,6 +280,9 @@ func brokerURL(s string) (string, bool, error) {
 	}
 	if u.Hostname() == "" {
 		return "", false, fmt.Errorf("mqtt: broker %q: no host", s)
+	}
+	if u.Port() == "" && strings.HasSuffix(u.Host, ":") {
+		return "", false, fmt.Errorf("mqtt: broker %q: empty port (leave out the ':' for the default)", s)
 	}
 	if u.Port() == "" && port != "" {
 		u.Host = net.JoinHostPort(u.Hostname(), port)
@@ -316,13 +348,16 @@ func hasPEM(data []byte, kind string) bool {
 }
 
 func readPassword(path string, log *slog.Logger) (string, error) {
-	data, err := limited.ReadFile(path, MaxPayload)
+	data, err := limited.ReadFile(path, maxString+2) // and a line end
 	if err != nil {
 		return "", fmt.Errorf("mqtt: password_file: %w", err)
 	}
 	pw := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
 	if pw == "" {
 		return "", fmt.Errorf("mqtt: password_file %s is empty", path)
+	}
+	if len(pw) > maxString {
+		return "", fmt.Errorf("mqtt: password_file %s: a password of %d bytes; MQTT carries at most %d", path, len(pw), maxString)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o004 != 0 {
 		log.Warn("mqtt: the password file is readable by every user", "path", path)
@@ -345,7 +380,9 @@ func (d dialer) options(will string, onLost func(error)) *paho.ClientOptions {
 		SetKeepAlive(d.keepAlive).
 		SetPingTimeout(10 * time.Second).
 		SetConnectTimeout(d.connectTimeout).
-		SetWriteTimeout(10 * time.Second)
+		SetWriteTimeout(10 * time.Second).
+		// Payloads over MaxPayload are dropped as they arrive, never held in memory.
+		SetCustomOpenConnectionFn(openConn)
 	if d.username != "" {
 		o.SetUsername(d.username)
 		o.SetPassword(d.password)
@@ -449,7 +486,8 @@ func (m *MQTT) close(ctx context.Context) error {
 	case <-ctx.Done():
 		return errors.Join(err, fmt.Errorf("mqtt: close: %w", ctx.Err()))
 	}
-	<-m.workerDone // it returns as soon as it sees quit
+	<-m.workerDone // they return as soon as they see quit
+	<-m.discDone
 	m.mu.Lock()
 	c := m.conn
 	m.conn = nil
@@ -471,15 +509,61 @@ func (m *MQTT) close(ctx context.Context) error {
 }
 
 // SetKeywords replaces the enabled keywords, the Home Assistant event types, and
-// re-publishes discovery.
+// re-publishes discovery when they changed (at most once per DiscoveryInterval).
 func (m *MQTT) SetKeywords(kws []string) {
 	m.mu.Lock()
-	m.keywords = slices.Clone(kws)
-	m.kwGen++
-	c := m.conn
+	changed := !slices.Equal(m.keywords, kws)
+	if changed {
+		m.keywords = slices.Clone(kws)
+		m.kwGen++
+	}
 	m.mu.Unlock()
-	if c != nil && m.cfg.Discovery {
-		go m.publishDiscovery(c) // paho's Publish may block
+	if changed {
+		m.kickDiscovery()
+	}
+}
+
+// kickDiscovery asks discoverer to re-publish discovery if it is stale.
+func (m *MQTT) kickDiscovery() {
+	select {
+	case m.discKick <- struct{}{}:
+	default: // already asked
+	}
+}
+
+// discoverer re-publishes the discovery config when asked, on the current connection, at
+// most once per discoveryEvery: requests meanwhile coalesce into one, which publishes the
+// keywords of its moment. A new connection publishes discovery itself (announce).
+func (m *MQTT) discoverer() {
+	defer close(m.discDone)
+	if !m.cfg.Discovery {
+		return
+	}
+	for {
+		select {
+		case <-m.discKick:
+		case <-m.quit:
+			return
+		}
+		m.mu.Lock()
+		c, gen, force := m.conn, m.kwGen, m.discForce
+		m.discForce = false
+		m.mu.Unlock()
+		if c == nil || c.isLost() {
+			continue
+		}
+		m.discMu.Lock()
+		stale := c.discGen != gen
+		m.discMu.Unlock()
+		if !stale && !force {
+			continue
+		}
+		if err := m.wait(c, m.publishDiscovery(c)); err != nil {
+			m.log.Debug("mqtt: re-publishing discovery failed", "err", err)
+		}
+		if !m.pause(m.cfg.discoveryEvery) {
+			return
+		}
 	}
 }
 
@@ -543,7 +627,7 @@ func (m *MQTT) manage() {
 		}
 		m.setConn(c)
 		up := time.Now()
-		attrs := []any{"broker", m.dial.broker, "client_id", m.dial.clientID}
+		attrs := []any{"broker", m.dial.shown(), "client_id", m.dial.clientID}
 		if connects > 1 {
 			m.mu.Lock()
 			m.reconnects++
@@ -580,7 +664,7 @@ func (m *MQTT) manage() {
 // logFailure logs err at warn when its message differs from *last, else at debug.
 func (m *MQTT) logFailure(msg string, err error, last *string, retryIn time.Duration) {
 	reason := fmt.Sprint(err)
-	attrs := []any{"broker", m.dial.broker, "err", reason}
+	attrs := []any{"broker", m.dial.shown(), "err", reason}
 	if retryIn > 0 {
 		attrs = append(attrs, "retry_in", retryIn)
 	}
@@ -625,7 +709,7 @@ func (m *MQTT) setConn(c *conn) {
 		stale := c.discGen != gen
 		m.discMu.Unlock()
 		if stale { // SetKeywords ran while announcing
-			go m.publishDiscovery(c)
+			m.kickDiscovery()
 		}
 	}
 }
@@ -639,7 +723,7 @@ func (m *MQTT) announce(c *conn) error {
 		subs[hermesToggleOn] = m.handler(m.onHermesToggle(true))
 	}
 	if m.cfg.Discovery {
-		subs[m.topics.haStatus] = m.handler(m.onHAStatus(c))
+		subs[m.topics.haStatus] = m.handler(m.onHAStatus)
 	}
 	type pending struct {
 		what string
@@ -782,13 +866,16 @@ func (m *MQTT) handler(f func(topic string, payload []byte) error) paho.MessageH
 	return func(_ paho.Client, msg paho.Message) {
 		p := msg.Payload()
 		var err error
-		if len(p) > MaxPayload {
+		if n, ok := oversized(p); ok {
+			err = fmt.Errorf("payload of %d bytes is over the %d-byte limit (dropped unread)", n, MaxPayload)
+		} else if len(p) > MaxPayload {
 			err = fmt.Errorf("payload of %d bytes is over the %d-byte limit", len(p), MaxPayload)
 		} else {
 			err = f(msg.Topic(), p)
 		}
 		if err != nil {
-			m.log.Warn("mqtt: ignoring malformed message", "topic", msg.Topic(), "reason", err)
+			// Topics and payloads are anyone's on the broker: quote them bounded.
+			m.log.Warn("mqtt: ignoring malformed message", "topic", logsafe.Clip(msg.Topic()), "reason", logsafe.Clip(err.Error()))
 		}
 	}
 }
@@ -816,10 +903,10 @@ func (m *MQTT) onHermesToggle(on bool) func(string, []byte) error {
 			return err
 		}
 		if site != m.cfg.SiteID {
-			m.log.Debug("mqtt: hermes toggle for another site", "site_id", site, "on", on)
+			m.log.Debug("mqtt: hermes toggle for another site", "site_id", logsafe.Clip(site), "on", on)
 			return nil
 		}
-		m.log.Info("mqtt: hermes hotword toggle", "on", on, "reason", reason)
+		m.log.Info("mqtt: hermes hotword toggle", "on", on, "reason", logsafe.Clip(reason))
 		if m.cfg.OnToggle != nil {
 			m.cfg.OnToggle("", on)
 		}
@@ -827,18 +914,19 @@ func (m *MQTT) onHermesToggle(on bool) func(string, []byte) error {
 	}
 }
 
-func (m *MQTT) onHAStatus(c *conn) func(string, []byte) error {
-	return func(topic string, p []byte) error {
-		online, err := parseHAStatus(p)
-		if err != nil {
-			return err
-		}
-		if online {
-			m.log.Debug("mqtt: home assistant is online, re-publishing discovery")
-			go m.publishDiscovery(c) // paho's Publish must not run in its message handler
-		}
-		return nil
+func (m *MQTT) onHAStatus(topic string, p []byte) error {
+	online, err := parseHAStatus(p)
+	if err != nil {
+		return err
 	}
+	if online {
+		m.log.Debug("mqtt: home assistant is online, re-publishing discovery")
+		m.mu.Lock()
+		m.discForce = true
+		m.mu.Unlock()
+		m.kickDiscovery() // paho's Publish must not run in its message handler
+	}
+	return nil
 }
 
 // RemoveDiscovery clears the retained discovery config and status of cfg's site (for
@@ -886,19 +974,19 @@ func connectBefore(ctx context.Context, d dialer, cfg MQTTConfig) (*conn, error)
 					c.client.Disconnect(0)
 				}
 			}()
-			return nil, fmt.Errorf("broker %s not reached: %w", d.broker, ctx.Err())
+			return nil, fmt.Errorf("broker %s not reached: %w", d.shown(), ctx.Err())
 		}
 		err := tok.Error()
 		if err == nil {
 			return c, nil
 		}
-		cfg.Logger.Debug("mqtt: cannot connect", "broker", d.broker, "err", err)
+		cfg.Logger.Debug("mqtt: cannot connect", "broker", d.shown(), "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("broker %s: %w", d.broker, err)
+			return nil, fmt.Errorf("broker %s: %w", d.shown(), err)
 		}
 		wait = min(2*wait, cfg.retryMax)
 	}
