@@ -13,8 +13,8 @@ import (
 // the real data (bench/accuracy -calibrate). It lets users turn a sensitivity instead of a
 // raw threshold.
 type Calibration struct {
-	// Ceiling is the highest threshold at which any clip of the keyword still fired: a
-	// threshold above it will hardly ever fire.
+	// Ceiling is the highest threshold of the calibration's sweep at which any clip of the
+	// keyword still fired: a threshold above it will hardly ever fire.
 	Ceiling float64 `json:"ceiling"`
 	// Points are the ladder, by rising threshold (so falling false alarms).
 	Points []CalibrationPoint `json:"points"`
@@ -30,7 +30,8 @@ type CalibrationPoint struct {
 // maxCalibrationPoints bounds a ladder in a model file.
 const maxCalibrationPoints = 256
 
-func (c Calibration) validate() error {
+// Validate checks a ladder as the model loader does.
+func (c Calibration) Validate() error {
 	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 	if !(c.Ceiling > 0 && c.Ceiling <= 1) {
 		return fmt.Errorf("ceiling %v, want 0 < ceiling <= 1", c.Ceiling)
@@ -58,7 +59,7 @@ func validateCalibration(cal map[string]Calibration, classes []string) error {
 		if !slices.Contains(classes, kw) {
 			return fmt.Errorf("metadata \"detection\": calibration: %q is not a class", kw)
 		}
-		if err := cal[kw].validate(); err != nil {
+		if err := cal[kw].Validate(); err != nil {
 			return fmt.Errorf("metadata \"detection\": calibration[%q]: %v", kw, err)
 		}
 	}

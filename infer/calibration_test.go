@@ -62,14 +62,14 @@ func TestCalibrationValidate(t *testing.T) {
 		{Calibration{Ceiling: 0.9, Points: []CalibrationPoint{{0.8, 1, 0}, {0.9, 1, 1.5}}}, "miss_rate"},
 	}
 	for _, tc := range bad {
-		if err := tc.c.validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := tc.c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
 		}
 	}
 	if err := validateCalibration(map[string]Calibration{"nope": testLadder}, []string{"silence", "alexa"}); err == nil {
 		t.Error("calibration of a class the model lacks accepted")
 	}
-	if err := testLadder.validate(); err != nil {
+	if err := testLadder.Validate(); err != nil {
 		t.Error(err)
 	}
 }

@@ -125,6 +125,8 @@ type options struct {
 	real           string                                      // -background real: DIR with speech/ and noise/
 	pick           float64                                     // > 0: choose thresholds for this many false alarms per hour, all keywords on
 	writeModel     string                                      // with pick: write the model with the chosen thresholds here
+	pickMiss       float64                                     // > 0: choose each keyword's highest threshold that misses at most this share alone
+	calibrate      bool                                        // with -write-model: store each keyword's calibration ladder too
 }
 
 func main() {
@@ -143,7 +145,9 @@ func main() {
 	flag.StringVar(&o.background, "background", "real", "background: real (real speech and noise of -real, one continuous conversation) or tts (espeak-ng sentences and pauses over -noise)")
 	flag.StringVar(&o.real, "real", "/work/train-cache/real/validation", "-background real: a share of train/realdata.py's cache, holding speech/ and noise/ (.wav, searched recursively)")
 	flag.Float64Var(&o.pick, "pick", 0, "choose one threshold per keyword so that with all keywords on the stream has at most this many false alarms per hour, at the lowest mean miss rate; writes picked.json (run it on the selection share, never on validation)")
-	flag.StringVar(&o.writeModel, "write-model", "", "with -pick: write a copy of the model with the chosen thresholds in its detection metadata to this file")
+	flag.StringVar(&o.writeModel, "write-model", "", "with -pick or -pick-miss: write a copy of the model with the chosen thresholds in its detection metadata to this file")
+	flag.Float64Var(&o.pickMiss, "pick-miss", 0, "instead of -pick: each keyword's threshold is the highest at which it misses at most this share of its clips, alone on this stream (0.1: nine in ten heard); selection share only")
+	flag.BoolVar(&o.calibrate, "calibrate", false, "with -write-model: store each keyword's calibration in the model (thresholds with their false alarms per hour and miss rates on this stream), which detect.sensitivity maps onto")
 	flag.Float64Var(&o.speech, "speech", 0.2, "-background tts: probability that a background chunk is speech (else a pause)")
 	flag.Float64Var(&o.snr, "snr", 10, "speech (and keyword) level above the noise, dB")
 	flag.Float64Var(&o.gainDB, "gain-db", 3, "keyword clips at the speech level ± up to this many dB")

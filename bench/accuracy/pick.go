@@ -142,6 +142,10 @@ type pickResult struct {
 	// FILE` puts none in front of a model other than the default; model.gate or --gate does).
 	Gate  *gateInfo `json:"gate,omitempty"`
 	Wrote string    `json:"wrote_model,omitempty"`
+	// MaxMiss is -pick-miss's share of clips each keyword may miss alone (0 with -pick).
+	MaxMiss float64 `json:"max_miss_alone,omitempty"`
+
+	curves map[string][]point // each keyword's sweep, for -calibrate
 }
 
 // extraMargin is how many false alarms above the budget a keyword's candidate threshold may
@@ -379,13 +383,19 @@ func (o options) checkPick() error {
 	switch {
 	case !(o.pick >= 0):
 		return fmt.Errorf("-pick %v: want a number of false alarms per hour", o.pick)
-	case o.pick == 0 && o.writeModel != "":
-		return errors.New("-write-model stores the thresholds -pick chooses: give -pick too")
-	case o.pick == 0:
+	case !(o.pickMiss >= 0 && o.pickMiss < 1):
+		return fmt.Errorf("-pick-miss %v: want a share of clips, 0 < share < 1", o.pickMiss)
+	case o.pick > 0 && o.pickMiss > 0:
+		return errors.New("-pick and -pick-miss are two ways to choose: give one")
+	case o.pick == 0 && o.pickMiss == 0 && o.writeModel != "":
+		return errors.New("-write-model stores the thresholds -pick or -pick-miss chooses: give one of them too")
+	case o.calibrate && o.writeModel == "":
+		return errors.New("-calibrate stores the calibration in the model -write-model writes: give -write-model too")
+	case o.pick == 0 && o.pickMiss == 0:
 		return nil
 	case o.split != "" && o.set == "validation",
 		o.background == "real" && filepath.Base(filepath.Clean(o.real)) == "validation":
-		return errors.New("-pick chooses thresholds: run it on the selection share (-set selection -real .../selection), never on validation, which no choice may see")
+		return errors.New("-pick and -pick-miss choose thresholds: run them on the selection share (-set selection -real .../selection), never on validation, which no choice may see")
 	}
 	return nil
 }
@@ -399,7 +409,13 @@ func writePicked(p *pickResult, st *stream, modelBytes []byte, out string, o opt
 		if err != nil {
 			return err
 		}
-		if err := writeModelFile(withThresholds(m, p.Thresholds), o.writeModel); err != nil {
+		out := withThresholds(m, p.Thresholds)
+		if o.calibrate {
+			if out, err = calibrated(out, slices.Sorted(maps.Keys(p.Thresholds)), p.curves, p.Hours); err != nil {
+				return err
+			}
+		}
+		if err := writeModelFile(out, o.writeModel); err != nil {
 			return err
 		}
 		back, err := infer.Load(o.writeModel)

@@ -305,11 +305,18 @@ func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, o opt
 		}
 		res.AllOnBudgets = append(res.AllOnBudgets, budgetAllOn{PerHour: b, allOn: a})
 	}
-	if o.pick > 0 {
-		p, err := st.pick(m, keywords, curves, o.pick, o.tolerance)
+	if o.pick > 0 || o.pickMiss > 0 {
+		var p pickResult
+		var err error
+		if o.pick > 0 {
+			p, err = st.pick(m, keywords, curves, o.pick, o.tolerance)
+		} else {
+			p, err = st.pickByMiss(m, keywords, curves, o.pickMiss, o.tolerance)
+		}
 		if err != nil && !errors.Is(err, errUnreachable) {
 			return nil, err
 		}
+		p.curves = curves
 		res.Pick = &p
 	}
 	return res, nil
@@ -464,8 +471,13 @@ func pickText(p *pickResult) string {
 			p.PerHour, p.MaxFalseAlarms, p.Hours, p.AllOn.FalseAlarms, p.AllOn.byKeyword())
 		return b.String()
 	}
-	fmt.Fprintf(&b, "\n**Thresholds picked** for at most %g false alarms per hour with every keyword on (at most %d in %.2f h), at the lowest mean miss rate; verified by replaying the model with them stored (%d replays):\n\n| keyword | threshold | miss | hits | false alarms |\n|---|--:|--:|--:|--:|\n",
-		p.PerHour, p.MaxFalseAlarms, p.Hours, p.Replays)
+	if p.MaxMiss > 0 {
+		fmt.Fprintf(&b, "\n**Thresholds picked** (-pick-miss %g): each keyword's highest threshold at which, alone on this stream, it misses at most %s of its clips; with every keyword on, replayed with the model storing them:\n\n| keyword | threshold | miss | hits | false alarms |\n|---|--:|--:|--:|--:|\n",
+			p.MaxMiss, pct(p.MaxMiss))
+	} else {
+		fmt.Fprintf(&b, "\n**Thresholds picked** for at most %g false alarms per hour with every keyword on (at most %d in %.2f h), at the lowest mean miss rate; verified by replaying the model with them stored (%d replays):\n\n| keyword | threshold | miss | hits | false alarms |\n|---|--:|--:|--:|--:|\n",
+			p.PerHour, p.MaxFalseAlarms, p.Hours, p.Replays)
+	}
 	for _, k := range p.AllOn.Keywords {
 		fmt.Fprintf(&b, "| %s | %.9g | %s | %d/%d | %d |\n", k.Keyword, k.Threshold, pct(k.MissRate), k.Hits, k.Placements, k.FalseAlarms)
 	}
