@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -16,36 +17,144 @@ import (
 // len(data) must equal the product of shape.
 func WriteFloat32(w io.Writer, shape []int, data []float32) error {
 	n := 1
-	dims := make([]string, len(shape))
-	for i, d := range shape {
+	for _, d := range shape {
 		if d < 0 {
 			return fmt.Errorf("npy: negative dimension %d", d)
 		}
 		n *= d
-		dims[i] = strconv.Itoa(d)
 	}
 	if n != len(data) {
 		return fmt.Errorf("npy: shape %v holds %d values, got %d", shape, n, len(data))
+	}
+	buf, err := header(shape, 0)
+	if err != nil {
+		return err
+	}
+	buf = slices.Grow(buf, 4*len(data))
+	for _, v := range data {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+	}
+	_, err = w.Write(buf)
+	return err
+}
+
+// header returns the .npy preamble of a float32 array of the given shape: magic,
+// version, header length and the header dictionary, padded with spaces so that the data
+// starts on a multiple of 64 bytes, and at least at offset atLeast.
+func header(shape []int, atLeast int) ([]byte, error) {
+	dims := make([]string, len(shape))
+	for i, d := range shape {
+		dims[i] = strconv.Itoa(d)
 	}
 	tuple := strings.Join(dims, ", ")
 	if len(shape) == 1 {
 		tuple += ","
 	}
-	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", tuple)
+	h := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", tuple)
 	// magic(6) + version(2) + header length(2) + header + '\n', padded to 64 bytes.
-	total := 10 + len(header) + 1
-	header += strings.Repeat(" ", (64-total%64)%64) + "\n"
-	if len(header) > math.MaxUint16 {
-		return fmt.Errorf("npy: header too long")
+	total := max(10+len(h)+1, atLeast)
+	h += strings.Repeat(" ", total-(10+len(h)+1)+(64-total%64)%64) + "\n"
+	if len(h) > math.MaxUint16 {
+		return nil, fmt.Errorf("npy: header too long")
 	}
-	buf := make([]byte, 0, 10+len(header)+4*len(data))
+	buf := make([]byte, 0, 10+len(h))
 	buf = append(buf, "\x93NUMPY\x01\x00"...)
-	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(header)))
-	buf = append(buf, header...)
-	for _, v := range data {
-		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(h)))
+	return append(buf, h...), nil
+}
+
+// Float32Writer streams a little-endian float32 array of shape [rows, cols...] to a file
+// row by row, for arrays too large to hold: it keeps one buffer of a fixed size, and the
+// number of rows, unknown until the end, goes into the header when it is closed. The
+// header is written first with room for the largest row count, so that patching it never
+// moves the data.
+type Float32Writer struct {
+	w      io.WriteSeeker
+	cols   []int
+	rowLen int   // values per row
+	values int64 // values written
+	hlen   int   // bytes before the data
+	buf    []byte
+	err    error // sticky
+}
+
+// float32WriterBuffer is how many bytes a Float32Writer holds before writing them out.
+const float32WriterBuffer = 64 << 10
+
+// NewFloat32Writer writes the header of an array of rows of shape cols (nothing: a vector)
+// to w, which must be at its start, and returns a writer of its values.
+func NewFloat32Writer(w io.WriteSeeker, cols ...int) (*Float32Writer, error) {
+	rowLen := 1
+	for _, d := range cols {
+		if d < 1 {
+			return nil, fmt.Errorf("npy: dimension %d; want at least 1", d)
+		}
+		rowLen *= d
 	}
-	_, err := w.Write(buf)
+	widest, err := header(append([]int{math.MaxInt64}, cols...), 0)
+	if err != nil {
+		return nil, err
+	}
+	hdr, err := header(append([]int{0}, cols...), len(widest))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return nil, err
+	}
+	return &Float32Writer{w: w, cols: slices.Clone(cols), rowLen: rowLen, hlen: len(hdr), buf: make([]byte, 0, float32WriterBuffer)}, nil
+}
+
+// Write appends values to the array, in C order: any number, as long as whole rows have
+// been written by Close. It does not allocate.
+func (a *Float32Writer) Write(values []float32) error {
+	for _, v := range values {
+		if a.err != nil {
+			return a.err
+		}
+		if len(a.buf) == cap(a.buf) {
+			a.flush()
+		}
+		a.buf = binary.LittleEndian.AppendUint32(a.buf, math.Float32bits(v))
+	}
+	a.values += int64(len(values))
+	return a.err
+}
+
+func (a *Float32Writer) flush() {
+	if a.err == nil && len(a.buf) > 0 {
+		_, a.err = a.w.Write(a.buf)
+	}
+	a.buf = a.buf[:0]
+}
+
+// Rows is the number of whole rows written so far.
+func (a *Float32Writer) Rows() int64 { return a.values / int64(a.rowLen) }
+
+// Close writes out what is buffered and rewrites the header with the number of rows. It
+// does not close the underlying file.
+func (a *Float32Writer) Close() error {
+	a.flush()
+	if a.err != nil {
+		return a.err
+	}
+	if a.values%int64(a.rowLen) != 0 {
+		return fmt.Errorf("npy: %d values are not whole rows of %d", a.values, a.rowLen)
+	}
+	hdr, err := header(append([]int{int(a.Rows())}, a.cols...), a.hlen)
+	if err == nil && len(hdr) != a.hlen {
+		err = fmt.Errorf("npy: the header grew from %d to %d bytes", a.hlen, len(hdr))
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := a.w.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if _, err := a.w.Write(hdr); err != nil {
+		return err
+	}
+	_, err = a.w.Seek(0, io.SeekEnd)
 	return err
 }
 

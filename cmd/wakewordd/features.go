@@ -56,36 +56,59 @@ func writeFeatures(ctx context.Context, in, dst string, channel int, p frontend.
 	r, err := audio.Resample16k(src)
 	if err != nil {
 		src.Close()
-		return 0, err
+		return 0, fmt.Errorf("%s: %w", in, err)
 	}
-	var frames []float32
-	pl, err := pipeline.New(r, p, func(_ uint64, f []float32) {
-		frames = append(frames, f...)
-	})
-	if err != nil {
-		r.Close()
-		return 0, err
-	}
-	if err := pl.Run(ctx); err != nil {
-		return 0, err
-	}
-	if ctx.Err() != nil {
-		return 0, ctx.Err()
-	}
-	n := len(frames) / p.NumCoeffs
+	return streamFeatures(ctx, r, dst, p)
+}
+
+// streamFeatures writes the frames of src (16 kHz) to dst as they are computed, so that
+// memory stays flat however long the input: the .npy header's row count is filled in at
+// the end. Until then the array is dst.tmp, never a half-written file under the real name.
+// src is closed. Errors reading src name its file (the audio package's do).
+func streamFeatures(ctx context.Context, src audio.Source, dst string, p frontend.Params) (int, error) {
 	tmp := dst + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
+		src.Close()
+		return 0, fmt.Errorf("features: writing %s: %w", dst, err)
+	}
+	fail := func(err error) (int, error) {
+		f.Close()
+		os.Remove(tmp)
 		return 0, err
 	}
-	err = npy.WriteFloat32(f, []int{n, p.NumCoeffs}, frames)
-	err = errors.Join(err, f.Close())
+	arr, err := npy.NewFloat32Writer(f, p.NumCoeffs)
+	if err != nil {
+		src.Close()
+		return fail(fmt.Errorf("features: writing %s: %w", dst, err))
+	}
+	var werr error
+	pl, err := pipeline.New(src, p, func(_ uint64, frame []float32) {
+		if werr == nil {
+			if werr = arr.Write(frame); werr != nil {
+				src.Close() // no use reading on (a full disk)
+			}
+		}
+	})
+	if err != nil {
+		src.Close()
+		return fail(err)
+	}
+	if err := pl.Run(ctx); werr != nil {
+		return fail(fmt.Errorf("features: writing %s: %w", dst, werr))
+	} else if err != nil {
+		return fail(err)
+	}
+	if ctx.Err() != nil {
+		return fail(ctx.Err())
+	}
+	err = errors.Join(arr.Close(), f.Close())
 	if err == nil {
-		err = os.Rename(tmp, dst) // never leave a half-written .npy under the real name
+		err = os.Rename(tmp, dst)
 	}
 	if err != nil {
 		os.Remove(tmp)
 		return 0, fmt.Errorf("features: writing %s: %w", dst, err)
 	}
-	return n, nil
+	return int(arr.Rows()), nil
 }
