@@ -11,7 +11,7 @@ type configFlag struct{ flag, key, usage string }
 
 var configFlagTable = []configFlag{
 	{"site-id", "site_id", "name of this satellite (config site_id)"},
-	{"device", "audio.device", "input device: index or name substring (config audio.device)"},
+	{"device", "audio.device", "input device: index or name substring; none = no microphone, a Wyoming server only (config audio.device)"},
 	{"rate", "audio.rate", "capture rate in Hz, 0 = automatic (config audio.rate)"},
 	{"channel", "audio.channel", "channel to use, -1 = mix down (config audio.channel)"},
 	{"buffer", "audio.buffer", "audio held between capture and processing (config audio.buffer)"},
@@ -30,6 +30,7 @@ var configFlagTable = []configFlag{
 	{"mqtt-broker", "mqtt.broker", "MQTT broker URL, e.g. tcp://localhost:1883; empty = no MQTT (config mqtt.broker)"},
 	{"mqtt-username", "mqtt.username", "MQTT user name (config mqtt.username)"},
 	{"mqtt-password-file", "mqtt.password_file", "file holding the MQTT password (config mqtt.password_file)"},
+	{"wyoming", "wyoming.listen", "serve the Wyoming wake-word protocol at tcp://HOST:PORT (port 10400 by convention) or unix://PATH (config wyoming.listen)"},
 	{"json-events", "output.json", "also write each detection to stdout as a JSON line (config output.json)"},
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/wakewordd/wakewordd/listener"
 	"github.com/wakewordd/wakewordd/notify"
 	"github.com/wakewordd/wakewordd/pipeline"
+	"github.com/wakewordd/wakewordd/wyoming"
 )
 
 // runFlags are the config overrides plus the input selection that only makes sense on
@@ -41,7 +42,7 @@ func addRunFlags(fs *flag.FlagSet) *runFlags {
 	f := &runFlags{configFlags: addConfigFlags(fs,
 		"site_id", "audio.device", "audio.rate", "audio.channel", "audio.buffer", "audio.lossless", "audio.input", "audio.realtime",
 		"model.path", "model.hop", "model.dense", "model.mlp", "model.gate", "detect.threshold", "log.level", "log.format", "log.stats_interval",
-		"mqtt.broker", "mqtt.username", "mqtt.password_file", "output.json")}
+		"mqtt.broker", "mqtt.username", "mqtt.password_file", "output.json", "wyoming.listen")}
 	fs.IntVar(&f.inputRate, "input-rate", 16000, "sample rate of raw stdin input")
 	fs.IntVar(&f.inputChans, "input-channels", 1, "channels of raw stdin input")
 	fs.DurationVar(&f.faultStall, "fault-stall-after", 0, "testing only: hang the pipeline after this much audio, so that the systemd watchdog fires")
@@ -85,6 +86,9 @@ func openInput(ctx context.Context, c config.Config, f *runFlags, log *slog.Logg
 	}
 	switch c.Audio.Input {
 	case "":
+		if c.Audio.NoMicrophone() {
+			return audio.Idle(), "no microphone", nil
+		}
 		capt, err := openDevice(c, log)
 		if err != nil {
 			return nil, "", err
@@ -177,6 +181,13 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 	if err != nil {
 		return err
 	}
+	var wy *wyoming.Server // nil: none (its methods do nothing)
+	if c.Wyoming.Listen != "" {
+		if wy, err = wyoming.Listen(wyoming.FromConfig(c.Wyoming, spec, version, log.With("component", "wyoming"))); err != nil {
+			return err
+		}
+		defer wy.Close()
+	}
 	m := spec.Model
 	out, err := newOutputs(c, m, l.Detector, log, stdout)
 	if err != nil {
@@ -225,7 +236,7 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	err = supervise(ctx, p, in, out, &detections, c, desc, log, done)
+	err = supervise(ctx, p, in, out, wy, &detections, c, desc, log, done)
 	notify.Stopping()
 	if err == nil && ctx.Err() == nil {
 		// A file has ended: deliver everything before exiting (SIGTERM cuts the wait short).
@@ -264,7 +275,7 @@ type lostSource interface {
 // supervise waits for the pipeline, logging statistics, keeping systemd's STATUS current
 // and pinging the watchdog only while frames advance (or a lost device is being reopened,
 // which is progress too), so that a hung pipeline gets restarted.
-func supervise(ctx context.Context, p *pipeline.Pipeline, in audio.Source, out *outputs, detections *atomic.Uint64, c config.Config, desc string, log *slog.Logger, done <-chan error) error {
+func supervise(ctx context.Context, p *pipeline.Pipeline, in audio.Source, out *outputs, wy *wyoming.Server, detections *atomic.Uint64, c config.Config, desc string, log *slog.Logger, done <-chan error) error {
 	tick := 250 * time.Millisecond
 	if wd := notify.WatchdogInterval(); wd > 0 && wd < tick {
 		tick = wd
@@ -285,7 +296,7 @@ func supervise(ctx context.Context, p *pipeline.Pipeline, in audio.Source, out *
 		if ls, ok := in.(lostSource); ok {
 			lost, attempts, lostErr = ls.Lost()
 		}
-		if st.Frames > lastFrames || (ready && lost) {
+		if st.Frames > lastFrames || (ready && lost) || (c.Audio.NoMicrophone() && wy.Alive()) {
 			if !ready {
 				ready = true
 				notify.Ready()
@@ -294,7 +305,7 @@ func supervise(ctx context.Context, p *pipeline.Pipeline, in audio.Source, out *
 			notify.Watchdog()
 			lastFrames = st.Frames
 		}
-		status := fmt.Sprintf("%s; %.0f s of audio; %d detections; load %.2f%%%s", desc, st.AudioSeconds(), detections.Load(), 100*st.Load(), out.status())
+		status := fmt.Sprintf("%s; %.0f s of audio; %d detections; load %.2f%%%s%s", desc, st.AudioSeconds(), detections.Load(), 100*st.Load(), out.status(), wy.Status())
 		if lost {
 			status = fmt.Sprintf("audio device lost, reopening (%d attempts): %v; %s", attempts, lostErr, status)
 		}
@@ -308,7 +319,7 @@ func supervise(ctx context.Context, p *pipeline.Pipeline, in audio.Source, out *
 			log.Info("stats", "audio_s", round(st.AudioSeconds(), 2), "frames", st.Frames,
 				"load", round(st.Load(), 5), "rms_dbfs", round(rms, 1), "peak_dbfs", round(peak, 1),
 				"detections", detections.Load(), "overruns", st.Audio.Overruns, "device_overflows", st.Audio.DeviceOverflows,
-				"published", out.stats(), "rss_mib", round(rssMiB(), 1), "goroutines", runtime.NumGoroutine())
+				"published", out.stats(), "wyoming", wy.Summary(), "rss_mib", round(rssMiB(), 1), "goroutines", runtime.NumGoroutine())
 		}
 		if ctx.Err() != nil {
 			return <-done
