@@ -15,7 +15,7 @@ import (
 // false-alarm budget (per hour, each keyword alone) the lowest threshold that meets it, and
 // for each miss rate the highest threshold that misses no more.
 var (
-	calibrationFA   = []float64{100, 50, 20, 10, 5, 2, 1, 0.5, 0}
+	calibrationFA   = []float64{20, 10, 5, 2, 1, 0.5, 0}
 	calibrationMiss = []float64{0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9}
 )
 
