@@ -313,7 +313,8 @@ func (l *Listener) Pipeline(src audio.Source) (*pipeline.Pipeline, error) {
 
 // ScanFile streams one file through l as `run` would, with pad of silence before and after,
 // and returns its detections (times from the start of the file) and the length of the
-// audio. It resets l first.
+// audio. It resets l first. When the file breaks part-way (a corrupt FLAC frame) or ctx
+// ends, it returns the detections made before that and the length read, with the error.
 func (l *Listener) ScanFile(ctx context.Context, path string, pad time.Duration) ([]detect.Detection, time.Duration, error) {
 	src, err := audio.OpenFileContext(ctx, path, audio.FileOptions{Channel: audio.MixAll})
 	if err != nil {
@@ -340,14 +341,15 @@ func (l *Listener) ScanFile(ctx context.Context, path string, pad time.Duration)
 		r.Close()
 		return nil, 0, err
 	}
-	if err := p.Run(ctx); err != nil {
-		return nil, 0, err // the source's errors name the file
+	err = p.Run(ctx) // the source's errors name the file
+	if err == nil {
+		err = ctx.Err()
 	}
-	if ctx.Err() != nil {
-		return nil, 0, ctx.Err()
+	length := time.Duration(p.Stats().Samples)*time.Second/audio.TargetRate - pad
+	if err == nil {
+		length -= pad // the silence after the file too
 	}
-	length := time.Duration(p.Stats().Samples)*time.Second/audio.TargetRate - 2*pad
-	return dets, length, nil
+	return dets, max(length, 0), err
 }
 
 // firstExisting returns the first of paths that exists, or "".

@@ -36,10 +36,9 @@ func cmdDetect(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	enc := json.NewEncoder(stdout)
 	for _, path := range fs.Args() {
-		dets, _, err := l.ScanFile(ctx, path, 0)
-		if err != nil {
-			return err
-		}
+		// A file that breaks part-way still has the detections made before the break:
+		// they are printed, then the error (which names the file) ends the command.
+		dets, _, scanErr := l.ScanFile(ctx, path, 0)
 		for _, d := range dets {
 			if *asJSON {
 				if err := enc.Encode(detectLine{path, d.Keyword, round(d.At.Seconds(), 3), round(d.Score, 4)}); err != nil {
@@ -50,6 +49,9 @@ func cmdDetect(ctx context.Context, args []string, stdout io.Writer) error {
 			if _, err := fmt.Fprintf(stdout, "%s\t%.2f s\t%s\t%.3f\n", path, d.At.Seconds(), d.Keyword, d.Score); err != nil {
 				return err
 			}
+		}
+		if scanErr != nil {
+			return scanErr
 		}
 	}
 	return nil

@@ -183,3 +183,40 @@ func TestFIFOWithoutWriterStopsOnSignal(t *testing.T) {
 		}
 	}
 }
+
+// A FLAC corrupt part-way: detect used to print nothing, although run reported the
+// detections made before the corrupt frame. Now detect prints them and then fails, and
+// the errors of detect, run and features name the file.
+func TestCorruptFLACPartWay(t *testing.T) {
+	data := flacBytes(t, make([]float32, 10*16000))
+	// The frame at 7 s (of 4096 samples, verbatim: 8 KiB each), in the middle of its samples.
+	data[len(data)*7/10] ^= 0x55
+	path := writeFile(t, "broken.flac", data)
+	const corrupt = ": flac: corrupt frame after "
+
+	stdout, stderr, code := wakewordd(t, nil, "detect", "--model", alwaysModel, path)
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		if f := strings.Split(line, "\t"); len(f) == 4 && f[0] == path {
+			got = append(got, f[1])
+		}
+	}
+	want := []string{"0.32 s", "2.32 s", "4.32 s", "6.32 s"}
+	if code != 1 || strings.Join(got, ",") != strings.Join(want, ",") || !strings.Contains(stderr, path+corrupt) {
+		t.Errorf("detect: exit %d, detections at %v, stderr %q; want %v, then exit 1 naming %s", code, got, stderr, want, path)
+	}
+
+	stdout, stderr, code = wakewordd(t, nil, "run", "--model", alwaysModel, "--input", path, "--json-events")
+	if code != 1 || strings.Count(stdout, `"keyword":"kw2"`) != len(want) || !strings.Contains(stderr, "wakewordd: "+path+corrupt) {
+		t.Errorf("run: exit %d, stdout %q, stderr %q; want %d detections, then exit 1 naming %s", code, stdout, stderr, len(want), path)
+	}
+
+	out := filepath.Join(t.TempDir(), "x.npy")
+	_, stderr, code = wakewordd(t, nil, "features", "-o", out, path)
+	if code != 1 || !strings.Contains(stderr, "wakewordd: "+path+corrupt) {
+		t.Errorf("features: exit %d, stderr %q; want exit 1 naming %s", code, stderr, path)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("features left a .npy of a broken file")
+	}
+}
