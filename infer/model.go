@@ -506,6 +506,11 @@ func parseMeta(meta map[string]string) (*Model, error) {
 			return nil, err
 		}
 	}
+	if s, ok := meta[MetaDeltaSites]; ok {
+		if err := checkDeltaSites(s); err != nil {
+			return nil, err
+		}
+	}
 	if s, ok := meta["delta"]; ok {
 		var th Thresholds
 		if err := th.UnmarshalJSON([]byte(s)); err != nil {
@@ -670,6 +675,7 @@ func (m *Model) fileParts() (map[string]string, []namedTensor, error) {
 	meta := map[string]string{
 		"format":         Format,
 		"format_version": FormatVersion,
+		MetaDeltaSites:   deltaSitesJSON(),
 	}
 	for key, v := range map[string]any{
 		"architecture": m.Arch,

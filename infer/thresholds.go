@@ -60,8 +60,42 @@ func ParseDeltaSite(name string) (DeltaSite, error) {
 	return 0, fmt.Errorf("unknown delta site %q (want one of %v)", name, deltaSiteNames)
 }
 
-// DeltaSiteNames lists the site names in site order.
-func DeltaSiteNames() []string { return deltaSiteNames[:] }
+// DeltaSiteNames lists the site names in site order. It is the one list of
+// delta sites: Write stores it in every model file (MetaDeltaSites), and
+// training (train/kwt.py) reads it from the model file it starts from.
+func DeltaSiteNames() []string { return slices.Clone(deltaSiteNames[:]) }
+
+// MetaDeltaSites is the model metadata key that lists the delta sites of
+// the file's writer, in site order, as a JSON list of names:
+// ["qkv","scores","values","out","fc1","fc2"]. Write always stores it; a
+// file without it (written before it existed) is read as this list, and a
+// file whose list differs is rejected: its "delta" thresholds were meant
+// for other sites.
+const MetaDeltaSites = "delta_sites"
+
+// deltaSitesJSON is the value of MetaDeltaSites that Write stores.
+func deltaSitesJSON() string {
+	b, err := json.Marshal(deltaSiteNames)
+	if err != nil {
+		panic(err) // a fixed list of strings
+	}
+	return string(b)
+}
+
+// checkDeltaSites checks the MetaDeltaSites value s of a model file against
+// this build's list.
+func checkDeltaSites(s string) error {
+	var names []string
+	if err := json.Unmarshal([]byte(s), &names); err != nil || names == nil {
+		return fmt.Errorf("metadata %q: not a JSON list of strings", MetaDeltaSites)
+	}
+	if !slices.Equal(names, deltaSiteNames[:]) {
+		got, _ := json.Marshal(names)
+		return fmt.Errorf("metadata %q: the file lists the delta sites %s, this build implements %s (in this order): the model was written for other delta sites",
+			MetaDeltaSites, got, deltaSitesJSON())
+	}
+	return nil
+}
 
 // MHSASites are the sites inside multi-head self-attention, the scope of the
 // Delta KWT paper; AllSites adds the two MLP matrices.

@@ -201,3 +201,75 @@ func FuzzThresholdsJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestDeltaSitesMetadata checks the one list of delta sites in model files:
+// Write stores DeltaSiteNames under "delta_sites", Parse accepts a file
+// without the key (older files) and rejects one whose list differs.
+func TestDeltaSitesMetadata(t *testing.T) {
+	m := randomModel(t, tinyArch(), 4)
+	th := UniformThresholds(m.Arch.Depth, 0.5, DeltaQKV, DeltaValues)
+	m.Delta = &th
+	meta, _, err := parseSafetensors(encodeModel(t, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := meta[MetaDeltaSites], `["qkv","scores","values","out","fc1","fc2"]`; got != want {
+		t.Errorf("Write stores %q = %s, want %s", MetaDeltaSites, got, want)
+	}
+	var names []string
+	if err := json.Unmarshal([]byte(meta[MetaDeltaSites]), &names); err != nil || !reflect.DeepEqual(names, DeltaSiteNames()) {
+		t.Errorf("%q decodes to %q (%v), want DeltaSiteNames %q", MetaDeltaSites, names, err, DeltaSiteNames())
+	}
+	DeltaSiteNames()[0] = "changed" // a copy: the one list cannot be changed from outside
+	if DeltaSiteNames()[0] != "qkv" {
+		t.Fatal("DeltaSiteNames returns the package's own list")
+	}
+
+	// The file with its metadata changed (tensors as Write made them).
+	file := func(sites *string) []byte {
+		meta, tensors, err := m.fileParts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sites == nil {
+			delete(meta, MetaDeltaSites)
+		} else {
+			meta[MetaDeltaSites] = *sites
+		}
+		b, err := encodeSafetensors(meta, tensors)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	got, err := Parse(file(nil), "old.safetensors")
+	if err != nil {
+		t.Fatalf("a file without %q: %v", MetaDeltaSites, err)
+	}
+	if got.Delta == nil || !got.Delta.Equal(th) {
+		t.Errorf("a file without %q: delta %v, want %v", MetaDeltaSites, got.Delta, th)
+	}
+	same := ` [ "qkv", "scores", "values", "out", "fc1", "fc2" ] `
+	if _, err := Parse(file(&same), "spaced.safetensors"); err != nil {
+		t.Errorf("the same list with spaces: %v", err)
+	}
+	for _, bad := range []string{
+		`["qkv","scores","values","out","fc1"]`,             // a site less
+		`["qkv","scores","values","out","fc1","fc2","fc3"]`, // a site more
+		`["qkv","values","scores","out","fc1","fc2"]`,       // another order
+		`["QKV","scores","values","out","fc1","fc2"]`,       // another name
+		`[]`, `null`, `"qkv"`, `{"sites":[]}`, `["qkv",1]`, ``, // not the list
+	} {
+		_, err := Parse(file(&bad), "bad.safetensors")
+		if err == nil || !strings.Contains(err.Error(), `metadata "delta_sites"`) {
+			t.Errorf("delta_sites %s: %v, want an error naming the key", bad, err)
+		}
+	}
+	bad := `["qkv","scores","values","out","fc1","fc2","fc3"]`
+	_, err = Parse(file(&bad), "m.safetensors")
+	want := `model m.safetensors: metadata "delta_sites": the file lists the delta sites ["qkv","scores","values","out","fc1","fc2","fc3"], ` +
+		`this build implements ["qkv","scores","values","out","fc1","fc2"] (in this order): the model was written for other delta sites`
+	if err == nil || err.Error() != want {
+		t.Errorf("error\n%v\nwant\n%s", err, want)
+	}
+}
