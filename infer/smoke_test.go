@@ -46,7 +46,42 @@ func TestTrainingSmoke(t *testing.T) {
 	for _, name := range []string{"model", "stream"} {
 		t.Run(name, func(t *testing.T) {
 			checkGolden(t, filepath.Join(dir, name+".safetensors"), filepath.Join(dir, name+".golden.safetensors"))
+			checkDeltaSitesKey(t, filepath.Join(dir, name+".safetensors"))
 		})
+	}
+}
+
+// TestShippedModelsListDeltaSites checks that every shipped model file
+// carries this build's delta sites (models/FORMAT.md, "delta_sites"), the
+// list train/kwt.py reads (train/test_delta_sites.py).
+func TestShippedModelsListDeltaSites(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "models", "*.safetensors"))
+	n := 0
+	for _, p := range paths {
+		if !strings.HasSuffix(p, ".golden.safetensors") {
+			checkDeltaSitesKey(t, p)
+			n++
+		}
+	}
+	if n == 0 {
+		t.Skip("skipping: no models/*.safetensors")
+	}
+}
+
+// checkDeltaSitesKey checks that a model file (written by train/export.py or
+// by Write) stores "delta_sites" as Write does.
+func checkDeltaSitesKey(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _, err := parseSafetensors(data)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if got, ok := meta[MetaDeltaSites]; !ok || got != deltaSitesJSON() {
+		t.Errorf("%s: metadata %q = %q (present: %v), want %s", path, MetaDeltaSites, got, ok, deltaSitesJSON())
 	}
 }
 

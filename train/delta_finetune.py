@@ -34,23 +34,23 @@ from dataset import Packed, Sampler, eval_windows, spec_augment
 from distill import distillation_loss
 from evaluate import selection_score, validate
 from export import export, load_model, unfold_normalisation
-from kwt import DELTA_SITES
 from mining import HardNegatives, mix_into
 from train import lr_at, make_optimizer, normalisation, train_step
 
 log = logging.getLogger("delta_finetune")
 
 
-def parse_thresholds(text, depth):
+def parse_thresholds(text, depth, known):
     """{site: [theta per layer]} from the model file's delta JSON ({"sites": {...}} or the
-    bare map), given inline or as @file."""
+    bare map), given inline or as @file; known: the model's delta sites (its file's
+    "delta_sites")."""
     if text.startswith("@"):
         text = Path(text[1:]).read_text()
     sites = json.loads(text)
     sites = sites.get("sites", sites)
     for name, th in sites.items():
-        if name not in DELTA_SITES:
-            raise SystemExit(f"delta_finetune: unknown delta site {name!r} (want one of {DELTA_SITES})")
+        if name not in known:
+            raise SystemExit(f"delta_finetune: unknown delta site {name!r} (want one of {known})")
         if len(th) != depth or any(not (0 <= float(v) < 1e6) for v in th):
             raise SystemExit(f"delta_finetune: site {name}: want {depth} thresholds in [0, 1e6), got {th}")
     return {k: [float(v) for v in th] for k, th in sites.items()}
@@ -77,7 +77,8 @@ def finetune(args):
     rng = np.random.default_rng(args.seed)
     model, meta = load_model(args.model)
     depth = model.cfg.depth
-    target = parse_thresholds(args.thresholds, depth) if args.thresholds else meta.get("delta", {}).get("sites")
+    target = (parse_thresholds(args.thresholds, depth, model.delta_sites) if args.thresholds
+              else meta.get("delta", {}).get("sites"))
     if not target:
         raise SystemExit(f"delta_finetune: {args.model} has no delta thresholds; give --thresholds")
     feats = Path(args.cache) / "features"

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from common import FRONTEND
+from kwt import DELTA_SITES_KEY
 
 DEFAULT_DETECTION = {"hop_ms": 100, "threshold": 0.5, "smoothing": 3, "patience": 1,
                      "refractory_s": 2.0}
@@ -66,7 +67,7 @@ def read_safetensors(path):
 def load_model(path):
     """(KWT, metadata) of a model file: its folded tensors, with identity normalisation,
     and the metadata's JSON values decoded."""
-    from kwt import KWT, KWTConfig
+    from kwt import KWT, KWTConfig, delta_sites
     tensors, meta = read_safetensors(path)
     def decode(v):
         try:
@@ -74,7 +75,12 @@ def load_model(path):
         except ValueError:
             return v  # plain strings: format, created
     meta = {k: decode(v) for k, v in meta.items()}
+    try:
+        sites = delta_sites(meta)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     model = KWT(KWTConfig(**meta["architecture"]))
+    model.delta_sites = sites
     model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tensors.items()})
     return model, meta
 
@@ -183,6 +189,7 @@ def export(model, path, classes, golden_features, training=None, validation=None
     }
     if delta:
         meta["delta"] = {"sites": delta}
+    meta[DELTA_SITES_KEY] = list(model.delta_sites)  # as Go's writer: the sites of "delta"
     path = Path(path)
     write_safetensors(path, tensors, meta)
     golden = path.with_name(path.name[:-len(".safetensors")] + ".golden.safetensors"

@@ -13,6 +13,7 @@ Per-coefficient MFCC normalisation is held in two non-persistent buffers
 `embed.weight` and `embed.bias`, so the file's model takes raw frames.
 """
 
+import json
 import math
 from dataclasses import asdict, dataclass
 
@@ -48,7 +49,33 @@ class KWTConfig:
         return d
 
 
+# The delta sites this code simulates (KWT.set_delta, held), in site order. The list's one
+# source is Go's infer.DeltaSiteNames: model files carry it under the metadata key
+# "delta_sites" (the Go writer and export.py write it), a model loaded from a file takes
+# its sites from there (delta_sites), and a file that lists other sites is refused.
 DELTA_SITES = ("qkv", "scores", "values", "out", "fc1", "fc2")
+DELTA_SITES_KEY = "delta_sites"
+
+
+def delta_sites(meta):
+    """The delta sites of a model file's metadata: its "delta_sites" list (the file's JSON
+    string, or already decoded), which must be DELTA_SITES, the sites this code implements;
+    DELTA_SITES for a file written before the key existed. Raises ValueError otherwise."""
+    if DELTA_SITES_KEY not in meta:
+        return DELTA_SITES
+    v = meta[DELTA_SITES_KEY]
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            v = None
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError(f"metadata {DELTA_SITES_KEY!r}: not a JSON list of site names: {meta[DELTA_SITES_KEY]!r}")
+    if tuple(v) != DELTA_SITES:
+        raise ValueError(f"metadata {DELTA_SITES_KEY!r}: the model file lists the delta sites {v}, "
+                         f"train/kwt.py implements {list(DELTA_SITES)} (in this order); "
+                         "kwt.py must simulate the sites of Go's infer.DeltaSiteNames")
+    return DELTA_SITES
 
 
 def held(x, theta):
@@ -181,13 +208,14 @@ class KWT(nn.Module):
         self.register_buffer("feat_mean", torch.zeros(cfg.coeffs), persistent=False)
         self.register_buffer("feat_std", torch.ones(cfg.coeffs), persistent=False)
         self.delta = None  # {site: [theta per layer]}: simulate the delta forward pass
+        self.delta_sites = DELTA_SITES  # a loaded model's: its file's "delta_sites" (export.load_model)
 
     def set_delta(self, sites):
         """Run as Go's delta forward pass with these thresholds ({site: [theta per layer]},
         the model file's `delta.sites`); None or {} runs densely."""
         for name, th in (sites or {}).items():
-            if name not in DELTA_SITES or len(th) != self.cfg.depth:
-                raise ValueError(f"delta site {name!r}: want one of {DELTA_SITES} with {self.cfg.depth} thresholds")
+            if name not in self.delta_sites or len(th) != self.cfg.depth:
+                raise ValueError(f"delta site {name!r}: want one of {self.delta_sites} with {self.cfg.depth} thresholds")
             if self.cfg.context and name in ("scores", "values"):
                 raise ValueError(f"delta site {name!r}: a streaming model has no delta scores or values")
         self.delta = dict(sites) if sites else None
