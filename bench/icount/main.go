@@ -6,7 +6,18 @@
 // difference in audio seconds is the pipeline's steady-state cost in
 // instructions per second of audio (bench/icount.sh, bench/README.md).
 //
-//	icount -seconds 20 [-dense] [-model models/kwt.safetensors] [-gate none] [-input examples/kitchen.wav]
+//	icount -seconds 20 [-dense] [-model models/kwt.safetensors] [-gate none] [-input examples/kitchen.wav] [-stream]
+//
+// By default the input is decoded and resampled to 16 kHz once, before the stream starts,
+// so that only the frontend and the models are counted. With -stream it is decoded at its
+// own rate and read through the daemon's resampler (audio.Resample16k) 160 samples at a
+// time, as the pipeline reads a capture device at that rate: the resampler is then part of
+// what is counted (a 48 kHz file stands for a 48 kHz USB microphone).
+//
+// bench/icount-parts.sh splits the count by stage (resampler, frontend, gate, window
+// model): the stages begin with calls to the marker functions enterResample,
+// enterFrontend and enterGate (and with the window model's forward pass), whose addresses
+// the script gives the qemu plugin bench/qemu-parts.
 //
 // It runs the kernels package chose at start-up (printed on the summary line): the
 // assembly where the build and CPU have it. To measure the plain-Go kernels, run it with
@@ -54,6 +65,7 @@ type options struct {
 	mlp           string
 	gateThreshold float64
 	gateHold      int
+	stream        bool
 }
 
 func main() {
@@ -69,6 +81,7 @@ func main() {
 	flag.StringVar(&o.gate, "gate", "", "streaming model that wakes the model, or none (default: as `wakewordd run`, the default model's gate beside it)")
 	flag.Float64Var(&o.gateThreshold, "gate-threshold", config.DefaultGateThreshold, "the gate's keyword posterior that wakes the model")
 	flag.IntVar(&o.gateHold, "gate-hold", config.DefaultGateHold, "hops the model keeps scoring after the gate's last waking hop")
+	flag.BoolVar(&o.stream, "stream", false, "read the input at its own rate through the daemon's resampler, inside the counted stream")
 	flag.Parse()
 	o.theta = float32(theta)
 	if err := run(o); err != nil {
@@ -81,7 +94,7 @@ func run(o options) error {
 	if err := kernels.EnvError(); err != nil {
 		return err // a measurement of kernels other than those asked for
 	}
-	samples, err := audio.DecodeFile(o.input)
+	samples, rate, err := decode(o.input, o.stream)
 	if err != nil {
 		return err
 	}
@@ -98,7 +111,13 @@ func run(o options) error {
 	spec, err := listener.Load(c, nil)
 	random := errors.Is(err, fs.ErrNotExist) && !fileExists(o.model)
 	if random {
-		m, rerr := randomModel(samples, o.theta)
+		fit := samples
+		if o.stream {
+			if fit, err = audio.DecodeFile(o.input); err != nil {
+				return err
+			}
+		}
+		m, rerr := randomModel(fit, o.theta)
 		if rerr != nil {
 			return rerr
 		}
@@ -129,14 +148,38 @@ func run(o options) error {
 	frame := make([]float32, p.NumCoeffs)
 	total := int(o.seconds * float64(p.SampleRate))
 	var index uint64
-	for fed := 0; fed < total; {
-		off := fed % len(samples)
-		n := min(p.Hop, len(samples)-off, total-fed)
-		fe.Write(samples[off : off+n])
-		fed += n
+	push := func(chunk []float32) {
+		enterFrontend()
+		fe.Write(chunk)
 		for fe.Next(frame) {
+			enterGate()
 			l.PushFrame(index, frame)
 			index++
+			enterFrontend()
+		}
+	}
+	if o.stream {
+		// As the pipeline reads a device: p.Hop samples at a time, resampled.
+		src, err := audio.Resample16k(&loop{samples: samples, rate: rate})
+		if err != nil {
+			return err
+		}
+		chunk := make([]float32, p.Hop)
+		for fed := 0; fed < total; {
+			enterResample()
+			n, err := src.Read(chunk[:min(p.Hop, total-fed)])
+			if err != nil {
+				return err
+			}
+			push(chunk[:n])
+			fed += n
+		}
+	} else {
+		for fed := 0; fed < total; {
+			off := fed % len(samples)
+			n := min(p.Hop, len(samples)-off, total-fed)
+			push(samples[off : off+n])
+			fed += n
 		}
 	}
 	path := spec.Pass()
@@ -148,10 +191,61 @@ func run(o options) error {
 		hops, judged := l.Cascade.Judged()
 		path += fmt.Sprintf(": the model scored %d of %d hops", judged, hops)
 	}
-	fmt.Printf("model: %s\npath: %s\nkernels: %s\naudio_s: %.2f\nhop: %v\nframes: %d\ninferences: %d\ndetections: %d\nposteriors_fnv64: %016x\n",
-		src, path, kernels.Impl(), float64(total)/float64(p.SampleRate), spec.Hop, index, l.Engine.Inferences(), detections, hash)
+	input := fmt.Sprintf("%s, decoded to 16 kHz before the stream", o.input)
+	if o.stream {
+		input = fmt.Sprintf("%s, %d Hz, resampled in the stream", o.input, rate)
+	}
+	fmt.Printf("model: %s\npath: %s\nkernels: %s\ninput: %s\naudio_s: %.2f\nhop: %v\nframes: %d\ninferences: %d\ndetections: %d\nposteriors_fnv64: %016x\n",
+		src, path, kernels.Impl(), input, float64(total)/float64(p.SampleRate), spec.Hop, index, l.Engine.Inferences(), detections, hash)
 	return nil
 }
+
+// decode reads the whole input: resampled to 16 kHz, or at its own rate for -stream.
+func decode(path string, stream bool) ([]float32, int, error) {
+	if !stream {
+		x, err := audio.DecodeFile(path)
+		return x, audio.TargetRate, err
+	}
+	src, err := audio.OpenFile(path, audio.FileOptions{Channel: audio.MixAll})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer src.Close()
+	x, err := audio.ReadAll(src)
+	if err == nil && len(x) == 0 {
+		err = fmt.Errorf("%s: no audio", path)
+	}
+	return x, src.Rate(), err
+}
+
+// loop is an endless audio.Source that repeats samples.
+type loop struct {
+	samples []float32
+	rate    int
+	pos     int
+}
+
+func (l *loop) Read(p []float32) (int, error) {
+	n := copy(p, l.samples[l.pos:])
+	l.pos = (l.pos + n) % len(l.samples)
+	return n, nil
+}
+
+func (l *loop) Rate() int    { return l.rate }
+func (l *loop) Close() error { return nil }
+
+// The markers of the stages, for bench/icount-parts.sh: each is a function of its own that
+// the compiler must not inline, so that its address is executed where a stage begins.
+var marks [3]uint64
+
+//go:noinline
+func enterResample() { marks[0]++ }
+
+//go:noinline
+func enterFrontend() { marks[1]++ }
+
+//go:noinline
+func enterGate() { marks[2]++ }
 
 // randomModel is the random KWT-1 of `bench/sweep --random`: input
 // normalisation fitted to the frames of samples, uniform delta thresholds.
