@@ -121,7 +121,7 @@ for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "ev
               "kernels FuzzDot" "kernels FuzzDotRows" "kernels FuzzAXPY" "kernels FuzzAXPYRows" \
               "kernels FuzzRowAXPY" "kernels FuzzAdd" "kernels FuzzSelectDelta" "kernels FuzzGELU" \
               "kernels FuzzSoftmax" "kernels FuzzLayerNorm" "kernels FuzzInt8MulVec" \
-              "publish FuzzParseSwitch" "publish FuzzParseHermesToggle" "publish FuzzParseHAStatus" "publish FuzzMessageHandlers"; do
+              "wyoming FuzzReader" "publish FuzzParseSwitch" "publish FuzzParseHermesToggle" "publish FuzzParseHAStatus" "publish FuzzMessageHandlers"; do
   set -- $target
   # A count, not a duration: a run whose time runs out while the engine is still gathering
   # coverage or minimising fails with "context deadline exceeded" on a loaded machine.
