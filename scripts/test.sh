@@ -9,10 +9,14 @@ export JACK_NO_START_SERVER=1
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "format and vet"
+step "format, vet and staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 [ -z "$unformatted" ] || { echo "gofmt needed: $unformatted" >&2; exit 1; }
 go vet ./...
+# staticcheck, pinned, built once into bin/tools (go install leaves go.mod alone).
+[ -x bin/tools/staticcheck ] && bin/tools/staticcheck -version | grep -q '(0\.8\.2)' ||
+  GOBIN="$PWD/bin/tools" go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+bin/tools/staticcheck ./...
 
 step "build without cgo (no PortAudio)"
 CGO_ENABLED=0 go build -o /dev/null ./cmd/wakewordd
