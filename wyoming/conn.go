@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wakewordd/wakewordd/detect"
@@ -65,6 +66,9 @@ func (cn *conn) run() string {
 			if cn.s.isClosed() {
 				return "server shutting down"
 			}
+			if gone(err) { // Home Assistant closes as soon as it has its detection
+				return "closed by the client"
+			}
 			cn.log.Warn("Wyoming: writing to the client failed; closing the connection", "err", err)
 			return "write failed: " + err.Error()
 		}
@@ -79,7 +83,7 @@ func (cn *conn) readFailed(err error) string {
 	switch {
 	case cn.s.isClosed():
 		return "server shutting down"
-	case errors.Is(err, io.EOF):
+	case errors.Is(err, io.EOF) || gone(err):
 		return "closed by the client"
 	case errors.Is(err, ErrTruncated):
 		cn.log.Warn("Wyoming: the client disconnected in the middle of an event")
@@ -94,6 +98,11 @@ func (cn *conn) readFailed(err error) string {
 	}
 	cn.log.Warn("Wyoming: reading from the client failed", "err", err)
 	return "read failed: " + err.Error()
+}
+
+// gone reports the errors of a peer that has closed its end.
+func gone(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // sendError logs a problem with what the client sent and tells it in an error event;

@@ -230,6 +230,17 @@ func TestHomeAssistantFlow(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	lb.waitLog(t, `msg="detected over Wyoming"`)
+	// As Home Assistant does it: reading while streaming, closing at the detection. The
+	// server sees a client that went away, not a failure.
+	got := answers(pyClient(t, uri, "stream", kitchen, "--names", "jarvis", "--home-assistant"))[0]
+	if !same(got, expected(t, s.cfg.Spec, kitchen, "jarvis")) {
+		t.Errorf("Home Assistant's way: got %v", got)
+	}
+	for deadline := time.Now().Add(5 * time.Second); s.Stats().Clients > 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	}
+	if strings.Contains(lb.String(), "level=WARN") {
+		t.Errorf("warnings for clients that did nothing wrong:\n%s", lb.String())
+	}
 }
 
 // wyoming-satellite keeps one connection: detect, then audio chunks (no audio-start),

@@ -38,6 +38,32 @@ async def read_until_pong(client, cycle):
             return True
 
 
+async def home_assistant(client, names, rate, width, channels, audio, step):
+    """homeassistant/components/wyoming/wake_word.py: stream while reading; the first
+    detection whose name was requested ends the run (the connection closes)."""
+    await client.write_event(Detect(names=names).event())
+    await client.write_event(AudioStart(rate=rate, width=width, channels=channels).event())
+
+    async def send():
+        for i in range(0, len(audio), step):
+            await client.write_event(AudioChunk(rate=rate, width=width, channels=channels, audio=audio[i:i + step]).event())
+            await asyncio.sleep(0)
+        await client.write_event(AudioStop().event())
+
+    sender = asyncio.create_task(send())
+    while True:
+        event = await client.read_event()
+        if event is None:
+            emit({"cycle": 0, "type": "closed", "data": {}})
+            break
+        emit({"cycle": 0, "type": event.type, "data": event.data})
+        if event.type == "detection" and (not names or event.data.get("name") in names):
+            break
+        if event.type == "not-detected":
+            break
+    sender.cancel()
+
+
 async def main():
     p = argparse.ArgumentParser()
     p.add_argument("uri")
@@ -48,6 +74,8 @@ async def main():
     p.add_argument("--satellite", action="store_true")
     p.add_argument("--chunk", type=int, default=1024, help="frames per audio-chunk")
     p.add_argument("--width", type=int, default=0, help="claim this sample width (a bad format)")
+    p.add_argument("--home-assistant", action="store_true",
+                   help="as Home Assistant: read while streaming, close at the first detection of a requested name")
     a = p.parse_args()
 
     async with AsyncClient.from_uri(a.uri) as client:
@@ -65,6 +93,9 @@ async def main():
         claimed = a.width or width
         names = a.names.split(",") if a.names else None
         step = a.chunk * width * channels
+        if a.home_assistant:
+            await home_assistant(client, names, rate, width, channels, audio, step)
+            return
         for cycle in range(a.cycles):
             await client.write_event(Detect(names=names).event())
             if not a.satellite:
