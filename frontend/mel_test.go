@@ -88,18 +88,29 @@ func TestMelFilterbank(t *testing.T) {
 	}
 }
 
-// The float32 filters in MFCC are the float64 ones, rounded.
+// The float32 filters in MFCC are the float64 ones, rounded: column k of
+// its mel matrix (its product with a unit impulse at bin k) holds each
+// filter's weight for bin k, and zero where the filter does not reach.
 func TestMFCCUsesFilterbank(t *testing.T) {
 	p := DefaultParams()
 	m, _ := New(p)
-	for j, f := range melFilterbank(p) {
-		g := m.mel[j]
-		if g.bin != f.start || g.n != len(f.weights) {
-			t.Fatalf("filter %d: bins %d+%d, want %d+%d", j, g.bin, g.n, f.start, len(f.weights))
-		}
-		for i, w := range f.weights {
-			if m.melW[g.off+i] != float32(w) {
-				t.Fatalf("filter %d weight %d: %v, want %v", j, i, m.melW[g.off+i], float32(w))
+	filters := melFilterbank(p)
+	nBins := p.FFTSize/2 + 1
+	if m.mel.Rows() != len(filters) || m.mel.Cols() != nBins {
+		t.Fatalf("mel matrix %dx%d, want %dx%d", m.mel.Rows(), m.mel.Cols(), len(filters), nBins)
+	}
+	x, col := make([]float32, nBins), make([]float32, len(filters))
+	for k := range nBins {
+		clear(x)
+		x[k] = 1
+		m.mel.MulVec(col, x)
+		for j, f := range filters {
+			var want float32
+			if i := k - f.start; i >= 0 && i < len(f.weights) {
+				want = float32(f.weights[i])
+			}
+			if col[j] != want {
+				t.Fatalf("filter %d, bin %d: weight %v, want %v", j, k, col[j], want)
 			}
 		}
 	}

@@ -22,9 +22,11 @@
 // proven equal by the golden test.
 //
 // All arithmetic on the hot path is float32 with every product explicitly
-// rounded, which forbids the compiler from fusing multiply-adds (Go fuses
-// them on arm64), and the log is the package's own; so features computed for
-// training on amd64 are the same bits the daemon computes on arm64.
+// rounded and every sum in a fixed order, and the log is computed with
+// rounded float64 operations only: package kernels does the work (the
+// window, the FFT's magnitudes, the mel filterbank, the log and the DCT; in
+// NEON on arm64, in plain Go elsewhere, the same bits), so features computed
+// for training on amd64 are the same bits the daemon computes on arm64.
 // TestFramesDigest pins those bits; run it under qemu-aarch64 to check.
 //
 // Streaming use, with no allocations per frame:
@@ -42,6 +44,8 @@ package frontend
 import (
 	"fmt"
 	"math"
+
+	"github.com/wakewordd/wakewordd/kernels"
 )
 
 // MFCC computes MFCC frames. It holds all tables and scratch space, so Write
@@ -50,15 +54,13 @@ type MFCC struct {
 	p Params
 
 	window []float32 // WindowLen
-	fft    *realFFT
-	mel    []filter  // NumMels sparse filters into melW
-	melW   []float32 // all filter weights, back to back
-	dct    []float32 // NumCoeffs x NumMels, row-major
+	fft    *kernels.RealFFT
+	mel    *kernels.BandMatrix // NumMels x (FFTSize/2+1), one run of bins per filter
+	dctT   []float32           // the DCT matrix transposed: NumMels x NumCoeffs, row-major
 	floor  float32
 
 	// Per-frame scratch.
 	frame  []float32 // FFTSize: windowed frame, zero beyond WindowLen
-	re, im []float32 // FFTSize/2+1
 	mag    []float32 // FFTSize/2+1
 	logMel []float32 // NumMels
 
@@ -71,8 +73,6 @@ type MFCC struct {
 	emitted uint64
 }
 
-type filter struct{ bin, off, n int } // weights melW[off:off+n] apply to bins bin..bin+n-1
-
 // New validates p and precomputes the window, FFT tables, mel filterbank
 // and DCT matrix.
 func New(p Params) (*MFCC, error) {
@@ -83,12 +83,9 @@ func New(p Params) (*MFCC, error) {
 	m := &MFCC{
 		p:      p,
 		window: make([]float32, p.WindowLen),
-		fft:    newRealFFT(p.FFTSize),
-		mel:    make([]filter, p.NumMels),
+		fft:    kernels.NewRealFFT(p.FFTSize),
 		floor:  float32(p.LogFloor),
 		frame:  make([]float32, p.FFTSize),
-		re:     make([]float32, nBins),
-		im:     make([]float32, nBins),
 		mag:    make([]float32, nBins),
 		logMel: make([]float32, p.NumMels),
 		// Room for a window of history plus typical audio callback chunks,
@@ -99,16 +96,21 @@ func New(p Params) (*MFCC, error) {
 		c := math.Cos(2 * math.Pi * float64(n) / float64(p.WindowLen))
 		m.window[n] = float32(0.5 - float64(0.5*c)) // rounded product: no FMA
 	}
-	for j, f := range melFilterbank(p) {
-		m.mel[j] = filter{bin: f.start, off: len(m.melW), n: len(f.weights)}
+	filters := melFilterbank(p)
+	starts, weights := make([]int, len(filters)), make([][]float32, len(filters))
+	for j, f := range filters {
+		starts[j] = f.start
 		for _, w := range f.weights {
-			m.melW = append(m.melW, float32(w))
+			weights[j] = append(weights[j], float32(w))
 		}
 	}
+	m.mel = kernels.NewBandMatrix(nBins, starts, weights)
 	d := dctMatrix(p.NumCoeffs, p.NumMels)
-	m.dct = make([]float32, len(d))
-	for i, v := range d {
-		m.dct[i] = float32(v)
+	m.dctT = make([]float32, len(d))
+	for k := range p.NumCoeffs {
+		for j := range p.NumMels {
+			m.dctT[j*p.NumCoeffs+k] = float32(d[k*p.NumMels+j])
+		}
 	}
 	return m, nil
 }
@@ -203,33 +205,15 @@ func (m *MFCC) compute(dst, x []float32) {
 	if len(dst) < c {
 		panic(fmt.Sprintf("frontend: frame buffer has %d elements, need NumCoeffs = %d", len(dst), c))
 	}
-	frame := m.frame
-	for n, w := range m.window {
-		frame[n] = x[n] * w
-	} // frame[WindowLen:] stays zero from New.
-
-	m.fft.transform(frame, m.re, m.im)
-	for k, r := range m.re {
-		i := m.im[k]
-		m.mag[k] = float32(math.Sqrt(float64(float32(r*r) + float32(i*i))))
-	}
-
-	for j, f := range m.mel {
-		mag := m.mag[f.bin : f.bin+f.n]
-		var e float32
-		for i, w := range m.melW[f.off : f.off+f.n] {
-			e += float32(w * mag[i])
-		}
-		m.logMel[j] = log32(max(e, m.floor))
-	}
-
-	nm := m.p.NumMels
-	for k := range dst[:c] {
-		row := m.dct[k*nm : (k+1)*nm]
-		var s float32
-		for j, v := range m.logMel {
-			s += float32(row[j] * v)
-		}
-		dst[k] = s
-	}
+	// The window; frame[WindowLen:] stays zero from New.
+	kernels.Mul(m.frame[:len(m.window)], x, m.window)
+	// |X[k]| (not the power), for k = 0..FFTSize/2.
+	m.fft.Magnitude(m.mag, m.frame)
+	// The mel energies: each filter's bins, in order, products rounded.
+	m.mel.MulVec(m.logMel, m.mag)
+	kernels.LogFloor(m.logMel, m.floor)
+	// The DCT: dst[k] = Σ_j dct[k][j]·logMel[j], j in order, products rounded.
+	d := dst[:c]
+	clear(d)
+	kernels.AXPYRowsRounded(d, m.logMel, m.dctT, c)
 }

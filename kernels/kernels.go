@@ -1,10 +1,17 @@
 // Package kernels holds the hot loops of the forward passes in package
-// infer and of the resampler in package audio: NEON assembly on arm64
-// (kernels_arm64.s), AVX2+FMA assembly on amd64 (kernels_amd64.s, used when
+// infer, of the resampler in package audio and of the MFCC frontend in
+// package frontend: NEON assembly on arm64 (kernels_arm64.s,
+// spectrum_arm64.s), AVX2+FMA assembly on amd64 (kernels_amd64.s, used when
 // the CPU has AVX2, FMA and POPCNT) and a plain-Go version of every kernel
-// (kernels_generic.go), which is the fallback and the reference the tests
-// compare the assembly with. It imports nothing of this module, so that
-// both can depend on it.
+// (kernels_generic.go, spectrum.go), which is the fallback and the
+// reference the tests compare the assembly with. It imports nothing of this
+// module, so that all three can depend on it.
+//
+// The frontend's kernels (spectrum.go: the window, the FFT's magnitudes, the
+// mel filterbank, the log, the DCT) are apart: their assembly computes
+// exactly what their plain-Go references compute, with no fused
+// multiply-adds and every sum in the order of the plain loop, and amd64
+// runs the references. What follows is about the others.
 //
 // The assembly does the bulk of a vector, in blocks of 16 float32; Go does
 // the rest (the tail), with plain loops or, where the result must not depend

@@ -66,7 +66,8 @@ arm64_pkgs=$(CGO_ENABLED=0 GOARCH=arm64 go list ./... | grep -v '/cmd/wakewordd$
 CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -short -skip '^TestWillMarksKilledDaemonOffline$' -exec "$qemu" $arm64_pkgs
 # The one optional extension, SDOT (the int8 MLPs), has a fallback for cores without it:
 # the kernels and the shipped model's golden checks again on a Cortex-A53 (Pi 3).
-CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -exec "qemu-aarch64 -cpu cortex-a53" ./kernels/
+# The frontend's NEON kernels (package kernels) must give its golden frames' bits there too.
+CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -exec "qemu-aarch64 -cpu cortex-a53" ./kernels/ ./frontend/
 CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -run 'GoldenShippedModel|Int8MLP' -exec "qemu-aarch64 -cpu cortex-a53" ./infer/
 
 step "arm64 daemon: cross-built with cgo PortAudio, same detections as amd64 (qemu)"
@@ -125,6 +126,7 @@ for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "ev
               "kernels FuzzDot" "kernels FuzzDotRows" "kernels FuzzAXPY" "kernels FuzzAXPYRows" \
               "kernels FuzzRowAXPY" "kernels FuzzAdd" "kernels FuzzSelectDelta" "kernels FuzzGELU" \
               "kernels FuzzSoftmax" "kernels FuzzLayerNorm" "kernels FuzzInt8MulVec" \
+              "kernels FuzzMagnitude" "kernels FuzzLogFloor" "kernels FuzzBandMatrix" "kernels FuzzAXPYRowsRounded" \
               "wyoming FuzzReader" "publish FuzzParseSwitch" "publish FuzzParseHermesToggle" "publish FuzzParseHAStatus" "publish FuzzMessageHandlers"; do
   set -- $target
   # A count, not a duration: a run whose time runs out while the engine is still gathering
