@@ -8,10 +8,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -22,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wakewordd/wakewordd/internal/limited"
+	"github.com/wakewordd/wakewordd/internal/logsafe"
 )
 
 // DefaultPath is read when no --config flag is given and the file exists.
@@ -219,6 +222,14 @@ var BrokerSchemes = []string{"tcp", "ssl", "mqtt", "mqtts", "ws", "wss"}
 // MaxQueue bounds mqtt.queue: a million detections is far beyond any outage.
 const MaxQueue = 1000000
 
+// MaxMQTTString is the longest string MQTT carries (a user name, a topic): its length is
+// a 16-bit number.
+const MaxMQTTString = 65535
+
+// MaxTopicPrefix bounds mqtt.topic_prefix and mqtt.discovery_prefix, leaving room in a
+// topic for the site and the rest.
+const MaxTopicPrefix = 1024
+
 // Output selects extra detection outputs.
 type Output struct {
 	// JSON writes every detection to stdout as one JSON object per line.
@@ -366,7 +377,102 @@ func Parse(file string, data []byte) (Config, *Source, error) {
 		}
 		return Config{}, nil, &Error{File: file, Msg: strings.TrimPrefix(oneLine(err.Error()), "yaml: ")}
 	}
+	// A second document would be ignored silently; an empty one (a trailing "---") holds
+	// nothing to ignore.
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+	case err != nil:
+		return Config{}, nil, &Error{File: file, Msg: strings.TrimPrefix(oneLine(err.Error()), "yaml: ")}
+	case len(next.Content) > 0 && !(next.Content[0].Tag == "!!null" && next.Content[0].Value == ""):
+		return Config{}, nil, &Error{File: file, Line: next.Line, Msg: "holds more than one YAML document (the second starts here); a config is one document"}
+	}
+	if err := checkWholeNumbers(doc, reflect.TypeFor[Config](), ""); err != nil {
+		err.File = file
+		return Config{}, nil, err
+	}
 	return c, src, nil
+}
+
+// checkWholeNumbers rejects a YAML float (1.5, 10.0, 1e3) given for an integer key, which
+// the YAML decoder would silently truncate: n is the value of key (dotted path) and t the
+// Go type it decodes into.
+func checkWholeNumbers(n *yaml.Node, t reflect.Type, key string) *Error {
+	line := n.Line
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		// time.Duration refuses floats itself.
+		if t != reflect.TypeFor[time.Duration]() && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
+			return &Error{Line: line, Key: key, Msg: fmt.Sprintf("must be a whole number, got %s", n.Value)}
+		}
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.ShortTag() == "!!merge" { // <<: *defaults
+				vs := []*yaml.Node{v}
+				if v.Kind == yaml.SequenceNode {
+					vs = v.Content
+				}
+				for _, m := range vs {
+					if err := checkWholeNumbers(m, t, key); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if f, ok := yamlField(t, k.Value); ok {
+				if err := checkWholeNumbers(v, f, joinKey(key, k.Value)); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkWholeNumbers(n.Content[i+1], t.Elem(), joinKey(key, n.Content[i].Value)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// yamlField returns the type of struct t's field named name in YAML, looking into inlined
+// structs.
+func yamlField(t reflect.Type, name string) (reflect.Type, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" {
+			if ft, ok := yamlField(f.Type, name); ok {
+				return ft, true
+			}
+			continue
+		}
+		if tag == name {
+			return f.Type, true
+		}
+	}
+	return nil, false
+}
+
+func joinKey(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
 }
 
 var unknownFieldRE = regexp.MustCompile(`^field (\S+) not found in type`)
@@ -501,30 +607,44 @@ var clientIDRE = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 
 func (m MQTT) validate(src *Source) error {
 	if m.Broker != "" {
+		// Credentials in the URL would be in every log line and error that shows the
+		// broker, and in process listings: never quote them.
+		broker := logsafe.RedactURL(m.Broker)
 		u, err := url.Parse(m.Broker)
 		if err != nil {
+			if broker != m.Broker { // the parser's message may quote a piece of the password
+				return src.Errorf("mqtt.broker", "not a URL: %q", broker)
+			}
 			return src.Errorf("mqtt.broker", "not a URL: %v", errors.Unwrap(err))
 		}
 		if !slices.Contains(BrokerSchemes, u.Scheme) {
-			return src.Errorf("mqtt.broker", "scheme must be one of %s (as in tcp://host:1883), got %q", strings.Join(BrokerSchemes, ", "), m.Broker)
+			return src.Errorf("mqtt.broker", "scheme must be one of %s (as in tcp://host:1883), got %q", strings.Join(BrokerSchemes, ", "), broker)
+		}
+		if u.User != nil || broker != m.Broker {
+			return src.Errorf("mqtt.broker", "must not hold a user name or password (%q): set mqtt.username, and put the password in the file named by mqtt.password_file", broker)
 		}
 		if u.Hostname() == "" {
-			return src.Errorf("mqtt.broker", "no host in %q (want e.g. %s://host:1883)", m.Broker, u.Scheme)
+			return src.Errorf("mqtt.broker", "no host in %q (want e.g. %s://host:1883)", broker, u.Scheme)
 		}
 		if p := u.Port(); p != "" {
 			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 				return src.Errorf("mqtt.broker", "port must be 1-65535, got %q", p)
 			}
+		} else if strings.HasSuffix(u.Host, ":") {
+			return src.Errorf("mqtt.broker", "empty port in %q: give one, or leave out the ':' for the scheme's default", broker)
 		}
 		tlsScheme := u.Scheme == "ssl" || u.Scheme == "mqtts" || u.Scheme == "wss"
 		for _, f := range []struct{ key, val string }{{"ca_file", m.TLS.CAFile}, {"cert_file", m.TLS.CertFile}, {"key_file", m.TLS.KeyFile}} {
 			if f.val != "" && !tlsScheme {
-				return src.Errorf("mqtt.tls."+f.key, "needs a TLS broker (ssl://, mqtts:// or wss://), but mqtt.broker is %q", m.Broker)
+				return src.Errorf("mqtt.tls."+f.key, "needs a TLS broker (ssl://, mqtts:// or wss://), but mqtt.broker is %q", broker)
 			}
 		}
 	}
 	if m.ClientID != "" && !clientIDRE.MatchString(m.ClientID) {
 		return src.Errorf("mqtt.client_id", "must be 1-128 printable ASCII characters without spaces, got %q", m.ClientID)
+	}
+	if len(m.Username) > MaxMQTTString {
+		return src.Errorf("mqtt.username", "must be at most %d bytes (the longest MQTT string), got %d bytes", MaxMQTTString, len(m.Username))
 	}
 	if m.PasswordFile != "" && m.Username == "" {
 		return src.Errorf("mqtt.password_file", "needs mqtt.username (MQTT sends no password without a user name)")
@@ -538,7 +658,7 @@ func (m MQTT) validate(src *Source) error {
 	}
 	for _, p := range []struct{ key, val string }{{"mqtt.topic_prefix", m.TopicPrefix}, {"mqtt.discovery_prefix", m.DiscoveryPrefix}} {
 		if err := checkTopicPrefix(p.val); err != "" {
-			return src.Errorf(p.key, "%s, got %q", err, p.val)
+			return src.Errorf(p.key, "%s, got %q", err, logsafe.Clip(p.val))
 		}
 	}
 	if m.Queue < 1 || m.Queue > MaxQueue {
@@ -559,10 +679,14 @@ func checkTopicPrefix(p string) string {
 		return "must not be empty"
 	case strings.ContainsAny(p, "+#"):
 		return "must not contain the MQTT wildcards + or #"
+	case strings.HasPrefix(p, "$"):
+		return "must not start with '$' (topics like $SYS/... are the broker's own: it refuses clients' messages there)"
 	case strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//"):
 		return "must not start or end with '/' or contain an empty level"
 	case strings.ContainsRune(p, 0) || !utf8.ValidString(p):
 		return "must be UTF-8 text without NUL"
+	case len(p) > MaxTopicPrefix:
+		return fmt.Sprintf("must be at most %d bytes (MQTT topics stop at %d)", MaxTopicPrefix, MaxMQTTString)
 	}
 	return ""
 }

@@ -80,6 +80,28 @@ func TestErrorsNameFileKeyAndLine(t *testing.T) {
 		{"mqtt:\n  discovery: sometimes\n", "config c.yaml:2: mqtt.discovery: cannot unmarshal"},
 		{"mqtt:\n  password: secret\n", `config c.yaml:2: mqtt.password: unknown key "password"`},
 		{"output:\n  json: yes please\n", "config c.yaml:2: output.json: cannot unmarshal"},
+		// Issue 18: values that were silently truncated or ignored.
+		{"audio:\n  channel: 1.5\n", "config c.yaml:2: audio.channel: must be a whole number, got 1.5"},
+		{"detect:\n  smoothing: 2.5\n", "config c.yaml:2: detect.smoothing: must be a whole number, got 2.5"},
+		{"detect:\n  keywords:\n    alexa:\n      patience: 3.0\n", "config c.yaml:4: detect.keywords.alexa.patience: must be a whole number, got 3.0"},
+		{"mqtt:\n  queue: 10.7\n", "config c.yaml:2: mqtt.queue: must be a whole number, got 10.7"},
+		{"mqtt:\n  queue: 1e3\n", "config c.yaml:2: mqtt.queue: must be a whole number, got 1e3"},
+		{"model:\n  gate_hold: 0.5\n", "config c.yaml:2: model.gate_hold: must be a whole number, got 0.5"},
+		{"model:\n  delta: &m {rate: 16000.5}\naudio:\n  <<: *m\n", "config c.yaml:2: audio.rate: must be a whole number, got 16000.5"},
+		{"model:\n  delta_scale: &f 1.5\naudio:\n  channel: *f\n", "config c.yaml:4: audio.channel: must be a whole number, got 1.5"},
+		{"site_id: a\n---\nsite_id: b\n", "config c.yaml:2: holds more than one YAML document (the second starts here)"},
+		{"site_id: a\n...\n---\nmqtt: {queue: 5}\n", "config c.yaml:3: holds more than one YAML document"},
+		{"mqtt:\n  username: " + strings.Repeat("u", 70000) + "\n", "config c.yaml:2: mqtt.username: must be at most 65535 bytes (the longest MQTT string), got 70000 bytes"},
+		{"mqtt:\n  broker: \"tcp://127.0.0.1:\"\n", `config c.yaml:2: mqtt.broker: empty port in "tcp://127.0.0.1:"`},
+		{"mqtt:\n  broker: \"ws://[::1]:/mqtt\"\n", `config c.yaml:2: mqtt.broker: empty port in "ws://[::1]:/mqtt"`},
+		{"mqtt:\n  broker: tcp://alice:S3cretPW@host\n", `config c.yaml:2: mqtt.broker: must not hold a user name or password ("tcp://xxxxx@host"): set mqtt.username, and put the password in the file named by mqtt.password_file`},
+		{"mqtt:\n  broker: tcp://alice@host\n", `config c.yaml:2: mqtt.broker: must not hold a user name or password ("tcp://xxxxx@host")`},
+		{"mqtt:\n  broker: http://alice:S3cretPW@host\n", `config c.yaml:2: mqtt.broker: scheme must be one of tcp, ssl, mqtt, mqtts, ws, wss (as in tcp://host:1883), got "http://xxxxx@host"`},
+		{"mqtt:\n  broker: tcp://alice:S3c/retPW@host\n", `config c.yaml:2: mqtt.broker: not a URL: "tcp://xxxxx@host"`},
+		{"mqtt:\n  topic_prefix: $SYS\n", `config c.yaml:2: mqtt.topic_prefix: must not start with '$'`},
+		{"mqtt:\n  topic_prefix: $share/g/x\n", `config c.yaml:2: mqtt.topic_prefix: must not start with '$'`},
+		{"mqtt:\n  discovery_prefix: $SYS/ha\n", `config c.yaml:2: mqtt.discovery_prefix: must not start with '$'`},
+		{"mqtt:\n  topic_prefix: " + strings.Repeat("p", 2000) + "\n", `config c.yaml:2: mqtt.topic_prefix: must be at most 1024 bytes`},
 	}
 	for _, tc := range cases {
 		c, src, err := Parse("c.yaml", []byte(tc.yaml))
@@ -91,8 +113,25 @@ func TestErrorsNameFileKeyAndLine(t *testing.T) {
 			continue
 		}
 		if !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%q:\n got %q\nwant prefix %q on one line", tc.yaml, err, tc.want)
+			t.Errorf("%.300q:\n got %.300q\nwant prefix %q on one line", tc.yaml, err, tc.want)
 		}
+		if strings.Contains(err.Error(), "S3c") || len(err.Error()) > 500 {
+			t.Errorf("%.300q: the error quotes a password or too much: %.600q", tc.yaml, err)
+		}
+	}
+}
+
+// Whole numbers written as such, and a trailing empty document, are fine.
+func TestWholeNumbersAndOneDocument(t *testing.T) {
+	c, src, err := Parse("c.yaml", []byte("audio:\n  channel: 1\n  rate: 0x3e80\ndetect:\n  threshold: 1\n  smoothing: 3\nmqtt:\n  queue: 10\n---\n"))
+	if err == nil {
+		err = c.Validate(src)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Audio.Channel != 1 || c.Audio.Rate != 16000 || *c.Detect.Threshold != 1 || *c.Detect.Smoothing != 3 || c.MQTT.Queue != 10 {
+		t.Fatalf("got %+v %+v %+v", c.Audio, c.Detect, c.MQTT)
 	}
 }
 
