@@ -150,6 +150,26 @@ func TestBadInputGivesOneClearLine(t *testing.T) {
 	}
 }
 
+// Issue 18: a password in the broker URL is refused with one line naming mqtt.broker, and
+// never printed, whether it came from a flag or the config file.
+func TestBrokerPasswordRefusedAndNeverShown(t *testing.T) {
+	const url = "tcp://alice:S3cretPW@127.0.0.1:1"
+	input := writeFile(t, "a.wav", wavBytes(t, make([]float32, 16000)))
+	cfg := writeFile(t, "c.yaml", []byte("mqtt:\n  broker: "+url+"\n"))
+	for _, args := range [][]string{
+		{"run", "--model", randomModel, "--input", input, "--mqtt-broker", url},
+		{"run", "--model", randomModel, "--input", input, "--config", cfg, "--log-level", "debug"},
+		{"uninstall", "--mqtt-broker", url, "--timeout", "1s"},
+	} {
+		stdout, stderr, code := wakewordd(t, nil, args...)
+		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+		if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "mqtt.broker: must not hold a user name or password") ||
+			strings.Contains(stdout+stderr, "S3cret") {
+			t.Errorf("%v: exit %d, stdout %q, stderr:\n%s", args, code, stdout, stderr)
+		}
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	_, stderr, code := wakewordd(t, nil, "frobnicate")
 	if code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) || !strings.Contains(stderr, "devices") {
