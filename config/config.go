@@ -99,11 +99,14 @@ var DefaultModelPaths = []string{"/usr/share/wakewordd/models/kwt.safetensors", 
 
 // Rule overrides a keyword's detection policy; nil fields keep the model's defaults.
 type Rule struct {
-	Enabled    *bool          `yaml:"enabled"`
-	Threshold  *float64       `yaml:"threshold"`
-	Smoothing  *int           `yaml:"smoothing"`
-	Patience   *int           `yaml:"patience"`
-	Refractory *time.Duration `yaml:"refractory"`
+	Enabled   *bool    `yaml:"enabled"`
+	Threshold *float64 `yaml:"threshold"`
+	// Sensitivity (0-1) sets the threshold through the model's calibration instead: 0.5 is
+	// the model's own threshold, higher misses fewer wake words and fires more often.
+	Sensitivity *float64       `yaml:"sensitivity"`
+	Smoothing   *int           `yaml:"smoothing"`
+	Patience    *int           `yaml:"patience"`
+	Refractory  *time.Duration `yaml:"refractory"`
 }
 
 // Detect overrides the model's detection defaults, for every keyword and per keyword.
@@ -590,6 +593,12 @@ func (c *Config) validateWyoming(src *Source) error {
 func (r Rule) validate(src *Source, prefix string) error {
 	if t := r.Threshold; t != nil && !(*t > 0 && *t <= 1) {
 		return src.Errorf(prefix+".threshold", "must be in (0, 1], got %v", *t)
+	}
+	if s := r.Sensitivity; s != nil && !(*s >= 0 && *s <= 1) {
+		return src.Errorf(prefix+".sensitivity", "must be between 0 and 1, got %v", *s)
+	}
+	if r.Threshold != nil && r.Sensitivity != nil {
+		return src.Errorf(prefix+".sensitivity", "set either threshold or sensitivity, not both")
 	}
 	if n := r.Smoothing; n != nil && (*n < 1 || *n > 100) {
 		return src.Errorf(prefix+".smoothing", "must be 1-100 hops, got %d", *n)

@@ -36,6 +36,7 @@ var overrides = []override{
 	{"model.gate_hold", func(c *Config) any { c.Model.GateHold = new(int); return c.Model.GateHold }},
 	{"model.delta_scale", func(c *Config) any { c.Model.DeltaScale = new(float64); return c.Model.DeltaScale }},
 	{"detect.threshold", func(c *Config) any { c.Detect.Threshold = new(float64); return c.Detect.Threshold }},
+	{"detect.sensitivity", func(c *Config) any { c.Detect.Sensitivity = new(float64); return c.Detect.Sensitivity }},
 	{"log.level", func(c *Config) any { return &c.Log.Level }},
 	{"log.format", func(c *Config) any { return &c.Log.Format }},
 	{"log.stats_interval", func(c *Config) any { return &c.Log.Stats }},

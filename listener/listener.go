@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wakewordd/wakewordd/audio"
@@ -38,10 +39,8 @@ type Spec struct {
 	Dense bool
 	// Hop is the time between inferences.
 	Hop time.Duration
-	// Default is the detection rule of a keyword nobody configured; Rules that of each
-	// keyword (every keyword of the model is there).
-	Default detect.Rule
-	Rules   map[string]detect.Rule
+	// Policy holds the detection rules, and where each threshold came from.
+	Policy
 
 	why string // why the pass is dense, for Pass
 }
@@ -104,7 +103,7 @@ func Resolve(c config.Config, src *config.Source, m, gate *infer.Model) (*Spec, 
 	if err := m.Frontend.CheckHop(s.Hop); err != nil {
 		return nil, src.Errorf("model.hop", "%v for model %s", err, m.Path)
 	}
-	if s.Default, s.Rules, err = Rules(c, src, m); err != nil {
+	if s.Policy, err = MergePolicy(c, src, m); err != nil {
 		return nil, err
 	}
 	if err := s.mergeDelta(c, src); err != nil {
@@ -127,33 +126,88 @@ func Resolve(c config.Config, src *config.Source, m, gate *infer.Model) (*Spec, 
 	return s, nil
 }
 
-// Rules merges the detection policy of model m: the model's defaults, then the config's
-// defaults, then the model's per-keyword thresholds, then the config's per-keyword rules.
-// rules holds every keyword of the model; def is the rule of a keyword nobody configured.
+// Policy is a model's detection policy merged with a configuration.
+type Policy struct {
+	Default detect.Rule            // the rule of a keyword nobody configured
+	Rules   map[string]detect.Rule // every keyword of the model
+	// From says where each keyword's threshold came from, e.g. "model",
+	// "detect.threshold", "detect.keywords.alexa.sensitivity 0.7".
+	From map[string]string
+	// Warnings name thresholds above a keyword's ceiling (infer.Calibration): set so high
+	// that the keyword will hardly ever fire.
+	Warnings []string
+}
+
+// Rules merges the detection policy of model m with c, as Policy does.
 func Rules(c config.Config, src *config.Source, m *infer.Model) (def detect.Rule, rules map[string]detect.Rule, err error) {
+	p, err := MergePolicy(c, src, m)
+	return p.Default, p.Rules, err
+}
+
+// MergePolicy merges the detection policy, each layer over the one before: the model's
+// defaults and per-keyword thresholds, then the config's values for every keyword
+// (detect.*: an explicit detect.threshold or detect.sensitivity overrides the model's
+// per-keyword thresholds), then the config's per-keyword values (detect.keywords.<kw>.*).
+// A sensitivity becomes a threshold through the model's calibration of the keyword.
+func MergePolicy(c config.Config, src *config.Source, m *infer.Model) (Policy, error) {
 	md := m.Detection
-	def = overlay(detect.Rule{
+	p := Policy{Rules: map[string]detect.Rule{}, From: map[string]string{}}
+	p.Default = overlay(detect.Rule{
 		Enabled: true, Threshold: md.Threshold, Smoothing: md.Smoothing, Patience: md.Patience,
 		Refractory: time.Duration(md.RefractoryS * float64(time.Second)),
 	}, c.Detect.Rule)
-	rules = map[string]detect.Rule{}
+	for kw := range c.Detect.Keywords {
+		if !slices.Contains(m.Keywords(), kw) {
+			return p, src.Errorf("detect.keywords."+kw, "not a keyword of model %s (it has %v)", m.Path, m.Keywords())
+		}
+	}
 	for _, kw := range m.Keywords() {
-		rules[kw] = def
-		if th, ok := md.Thresholds[kw]; ok {
-			r := def
-			r.Threshold = th
-			rules[kw] = r
+		shipped, from := md.ThresholdFor(kw), "model"
+		r := overlay(detect.Rule{
+			Enabled: true, Smoothing: md.Smoothing, Patience: md.Patience,
+			Refractory: time.Duration(md.RefractoryS * float64(time.Second)),
+		}, c.Detect.Rule)
+		r.Threshold = shipped
+		for _, layer := range []struct {
+			key  string
+			rule config.Rule
+		}{{"detect", c.Detect.Rule}, {"detect.keywords." + kw, c.Detect.Keywords[kw]}} {
+			r = overlay(r, layer.rule)
+			switch {
+			case layer.rule.Threshold != nil:
+				from = layer.key + ".threshold"
+			case layer.rule.Sensitivity != nil:
+				cal, ok := md.Calibration[kw]
+				if !ok {
+					return p, src.Errorf(layer.key+".sensitivity", "model %s has no calibration for %s: set a threshold instead", m.Path, kw)
+				}
+				r.Threshold = cal.Threshold(*layer.rule.Sensitivity, shipped)
+				from = fmt.Sprintf("%s.sensitivity %g", layer.key, *layer.rule.Sensitivity)
+			}
+		}
+		p.Rules[kw], p.From[kw] = r, from
+		if cal, ok := md.Calibration[kw]; ok && r.Enabled && r.Threshold > cal.Ceiling {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: threshold %g (%s) is above %g, the highest at which any %s clip fired in the model's calibration: it will hardly ever fire",
+				kw, r.Threshold, from, cal.Ceiling, kw))
 		}
 	}
-	for _, kw := range slices.Sorted(maps.Keys(c.Detect.Keywords)) {
-		r, ok := rules[kw]
-		if !ok {
-			return def, nil, src.Errorf("detect.keywords."+kw, "not a keyword of model %s (it has %v)", m.Path, m.Keywords())
+	_, err := detect.New(m.Classes, p.Default, p.Rules) // the rules' own limits
+	return p, err
+}
+
+// Thresholds describes each keyword's threshold and where it came from, for logs and
+// STATUS: "alexa 0.765 (model), jarvis 0.9 (detect.threshold)".
+func (p Policy) Thresholds() string {
+	var parts []string
+	for _, kw := range slices.Sorted(maps.Keys(p.Rules)) {
+		r := p.Rules[kw]
+		if !r.Enabled {
+			parts = append(parts, kw+" off")
+			continue
 		}
-		rules[kw] = overlay(r, c.Detect.Keywords[kw])
+		parts = append(parts, fmt.Sprintf("%s %.4g (%s)", kw, r.Threshold, p.From[kw]))
 	}
-	_, err = detect.New(m.Classes, def, rules) // the rules' own limits
-	return def, rules, err
+	return strings.Join(parts, ", ")
 }
 
 func overlay(r detect.Rule, o config.Rule) detect.Rule {

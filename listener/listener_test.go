@@ -2,6 +2,7 @@ package listener
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -229,5 +230,84 @@ func TestLoadErrors(t *testing.T) {
 	c.Model.Path, c.Model.Gate = model, "missing-gate.safetensors"
 	if _, err := Load(c, nil); err == nil || !strings.Contains(err.Error(), "model.gate: ") || !strings.Contains(err.Error(), "missing-gate.safetensors") {
 		t.Errorf("missing gate: %v", err)
+	}
+}
+
+// Every layer of the precedence a user expects: the model's defaults and per-keyword
+// thresholds, then the config's values for every keyword (which override the model's
+// per-keyword thresholds), then the config's per-keyword values.
+func TestPolicyPrecedence(t *testing.T) {
+	cal := infer.Calibration{Ceiling: 0.999, Points: []infer.CalibrationPoint{
+		{Threshold: 0.5, FAPerHour: 20, MissRate: 0.01}, {Threshold: 0.9, FAPerHour: 2, MissRate: 0.05},
+		{Threshold: 0.99, FAPerHour: 0.2, MissRate: 0.2}, {Threshold: 0.999, FAPerHour: 0, MissRate: 0.5}}}
+	model := func() *infer.Model {
+		m := load(t, shippedModel)
+		m.Detection.Threshold = 0.5
+		m.Detection.Thresholds = map[string]float64{"alexa": 0.9, "jarvis": 0.95}
+		m.Detection.Calibration = map[string]infer.Calibration{}
+		for _, kw := range m.Keywords() {
+			m.Detection.Calibration[kw] = cal
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		yaml   string
+		alexa  float64
+		from   string
+		jarvis float64
+		other  float64 // computer: no per-keyword threshold in the model
+	}{
+		{"{}", 0.9, "model", 0.95, 0.5},
+		{"detect:\n  threshold: 0.99\n", 0.99, "detect.threshold", 0.99, 0.99},
+		{"detect:\n  threshold: 0.99\n  keywords:\n    alexa:\n      threshold: 0.6\n", 0.6, "detect.keywords.alexa.threshold", 0.99, 0.99},
+		{"detect:\n  keywords:\n    alexa:\n      threshold: 0.6\n", 0.6, "detect.keywords.alexa.threshold", 0.95, 0.5},
+		{"detect:\n  keywords:\n    alexa:\n      sensitivity: 0.5\n", 0.9, "detect.keywords.alexa.sensitivity 0.5", 0.95, 0.5},
+		{"detect:\n  keywords:\n    alexa:\n      sensitivity: 0\n", 0.999, "detect.keywords.alexa.sensitivity 0", 0.95, 0.5},
+		{"detect:\n  threshold: 0.99\n  keywords:\n    alexa:\n      sensitivity: 1\n", 0.5, "detect.keywords.alexa.sensitivity 1", 0.99, 0.99},
+	} {
+		c, src := parse(t, tc.yaml)
+		p, err := MergePolicy(c, src, model())
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if a := p.Rules["alexa"]; math.Abs(a.Threshold-tc.alexa) > 1e-9 || p.From["alexa"] != tc.from {
+			t.Errorf("%q: alexa %v from %q, want %v from %q", tc.yaml, a.Threshold, p.From["alexa"], tc.alexa, tc.from)
+		}
+		if j, o := p.Rules["jarvis"].Threshold, p.Rules["computer"].Threshold; j != tc.jarvis || o != tc.other {
+			t.Errorf("%q: jarvis %v, computer %v, want %v and %v", tc.yaml, j, o, tc.jarvis, tc.other)
+		}
+	}
+	// Sensitivity moves the threshold the documented way: higher, lower threshold.
+	prev := 2.0
+	for _, s := range []string{"0.1", "0.3", "0.5", "0.7", "0.9"} {
+		c, src := parse(t, "detect:\n  sensitivity: "+s+"\n")
+		p, err := MergePolicy(c, src, model())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if th := p.Rules["alexa"].Threshold; !(th < prev) {
+			t.Errorf("sensitivity %s: alexa %v, not below %v", s, th, prev)
+		} else {
+			prev = th
+		}
+	}
+	// A keyword without a calibration cannot take a sensitivity; the error names the key.
+	c, src := parse(t, "detect:\n  keywords:\n    computer:\n      sensitivity: 0.7\n")
+	uncalibrated := model()
+	delete(uncalibrated.Detection.Calibration, "computer")
+	if _, err := MergePolicy(c, src, uncalibrated); err == nil || !strings.Contains(err.Error(), "c.yaml:4: detect.keywords.computer.sensitivity: model") || !strings.Contains(err.Error(), "no calibration for computer") {
+		t.Errorf("sensitivity without calibration: %v", err)
+	}
+	// A threshold above the ceiling is named, with the ceiling.
+	c, src = parse(t, "detect:\n  threshold: 0.9995\n")
+	p, err := MergePolicy(c, src, model())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) != len(p.Rules) || !strings.Contains(p.Warnings[0], "alexa: threshold 0.9995 (detect.threshold) is above 0.999") {
+		t.Errorf("warnings %q", p.Warnings)
+	}
+	if got := p.Thresholds(); !strings.Contains(got, "alexa 0.9995 (detect.threshold)") {
+		t.Errorf("Thresholds() = %q", got)
 	}
 }

@@ -17,7 +17,7 @@ type detectLine struct {
 
 func cmdDetect(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("detect", "[flags] FILE...")
-	cf := addConfigFlags(fs, "model.path", "model.hop", "model.dense", "model.mlp", "model.gate", "detect.threshold")
+	cf := addConfigFlags(fs, "model.path", "model.hop", "model.dense", "model.mlp", "model.gate", "detect.threshold", "detect.sensitivity")
 	asJSON := fs.Bool("json", false, "print JSON lines with file, keyword, time_s and score")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -18,7 +18,7 @@ import (
 
 func cmdEval(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("eval", "[flags] DIR  |  eval --stream FILE --truth FILE.csv")
-	cf := addConfigFlags(fs, "model.path", "model.hop", "model.dense", "model.mlp", "model.gate", "detect.threshold")
+	cf := addConfigFlags(fs, "model.path", "model.hop", "model.dense", "model.mlp", "model.gate", "detect.threshold", "detect.sensitivity")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	stream := fs.String("stream", "", "evaluate a long recording against --truth instead of a folder of clips")
 	truth := fs.String("truth", "", "ground truth for --stream: CSV lines keyword,start_s,end_s (default: the recording's name with .csv)")
@@ -109,7 +109,6 @@ feed:
 		return ctx.Err()
 	}
 }
-
 
 func evalStream(ctx context.Context, l *listener.Listener, path, truthPath string, tol time.Duration, asJSON bool, stdout io.Writer) error {
 	if truthPath == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/infer"
+	"github.com/wakewordd/wakewordd/listener"
 	"github.com/wakewordd/wakewordd/publish"
 )
 
@@ -27,6 +28,9 @@ type outputs struct {
 	site  string
 	model string
 	muted atomic.Bool // Hermes toggleOff for this site
+	// thresholds describes each keyword's threshold and its origin, for STATUS (a reload
+	// replaces it).
+	thresholds atomic.Pointer[string]
 }
 
 // modelName is how events name the model: its file name without the extension.
@@ -82,6 +86,19 @@ func (o *outputs) toggle(kw string, on bool, log *slog.Logger) {
 		return
 	}
 	log.Info("keyword switched", "keyword", kw, "on", on)
+	o.keywordsChanged()
+}
+
+// setPolicy takes the detection policy in force, whose thresholds STATUS shows.
+func (o *outputs) setPolicy(p listener.Policy) {
+	th := p.Thresholds()
+	o.thresholds.Store(&th)
+}
+
+// reloaded takes the policy of a reloaded configuration: STATUS shows it, and the broker
+// learns which keywords are on now.
+func (o *outputs) reloaded(p listener.Policy) {
+	o.setPolicy(p)
 	o.keywordsChanged()
 }
 
@@ -156,10 +173,14 @@ func (o *outputs) stats() string {
 	return fmt.Sprintf("%d delivered, %d queued, %d dropped, %d reconnects", st.Published, st.Queued, st.Dropped, st.Reconnects)
 }
 
-// status is the MQTT part of systemd's STATUS line.
+// status is the thresholds' and MQTT's part of systemd's STATUS line.
 func (o *outputs) status() string {
+	th := ""
+	if p := o.thresholds.Load(); p != nil {
+		th = "; thresholds " + *p
+	}
 	if o.mqtt == nil {
-		return ""
+		return th
 	}
 	st := o.mqtt.Stats()
 	state := "connected"
@@ -170,5 +191,5 @@ func (o *outputs) status() string {
 	if st.Queued > 0 {
 		s += fmt.Sprintf(", %d queued", st.Queued)
 	}
-	return s
+	return s + th
 }

@@ -23,7 +23,7 @@ var reloadable = []string{"detect", "log.level"}
 // file is logged and the running configuration kept. onRules runs after new rules are in.
 // SIGHUP stays caught after ctx ends, so that one during shutdown cannot cut it short.
 func watchReload(ctx context.Context, load func() (config.Config, *config.Source, error), cur config.Config,
-	spec *listener.Spec, det *detect.Detector, level *slog.LevelVar, log *slog.Logger, onRules func()) {
+	spec *listener.Spec, det *detect.Detector, level *slog.LevelVar, log *slog.Logger, onRules func(listener.Policy)) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -40,17 +40,20 @@ func watchReload(ctx context.Context, load func() (config.Config, *config.Source
 				log.Error("reload (SIGHUP): configuration rejected; the running one stays", "err", err)
 				continue
 			}
-			def, rules, err := listener.Rules(next, src, spec.Model)
+			p, err := listener.MergePolicy(next, src, spec.Model)
 			if err == nil {
-				err = det.SetRules(def, rules)
+				err = det.SetRules(p.Default, p.Rules)
 			}
 			if err != nil {
 				log.Error("reload (SIGHUP): detection rules rejected; the running ones stay", "err", err)
 				continue
 			}
 			level.Set(logLevel(next.Log))
-			onRules()
-			log.Info("reloaded the configuration (SIGHUP)", "applied", reloadable, "keywords", det.Enabled())
+			onRules(p)
+			log.Info("reloaded the configuration (SIGHUP)", "applied", reloadable, "keywords", det.Enabled(), "thresholds", p.Thresholds())
+			for _, w := range p.Warnings {
+				log.Warn("threshold above the keyword's ceiling", "warning", w)
+			}
 			for _, kw := range spec.Model.Keywords() {
 				r, _ := det.Rule(kw)
 				log.Debug("detection rule in force", "keyword", kw, "enabled", r.Enabled, "threshold", r.Threshold,

@@ -41,7 +41,7 @@ type runFlags struct {
 func addRunFlags(fs *flag.FlagSet) *runFlags {
 	f := &runFlags{configFlags: addConfigFlags(fs,
 		"site_id", "audio.device", "audio.rate", "audio.channel", "audio.buffer", "audio.lossless", "audio.input", "audio.realtime",
-		"model.path", "model.hop", "model.dense", "model.mlp", "model.gate", "detect.threshold", "log.level", "log.format", "log.stats_interval",
+		"model.path", "model.hop", "model.dense", "model.mlp", "model.gate", "detect.threshold", "detect.sensitivity", "log.level", "log.format", "log.stats_interval",
 		"mqtt.broker", "mqtt.username", "mqtt.password_file", "output.json", "wyoming.listen")}
 	fs.IntVar(&f.inputRate, "input-rate", 16000, "sample rate of raw stdin input")
 	fs.IntVar(&f.inputChans, "input-channels", 1, "channels of raw stdin input")
@@ -196,8 +196,9 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 	// A closed stdout (`| head -1`) must not end the daemon: writes fail with EPIPE instead,
 	// and the JSON lines stop while detection and MQTT go on.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	out.setPolicy(spec.Policy)
 	if f.reload != nil {
-		watchReload(ctx, f.reload, c, spec, l.Detector, f.level, log, out.keywordsChanged)
+		watchReload(ctx, f.reload, c, spec, l.Detector, f.level, log, out.reloaded)
 	}
 	var detections atomic.Uint64
 	l.OnDetect = func(d detect.Detection) {
@@ -229,9 +230,12 @@ func run(ctx context.Context, c config.Config, csrc *config.Source, f *runFlags,
 		return err
 	}
 	log.Info("wakewordd started", "version", version, "site_id", c.SiteID, "input", desc,
-		"model", m.Path, "inference", spec.Pass(), "mlp", mlpArithmetic(m), "kernels", kernels.Impl(), "keywords", strings.Join(l.Detector.Enabled(), ","), "outputs", out.describe())
+		"model", m.Path, "inference", spec.Pass(), "mlp", mlpArithmetic(m), "kernels", kernels.Impl(), "keywords", strings.Join(l.Detector.Enabled(), ","), "thresholds", spec.Policy.Thresholds(), "outputs", out.describe())
 	if err := kernels.EnvError(); err != nil {
 		log.Warn("environment variable ignored", "error", err, "kernels", kernels.Impl())
+	}
+	for _, w := range spec.Policy.Warnings {
+		log.Warn("threshold above the keyword's ceiling", "warning", w)
 	}
 
 	done := make(chan error, 1)
