@@ -10,17 +10,18 @@ import (
 	"testing"
 
 	"github.com/wakewordd/wakewordd/infer"
+	"github.com/wakewordd/wakewordd/opsreport"
 )
 
 const kitchenWAV = "../../examples/kitchen.wav"
 
-func benchJSON(t *testing.T, args ...string) benchReport {
+func benchJSON(t *testing.T, args ...string) opsreport.Report {
 	t.Helper()
 	stdout, stderr, code := wakewordd(t, nil, append([]string{"bench", "--json", "--input", kitchenWAV}, args...)...)
 	if code != 0 {
 		t.Fatalf("bench %v: exit %d\n%s", args, code, stderr)
 	}
-	var rep benchReport
+	var rep opsreport.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("bench --json: %v\n%s", err, stdout)
 	}
