@@ -3,12 +3,15 @@ package main
 // Thresholds by recall (-pick-miss) and the calibration ladder a model carries (-calibrate).
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
+	"github.com/wakewordd/wakewordd/config"
 	"github.com/wakewordd/wakewordd/infer"
+	"github.com/wakewordd/wakewordd/listener"
 )
 
 // calibrationFA and calibrationMiss place the rungs of a calibration ladder: for each
@@ -108,4 +111,28 @@ func calibrated(m *infer.Model, keywords []string, curves map[string][]point, ho
 		c.Detection.Calibration[kw] = cal
 	}
 	return &c, nil
+}
+
+// atSensitivity is m with the thresholds `wakewordd run --sensitivity s` gives each
+// keyword (package listener, through m's calibration), and the model file with them.
+func atSensitivity(m *infer.Model, s float64) (*infer.Model, []byte, error) {
+	c := config.Default()
+	c.Detect.Sensitivity = &s
+	if err := c.Validate(nil); err != nil {
+		return nil, nil, fmt.Errorf("-sensitivity: %w", err)
+	}
+	p, err := listener.MergePolicy(c, nil, m)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-sensitivity: %w", err)
+	}
+	th := map[string]float64{}
+	for kw, r := range p.Rules {
+		th[kw] = r.Threshold
+	}
+	out := withThresholds(m, th)
+	var b bytes.Buffer
+	if err := infer.Write(&b, out); err != nil {
+		return nil, nil, err
+	}
+	return out, b.Bytes(), nil
 }

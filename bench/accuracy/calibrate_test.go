@@ -80,3 +80,40 @@ func TestPickByMissAndCalibration(t *testing.T) {
 		}
 	}
 }
+
+// -sensitivity measures the model with the thresholds `run --sensitivity` would use.
+func TestAtSensitivity(t *testing.T) {
+	m, err := infer.Load("../../models/kwt.safetensors")
+	if err != nil {
+		t.Skip(err)
+	}
+	m.Detection.Calibration = nil
+	if _, _, err := atSensitivity(m, 0.7); err == nil {
+		t.Error("a model without calibration took a sensitivity")
+	}
+	cm := *m
+	cm.Detection.Calibration = map[string]infer.Calibration{}
+	for _, kw := range m.Keywords() {
+		cm.Detection.Calibration[kw] = infer.Calibration{Ceiling: 0.999, Points: []infer.CalibrationPoint{
+			{Threshold: 0.3, FAPerHour: 20, MissRate: 0}, {Threshold: 0.9, FAPerHour: 1, MissRate: 0.1}, {Threshold: 0.999, FAPerHour: 0, MissRate: 0.5}}}
+	}
+	mid, _, err := atSensitivity(&cm, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	high, b, err := atSensitivity(&cm, 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kw := range m.Keywords() {
+		if got, want := mid.Detection.ThresholdFor(kw), cm.Detection.ThresholdFor(kw); math.Abs(got-want) > 1e-9 {
+			t.Errorf("%s at 0.5: %v, the model's %v", kw, got, want)
+		}
+		if !(high.Detection.ThresholdFor(kw) < mid.Detection.ThresholdFor(kw)) {
+			t.Errorf("%s: 0.9 gives %v, not below 0.5's %v", kw, high.Detection.ThresholdFor(kw), mid.Detection.ThresholdFor(kw))
+		}
+	}
+	if back, err := infer.Parse(b, "s.safetensors"); err != nil || back.Detection.ThresholdFor("alexa") != high.Detection.ThresholdFor("alexa") {
+		t.Errorf("the written model: %v", err)
+	}
+}
