@@ -81,6 +81,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,7 +128,7 @@ type options struct {
 	writeModel     string                                      // with pick: write the model with the chosen thresholds here
 	pickMiss       float64                                     // > 0: choose each keyword's highest threshold that misses at most this share alone
 	calibrate      bool                                        // with -write-model: store each keyword's calibration ladder too
-	sensitivity    float64                                     // >= 0: measure the model at this detect.sensitivity
+	sensitivity    *float64                                    // not nil: measure the model at this detect.sensitivity
 }
 
 func main() {
@@ -148,7 +149,11 @@ func main() {
 	flag.Float64Var(&o.pick, "pick", 0, "choose one threshold per keyword so that with all keywords on the stream has at most this many false alarms per hour, at the lowest mean miss rate; writes picked.json (run it on the selection share, never on validation)")
 	flag.StringVar(&o.writeModel, "write-model", "", "with -pick or -pick-miss: write a copy of the model with the chosen thresholds in its detection metadata to this file")
 	flag.Float64Var(&o.pickMiss, "pick-miss", 0, "instead of -pick: each keyword's threshold is the highest at which it misses at most this share of its clips, alone on this stream (0.1: nine in ten heard); selection share only")
-	flag.Float64Var(&o.sensitivity, "sensitivity", -1, "measure the model as `wakewordd run --sensitivity S` runs it: each keyword's threshold from its calibration at S (0-1; 0.5 = the model's thresholds)")
+	flag.Func("sensitivity", "measure the model as `wakewordd run --sensitivity S` runs it: each keyword's threshold from its calibration at S (0-1; 0.5 = the model's thresholds)", func(v string) error {
+		s, err := strconv.ParseFloat(v, 64)
+		o.sensitivity = &s
+		return err
+	})
 	flag.BoolVar(&o.calibrate, "calibrate", false, "with -write-model: store each keyword's calibration in the model (thresholds with their false alarms per hour and miss rates on this stream), which detect.sensitivity maps onto")
 	flag.Float64Var(&o.speech, "speech", 0.2, "-background tts: probability that a background chunk is speech (else a pause)")
 	flag.Float64Var(&o.snr, "snr", 10, "speech (and keyword) level above the noise, dB")
@@ -308,8 +313,8 @@ func run(o options, log io.Writer) (*results, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.sensitivity >= 0 {
-		if m, modelBytes, err = atSensitivity(m, o.sensitivity); err != nil {
+	if o.sensitivity != nil {
+		if m, modelBytes, err = atSensitivity(m, *o.sensitivity); err != nil {
 			return nil, err
 		}
 		modelSum = sha256.Sum256(modelBytes)
