@@ -189,6 +189,14 @@ type fileSource struct {
 
 var errClosed = errors.New("audio: read from a closed source")
 
+// UntilEnd reports a WAV whose data chunk declared more than the file holds (as arecord
+// and sox write to a pipe), read to its end instead; for a stream it is known once the
+// stream has ended.
+func (s *fileSource) UntilEnd() bool {
+	w, ok := s.dec.(*WAVReader)
+	return ok && w.UntilEnd()
+}
+
 func (s *fileSource) Rate() int { return s.rate }
 
 func (s *fileSource) Read(p []float32) (int, error) {

@@ -74,6 +74,11 @@ func TestPipedWAVReadsToTheEnd(t *testing.T) {
 			t.Errorf("data size %#x: exit %d, stdout %q, stderr %q; want %q", size, code, stdout, stderr, exact)
 		}
 	}
+	// run says so at debug level.
+	_, stderr, code := wakewordd(t, nil, "run", "--model", alwaysModel, "--input", path, "--log-level", "debug")
+	if code != 0 || !strings.Contains(stderr, "declares more than the file holds") {
+		t.Errorf("run on a piped WAV: exit %d, no debug line\n%s", code, stderr)
+	}
 }
 
 // flacBytes encodes mono 16 kHz 16-bit samples as FLAC, verbatim, in blocks of 4096.

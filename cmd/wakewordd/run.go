@@ -128,6 +128,9 @@ func openInput(ctx context.Context, c config.Config, f *runFlags, log *slog.Logg
 		if err != nil {
 			return nil, "", err
 		}
+		if u, ok := file.(interface{ UntilEnd() bool }); ok && u.UntilEnd() {
+			log.Debug("the WAV's data chunk declares more than the file holds (written to a pipe); reading it to its end", "input", c.Audio.Input)
+		}
 		src, desc = file, c.Audio.Input
 	}
 	desc = fmt.Sprintf("%s @ %d Hz", desc, src.Rate())
