@@ -20,6 +20,15 @@ import (
 //   - designAttenuation dB in the stopband, by Kaiser's formulas for beta and length.
 //
 // At 48 kHz -> 16 kHz that is about 300 taps per output sample.
+//
+// The outputs are computed in batches by package kernels, each the kernels.Dot of its
+// phase's coefficients and its window of the input, bit for bit, whose order of
+// operations is the same in NEON and AVX2 (the same audio resamples to the same bits on
+// arm64 and amd64): kernels.DotStrided when l is 1 (48, 32 and 96 kHz to 16 kHz: every
+// output uses the one phase, windows m inputs apart), else kernels.DotPairs with each
+// output's phase and window (44.1 and 22.05 kHz). The input is kept in a linear buffer
+// (copied in blocks, the consumed part dropped now and then), so that every window is
+// contiguous.
 const designAttenuation = 85.0
 
 // maxCoefficients bounds the filter table (8 MiB of float32). Ratios of the rates in
@@ -37,12 +46,22 @@ type Resampler struct {
 	l, m            int       // outRate/inRate = l/m in lowest terms
 	taps            int       // coefficients per phase
 	coef            []float32 // l phases of taps each, in time order (oldest input first)
-	hist            []float32 // the last taps inputs, twice over: hist[w:w+taps] in time order
-	w               int
-	phase           int // filter phase of the next output
-	ahead           int // inputs still to push before the next output is due
-	delay           int // group delay in output samples
+	// buf[:n] is the input stream from some point on, preceded at the start of the stream by
+	// taps-1 zeros (the silence before it); the next output's window is buf[pos:pos+taps],
+	// its newest input buf[pos+taps-1].
+	buf    []float32
+	n, pos int
+	phase  int     // filter phase of the next output
+	ci, bi []int32 // a batch of phases' and windows' offsets, for kernels.DotPairs
+	delay  int     // group delay in output samples
 }
+
+// resampleBatch is the most outputs kernels.DotPairs computes at once; resampleBuf the
+// input, beyond a window, that the buffer holds.
+const (
+	resampleBatch = 64
+	resampleBuf   = 4096
+)
 
 // NewResampler returns a resampler from inRate to outRate (both in Hz).
 func NewResampler(inRate, outRate int) (*Resampler, error) {
@@ -96,7 +115,9 @@ func NewResampler(inRate, outRate int) (*Resampler, error) {
 		inRate: inRate, outRate: outRate,
 		l: l, m: m, taps: taps,
 		coef:  coef,
-		hist:  make([]float32, 2*taps),
+		buf:   make([]float32, taps-1+resampleBuf),
+		ci:    make([]int32, resampleBatch),
+		bi:    make([]int32, resampleBatch),
 		delay: half / m,
 	}
 	r.Reset()
@@ -105,8 +126,9 @@ func NewResampler(inRate, outRate int) (*Resampler, error) {
 
 // Reset forgets the history, as if the resampler were new.
 func (r *Resampler) Reset() {
-	clear(r.hist)
-	r.w, r.phase, r.ahead = 0, 0, 1
+	r.n = r.taps - 1
+	clear(r.buf[:r.n])
+	r.pos, r.phase = 0, 0
 }
 
 // Rates returns the input and output rates.
@@ -128,42 +150,58 @@ func (r *Resampler) OutLen(n int64) int64 {
 }
 
 // Process consumes input from src and writes output to dst until src is used up or dst is
-// full, and returns how many outputs it wrote and inputs it consumed. It never allocates.
-// Call it again with the rest of src when dst filled first.
+// full, and returns how many outputs it wrote and inputs it consumed: when dst fills
+// first, the inputs up to the newest that the next output (the first that did not fit)
+// needs. It never allocates. Call it again with the rest of src when dst filled first.
 func (r *Resampler) Process(dst, src []float32) (nOut, nIn int) {
-	taps := r.taps
 	for {
-		for r.ahead == 0 {
-			if nOut == len(dst) {
-				return nOut, nIn
-			}
-			dst[nOut] = dot(r.coef[r.phase*taps:(r.phase+1)*taps], r.hist[r.w:r.w+taps])
-			nOut++
-			r.phase += r.m
-			r.ahead += r.phase / r.l
-			r.phase %= r.l
-		}
-		if nIn == len(src) {
+		nOut += r.emit(dst[nOut:])
+		// The inputs up to the newest of the first output dst has no room for: the newest
+		// input of the k-th next output is buf[pos + (phase + k·m)/l + taps-1].
+		need := r.pos + int((int64(r.phase)+int64(len(dst)-nOut)*int64(r.m))/int64(r.l)) + r.taps - r.n
+		if need <= 0 || nIn == len(src) {
 			return nOut, nIn
 		}
-		// Push one input; it is the newest of hist[w+1 : w+1+taps] afterwards.
-		x := src[nIn]
-		r.hist[r.w] = x
-		r.hist[r.w+taps] = x
-		r.w++
-		if r.w == taps {
-			r.w = 0
+		if r.n == len(r.buf) {
+			// Full: drop the inputs that no output needs any more.
+			r.n = copy(r.buf, r.buf[r.pos:r.n])
+			r.pos = 0
 		}
-		nIn++
-		r.ahead--
+		k := copy(r.buf[r.n:], src[nIn:nIn+min(need, len(src)-nIn)])
+		r.n += k
+		nIn += k
 	}
 }
 
-// dot is the inner product of two equally long slices, in a fixed order so results do
-// not depend on how the stream was chunked. It is kernels.Dot (NEON, AVX2 or plain
-// Go), whose order of operations is the same on arm64 and amd64: the same audio resamples
-// to the same bits on both.
-func dot(a, b []float32) float32 { return kernels.Dot(a, b) }
+// emit writes to dst the outputs whose windows are in buf, as many as fit, and returns
+// how many it wrote.
+func (r *Resampler) emit(dst []float32) int {
+	if len(dst) == 0 || r.pos+r.taps > r.n {
+		return 0
+	}
+	// Output k (from 0) is ready while pos + (phase + k·m)/l + taps <= n.
+	last := (int64(r.n-r.taps-r.pos+1)*int64(r.l) - 1 - int64(r.phase)) / int64(r.m)
+	cnt := int(min(last+1, int64(len(dst))))
+	dst = dst[:cnt]
+	taps := r.taps
+	if r.l == 1 {
+		kernels.DotStrided(dst, r.coef, r.buf[r.pos:r.n], r.m)
+		r.pos += cnt * r.m
+		return cnt
+	}
+	for len(dst) > 0 {
+		b := min(len(dst), len(r.ci))
+		for k := range b {
+			r.ci[k], r.bi[k] = int32(r.phase*taps), int32(r.pos)
+			r.phase += r.m
+			r.pos += r.phase / r.l
+			r.phase %= r.l
+		}
+		kernels.DotPairs(dst[:b], r.coef, r.ci[:b], r.buf[:r.n], r.bi[:b], taps)
+		dst = dst[b:]
+	}
+	return cnt
+}
 
 func gcd(a, b int) int {
 	for b != 0 {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/wakewordd/wakewordd/kernels"
 )
 
 // tone returns n samples of amp*sin(2*pi*freq*t) at rate, computed in float64.
@@ -204,6 +206,97 @@ func TestResamplerChunking(t *testing.T) {
 			}
 			if !slices.Equal(got, want) {
 				t.Fatalf("%d->%d trial %d: chunked output differs (%d vs %d samples)", in, out, trial, len(got), len(want))
+			}
+		}
+	}
+}
+
+// refResampler is the resampler as it was before its outputs were batched on package
+// kernels: one input pushed at a time into a ring of the last taps inputs (kept twice, so
+// that the window is contiguous), one kernels.Dot per output. It is the oracle of
+// TestResamplerMatchesPerSample: the batched resampler must give its bits.
+type refResampler struct {
+	*Resampler
+	hist         []float32
+	w            int
+	phase, ahead int
+}
+
+func newRefResampler(t *testing.T, in, out int) *refResampler {
+	r, err := NewResampler(in, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &refResampler{Resampler: r, hist: make([]float32, 2*r.taps), ahead: 1}
+}
+
+func (r *refResampler) Process(dst, src []float32) (nOut, nIn int) {
+	taps := r.taps
+	for {
+		for r.ahead == 0 {
+			if nOut == len(dst) {
+				return nOut, nIn
+			}
+			dst[nOut] = kernels.Dot(r.coef[r.phase*taps:(r.phase+1)*taps], r.hist[r.w:r.w+taps])
+			nOut++
+			r.phase += r.m
+			r.ahead += r.phase / r.l
+			r.phase %= r.l
+		}
+		if nIn == len(src) {
+			return nOut, nIn
+		}
+		x := src[nIn]
+		r.hist[r.w] = x
+		r.hist[r.w+taps] = x
+		r.w++
+		if r.w == taps {
+			r.w = 0
+		}
+		nIn++
+		r.ahead--
+	}
+}
+
+// TestResamplerMatchesPerSample feeds both resamplers the same noise (with a few
+// special values) in the same random chunks and output room: every call must write the
+// same bits and consume the same inputs, whatever the kernels (run it with
+// WAKEWORDD_KERNELS=generic and under qemu-aarch64 too).
+func TestResamplerMatchesPerSample(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, rates := range [][2]int{{48000, 16000}, {44100, 16000}, {22050, 16000}, {32000, 16000},
+		{96000, 16000}, {8000, 16000}, {11025, 16000}, {24000, 16000}, {16000, 44100}, {16000, 48000}} {
+		in, out := rates[0], rates[1]
+		x := make([]float32, in/3)
+		for i := range x {
+			x[i] = float32(rng.Float64()*2 - 1)
+		}
+		x[len(x)/2] = float32(math.Inf(1))
+		x[len(x)/3] = 3e38
+		for trial := range 4 {
+			r, ref := newRefResampler(t, in, out), newRefResampler(t, in, out)
+			got, want := make([]float32, 3000), make([]float32, 3000)
+			src, calls := x, 0
+			for len(src) > 0 {
+				chunk := min(len(src), 1+rng.IntN(9000))
+				room := 1 + rng.IntN(len(got))
+				if trial == 0 {
+					chunk, room = min(len(src), 4096), 160 // as the pipeline reads a file
+				}
+				o, i := r.Resampler.Process(got[:room], src[:chunk])
+				wo, wi := ref.Process(want[:room], src[:chunk])
+				if o != wo || i != wi {
+					t.Fatalf("%d->%d trial %d call %d: wrote %d and consumed %d, the per-sample resampler %d and %d",
+						in, out, trial, calls, o, i, wo, wi)
+				}
+				for k := range o {
+					if math.Float32bits(got[k]) != math.Float32bits(want[k]) && !(got[k] != got[k] && want[k] != want[k]) {
+						t.Fatalf("%d->%d trial %d call %d: output %d is %v, the per-sample resampler's %v",
+							in, out, trial, calls, k, got[k], want[k])
+					}
+				}
+				src = src[i:]
+				calls++
 			}
 		}
 	}

@@ -127,6 +127,7 @@ for target in "audio FuzzParseWAV" "audio FuzzFLACDecode" "config FuzzParse" "ev
               "kernels FuzzRowAXPY" "kernels FuzzAdd" "kernels FuzzSelectDelta" "kernels FuzzGELU" \
               "kernels FuzzSoftmax" "kernels FuzzLayerNorm" "kernels FuzzInt8MulVec" \
               "kernels FuzzMagnitude" "kernels FuzzLogFloor" "kernels FuzzBandMatrix" "kernels FuzzAXPYRowsRounded" \
+              "kernels FuzzDotPairs" "kernels FuzzDotStrided" \
               "wyoming FuzzReader" "publish FuzzParseSwitch" "publish FuzzParseHermesToggle" "publish FuzzParseHAStatus" "publish FuzzMessageHandlers"; do
   set -- $target
   # A count, not a duration: a run whose time runs out while the engine is still gathering
