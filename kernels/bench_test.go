@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -87,6 +88,41 @@ func BenchmarkKernels(b *testing.B) {
 		{"GELU/256", func() func() { y := out(M); return func() { copy(y, x256); GELU(y) } }},
 		{"Softmax/149", func() func() { y := out(n); return func() { copy(y, p149); Softmax(y, 0.125) } }},
 		{"LayerNorm/64", func() func() { y := out(d); return func() { copy(y, x64); LayerNorm(y, g, bias, 1e-6) } }},
+		// The frontend's kernels at its shapes (16 kHz, 30 ms window, 512-point FFT, 80 mel
+		// bands, 40 coefficients), one frame each, and the resampler's: 16 outputs (1 ms)
+		// of 48 kHz (325 taps, windows 3 apart) and of 44.1 kHz (298 taps, a phase each).
+		{"Mul/window-480", func() func() { y, w := out(480), vec(480); return func() { Mul(y, w, w) } }},
+		{"Magnitude/fft-512", func() func() {
+			f, x, mag := NewRealFFT(512), vec(512), out(257)
+			return func() { f.Magnitude(mag, x) }
+		}},
+		{"BandMatrix/mel-80x257", func() func() {
+			b, x, y := melLike(80, 257), vec(257), out(80)
+			return func() { b.MulVec(y, x) }
+		}},
+		{"LogFloor/80", func() func() {
+			e, y := vec(80), out(80)
+			for i := range e {
+				e[i] = e[i] * e[i]
+			}
+			return func() { copy(y, e); LogFloor(y, 1e-12) }
+		}},
+		{"AXPYRowsRounded/dct-80x40", func() func() {
+			y, a, w := out(40), vec(80), vec(80*40)
+			return func() { clear(y); AXPYRowsRounded(y, a, w, 40) }
+		}},
+		{"DotStrided/48k-16x325", func() func() {
+			y, c, x := out(16), vec(325), vec(15*3+325)
+			return func() { DotStrided(y, c, x, 3) }
+		}},
+		{"DotPairs/44k-16x298", func() func() {
+			y, c, x := out(16), vec(160*298), vec(16*3+298)
+			ci, xi := make([]int32, 16), make([]int32, 16)
+			for k := range ci {
+				ci[k], xi[k] = int32((k*441)%160*298), int32(k*441/160)
+			}
+			return func() { DotPairs(y, c, ci, x, xi, 298) }
+		}},
 	}
 	for _, c := range cases {
 		for _, asm := range []bool{false, true} {
@@ -107,4 +143,22 @@ func BenchmarkKernels(b *testing.B) {
 			})
 		}
 	}
+}
+
+// melLike returns rows triangles over cols columns shaped like a mel
+// filterbank: runs that widen from a few columns to a dozen, each
+// overlapping the next by half.
+func melLike(rows, cols int) *BandMatrix {
+	edge := func(i int) int { // grows about exponentially, as mel edges in Hz
+		return int(float64(cols-2) * (math.Pow(2, 3*float64(i)/float64(rows+1)) - 1) / 7)
+	}
+	start, weights := make([]int, rows), make([][]float32, rows)
+	for r := range rows {
+		lo, hi := edge(r)+1, max(edge(r+2), edge(r)+2)
+		start[r] = lo
+		for c := lo; c < hi; c++ {
+			weights[r] = append(weights[r], 1-float32(math.Abs(float64(2*c-lo-hi)))/float32(hi-lo))
+		}
+	}
+	return NewBandMatrix(cols, start, weights)
 }

@@ -53,8 +53,8 @@ mulloop:
 
 // func axpyRowsRoundedAsm(y *float32, m4 int, a *float32, rows int, w *float32, stride int)
 //
-// Blocks of 16 columns, then of 4, each held in registers while the rows
-// go by: y_e = y_e + round(a_j·w_je), j in order.
+// Blocks of 32 columns, then of 16, 8 and 4, each held in registers while
+// the rows go by: y_e = y_e + round(a_j·w_je), j in order.
 TEXT ·axpyRowsRoundedAsm(SB), NOSPLIT, $0-48
 	MOVD y+0(FP), R0
 	MOVD m4+8(FP), R1
@@ -63,10 +63,49 @@ TEXT ·axpyRowsRoundedAsm(SB), NOSPLIT, $0-48
 	MOVD w+32(FP), R4
 	MOVD stride+40(FP), R5
 	LSL  $2, R5
+	SUB  $64, R5, R6 // from a row's second 16 columns to the next row's first
+
+rr32:
+	CMP  $32, R1
+	BLT  rr16
+	VLD1 (R0), [V16.S4, V17.S4, V18.S4, V19.S4]
+	ADD  $64, R0, R7
+	VLD1 (R7), [V20.S4, V21.S4, V22.S4, V23.S4]
+	MOVD R4, R8
+	MOVD R2, R9
+	MOVD R3, R10
+
+rr32row:
+	VLD1R.P 4(R9), [V0.S4]
+	VLD1.P  64(R8), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VLD1.P  (R8)(R6), [V8.S4, V9.S4, V10.S4, V11.S4]
+	FMUL4(0, 4, 4)
+	FMUL4(0, 5, 5)
+	FMUL4(0, 6, 6)
+	FMUL4(0, 7, 7)
+	FMUL4(0, 8, 8)
+	FMUL4(0, 9, 9)
+	FMUL4(0, 10, 10)
+	FMUL4(0, 11, 11)
+	FADD4(4, 16, 16)
+	FADD4(5, 17, 17)
+	FADD4(6, 18, 18)
+	FADD4(7, 19, 19)
+	FADD4(8, 20, 20)
+	FADD4(9, 21, 21)
+	FADD4(10, 22, 22)
+	FADD4(11, 23, 23)
+	SUBS    $1, R10
+	BNE     rr32row
+	VST1.P  [V16.S4, V17.S4, V18.S4, V19.S4], 64(R0)
+	VST1.P  [V20.S4, V21.S4, V22.S4, V23.S4], 64(R0)
+	ADD     $128, R4
+	SUB     $32, R1
+	B       rr32
 
 rr16:
 	CMP  $16, R1
-	BLT  rr4
+	BLT  rr8
 	VLD1 (R0), [V16.S4, V17.S4, V18.S4, V19.S4]
 	MOVD R4, R8
 	MOVD R2, R9
@@ -89,6 +128,27 @@ rr16row:
 	ADD     $64, R4
 	SUB     $16, R1
 	B       rr16
+
+rr8:
+	CMP  $8, R1
+	BLT  rr4
+	VLD1 (R0), [V16.S4, V17.S4]
+	MOVD R4, R8
+	MOVD R2, R9
+	MOVD R3, R10
+
+rr8row:
+	VLD1R.P 4(R9), [V0.S4]
+	VLD1.P  (R8)(R5), [V4.S4, V5.S4]
+	FMUL4(0, 4, 4)
+	FMUL4(0, 5, 5)
+	FADD4(4, 16, 16)
+	FADD4(5, 17, 17)
+	SUBS    $1, R10
+	BNE     rr8row
+	VST1.P  [V16.S4, V17.S4], 32(R0)
+	ADD     $32, R4
+	SUB     $8, R1
 
 rr4:
 	CBZ  R1, rrdone
@@ -129,14 +189,27 @@ bandgroup:
 	MOVWU.P 4(R2), R6 // columns
 	ADD     R5<<2, R1, R7
 	ZERO(V0)
-	CBZ     R6, bandstore
-
-bandcol:
-	VLD1R.P 4(R7), [V1.S4]
+	TBZ     $0, R6, bandpairs
+	VLD1R.P 4(R7), [V1.S4] // an odd column first
 	VLD1.P  32(R4), [V2.S4, V3.S4] // weights, masks
 	FMUL4(1, 2, 4)
 	VAND    V3.B16, V4.B16, V4.B16
 	FADD4(4, 0, 0)
+
+bandpairs:
+	LSR $1, R6
+	CBZ R6, bandstore
+
+bandcol:
+	VLD1R.P 4(R7), [V1.S4]
+	VLD1R.P 4(R7), [V8.S4]
+	VLD1.P  64(R4), [V2.S4, V3.S4, V4.S4, V5.S4] // two columns' weights and masks
+	FMUL4(1, 2, 6)
+	FMUL4(8, 4, 7)
+	VAND    V3.B16, V6.B16, V6.B16
+	VAND    V5.B16, V7.B16, V7.B16
+	FADD4(6, 0, 0)
+	FADD4(7, 0, 0)
 	SUBS    $1, R6
 	BNE     bandcol
 
