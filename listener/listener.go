@@ -187,7 +187,7 @@ func MergePolicy(c config.Config, src *config.Source, m *infer.Model) (Policy, e
 		}
 		p.Rules[kw], p.From[kw] = r, from
 		if cal, ok := md.Calibration[kw]; ok && r.Enabled && r.Threshold > cal.Ceiling {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: threshold %g (%s) is above %g, the highest at which any %s clip fired in the model's calibration: it will hardly ever fire",
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: threshold %.4g (%s) is above %.4g, the highest at which any %s clip fired in the model's calibration: it will hardly ever fire",
 				kw, r.Threshold, from, cal.Ceiling, kw))
 		}
 	}

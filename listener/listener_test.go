@@ -304,7 +304,7 @@ func TestPolicyPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Warnings) != len(p.Rules) || !strings.Contains(p.Warnings[0], "alexa: threshold 0.9995 (detect.threshold) is above 0.999") {
+	if len(p.Warnings) != len(p.Rules) || !strings.Contains(p.Warnings[0], "alexa: threshold 0.9995 (detect.threshold) is above 0.999,") {
 		t.Errorf("warnings %q", p.Warnings)
 	}
 	if got := p.Thresholds(); !strings.Contains(got, "alexa 0.9995 (detect.threshold)") {

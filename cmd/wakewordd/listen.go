@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"os"
 
 	"github.com/wakewordd/wakewordd/infer"
 	"github.com/wakewordd/wakewordd/kernels"
@@ -9,13 +11,19 @@ import (
 )
 
 // specFromFlags loads the config (file, then flags) and resolves it against its model and
-// gate.
+// gate; thresholds that can hardly fire are warned about on stderr.
 func specFromFlags(fs *flag.FlagSet, cf *configFlags) (*listener.Spec, error) {
 	c, src, err := cf.load(fs)
 	if err != nil {
 		return nil, err
 	}
-	return listener.Load(c, src)
+	s, err := listener.Load(c, src)
+	if err == nil {
+		for _, w := range s.Warnings {
+			fmt.Fprintln(os.Stderr, "wakewordd: warning:", w)
+		}
+	}
+	return s, err
 }
 
 // mlpArithmetic describes how the MLPs run, e.g. "int8 (sdot)", for the start-up log.
