@@ -14,6 +14,8 @@
 #   HOURS=0.5 bench/accuracy/run.sh        # a quick look at both (the same seed reuses the cache)
 #   SYNTH_HOURS=0 bench/accuracy/run.sh    # the real background only
 #   PICK=0.5 bench/accuracy/run.sh         # instead: choose thresholds on the selection share
+#   PICK_MISS=0.1 bench/accuracy/run.sh    # or: each keyword's highest threshold within 10 % misses
+#                                          # alone, with each keyword's calibration (shipped this way)
 #
 # Environment: HOURS (2: the real background), SYNTH_HOURS (10, or HOURS when that is set;
 # 0 skips the synthetic background), SEED (1), WORK (/tmp/wakewordd-accuracy: cache and
@@ -27,6 +29,9 @@
 # most B false alarms per hour, at the lowest mean miss rate, on the selection share (keyword
 # clips and real background), never on validation; it writes picked.json and a copy of the
 # model with the thresholds (WRITE_MODEL, default picked.safetensors in the results folder).
+# PICK_MISS=M instead chooses each keyword's highest threshold at which, alone, it misses at most
+# M of its clips, and writes the model with them and each keyword's calibration ladder
+# (-calibrate), which detect.sensitivity maps onto; on the selection share too.
 # Further arguments go to the tool (its -h lists them).
 # Results: $WORK/results-real-${HOURS}h-seed$SEED/ and $WORK/results-tts-${SYNTH_HOURS}h-seed$SEED/
 # (with PICK: $WORK/pick-${PICK}-real-${HOURS}h-seed$SEED/), each with results.md, results.json,
@@ -60,6 +65,15 @@ go build -o "$WORK/bin/accuracy" ./bench/accuracy
 common=(-model "$MODEL" -split "$SPLIT" -data "$DATA/keywords" -seed "$SEED" -tolerance "$TOLERANCE" -work "$WORK" -j "$JOBS")
 [ -z "${GATE:-}" ] || common+=(-gate "$GATE")
 
+if [ -n "${PICK_MISS:-}" ]; then
+  out="$WORK/pick-miss-${PICK_MISS}-real-${HOURS}h-seed$SEED$suffix"
+  WRITE_MODEL=${WRITE_MODEL:-$out/picked.safetensors}
+  "$WORK/bin/accuracy" "${common[@]}" -set selection -background real -real "$CACHE/real/selection" \
+    -hours "$HOURS" -pick-miss "$PICK_MISS" -calibrate -write-model "$WRITE_MODEL" -out "$out" "$@"
+  cat "$out/results.md"
+  echo "thresholds: $out/picked.json; model with them and each keyword's calibration: $WRITE_MODEL"
+  exit 0
+fi
 if [ -n "${PICK:-}" ]; then
   out="$WORK/pick-${PICK}-real-${HOURS}h-seed$SEED$suffix"
   WRITE_MODEL=${WRITE_MODEL:-$out/picked.safetensors}
