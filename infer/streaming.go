@@ -45,6 +45,7 @@ type streamer struct {
 	qkv        []float32   // [3 Dim] q | k | v of the token
 	p          []float32   // [padded Context] one head's scores, then probabilities
 	rows       []int32     // [Context] ring rows by distance: rows[j] holds token t-j
+	byRow      []float32   // [Context] one head's query-key products by ring row
 	o          []float32   // [Dim] head outputs
 	tmp        []float32   // [Dim] output of a projection before the residual sum
 	hidden     []float32   // [MLPDim]
@@ -86,6 +87,7 @@ func newStreamer(m *Model) streamer {
 		qkv:    make([]float32, 3*d),
 		p:      make([]float32, padTokens(n)),
 		rows:   make([]int32, n),
+		byRow:  make([]float32, n),
 		o:      make([]float32, d),
 		tmp:    make([]float32, d),
 		hidden: make([]float32, M),
@@ -263,10 +265,20 @@ func (s *streamer) attend(li int, x, q []float32, t int64) {
 	}
 	keys, vals := s.keys[li], s.vals[li]
 	p := s.p[:padTokens(nk)]
+	// The cached keys of a ring are one or two runs of consecutive rows: one DotRows per run
+	// instead of a Dot per key (DotRows is Dot row by row: the same bits).
+	lo := slot - nk + 1
 	for h := 0; h < d; h += hd {
 		rel := l.Rel[h/hd*s.n:]
+		qh := q[h : h+hd]
+		if lo >= 0 {
+			kernels.DotRows(s.byRow[lo:slot+1], qh, keys[lo*d+h:], d)
+		} else {
+			kernels.DotRows(s.byRow[:slot+1], qh, keys[h:], d)
+			kernels.DotRows(s.byRow[s.n+lo:], qh, keys[(s.n+lo)*d+h:], d)
+		}
 		for j, r := range s.rows[:nk] {
-			p[j] = dot(q[h:h+hd], keys[int(r)*d+h:])*s.scale + rel[j]
+			p[j] = s.byRow[r]*s.scale + rel[j]
 		}
 		softmaxRow(p, nk, 1)
 		o := s.o[h : h+hd]
