@@ -26,23 +26,11 @@ esac
 scripts/setup.sh package $([ "$arch" = arm64 ] && echo cross)
 
 # --- version and dates -------------------------------------------------------------------
-if [ -n "${WAKEWORDD_VERSION:-}" ]; then
-  upstream=$WAKEWORDD_VERSION
-elif hash=$(git rev-parse --short HEAD 2>/dev/null); then
-  dirty=""
-  git diff --quiet HEAD 2>/dev/null || dirty=+dirty
-  desc=$(git describe --tags 2>/dev/null || true)
-  if [[ "$desc" =~ ^v?([0-9][0-9A-Za-z.+~]*)-([0-9]+)-g([0-9a-f]+)$ ]]; then
-    upstream="${BASH_REMATCH[1]}+git${BASH_REMATCH[2]}.g${BASH_REMATCH[3]}"
-  elif [[ "$desc" =~ ^v?([0-9][0-9A-Za-z.+~]*)$ ]]; then
-    upstream="${BASH_REMATCH[1]}"
-  else
-    upstream="0.0~git$(TZ=UTC git log -1 --date=format-local:%Y%m%d --format=%cd).$hash"
-  fi
-  upstream+=$dirty
-elif [ -f VERSION ]; then
-  upstream=$(tr -d ' \n' <VERSION)
-else
+upstream=$(scripts/version.sh)  # the same version `make build` stamps
+hash=$(git rev-parse --short HEAD 2>/dev/null || true)
+dirty=""
+[ -z "$hash" ] || git diff --quiet HEAD 2>/dev/null || dirty=+dirty
+if [ "$upstream" = dev ]; then
   echo "build-deb.sh: no version: not a git checkout, no VERSION file, WAKEWORDD_VERSION unset" >&2
   exit 1
 fi

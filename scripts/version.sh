@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints wakewordd's upstream version, as packaging/build-deb.sh computes it (without the
+# Prints wakewordd's upstream version, which packaging/build-deb.sh makes the package's (without the
 # Debian revision): WAKEWORDD_VERSION if set, else from `git describe --tags`: tag v1.2.3 ->
 # 1.2.3, 4 commits after it -> 1.2.3+git4.gHASH, no tag -> 0.0~gitYYYYMMDD.HASH (commit
 # date), +dirty for uncommitted changes; without git, the file VERSION; else "dev".
