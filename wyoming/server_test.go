@@ -12,12 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wakewordd/wakewordd/audio"
 	"github.com/wakewordd/wakewordd/config"
+	"github.com/wakewordd/wakewordd/internal/syncbuf"
 	"github.com/wakewordd/wakewordd/listener"
 )
 
@@ -59,22 +59,7 @@ func shippedSpec(t *testing.T) *listener.Spec {
 }
 
 // logBuf collects a server's log.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf struct{ syncbuf.Buffer }
 
 // waitLog waits until the log holds want.
 func (l *logBuf) waitLog(t *testing.T, want string) {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wakewordd/wakewordd/internal/syncbuf"
 )
 
 // Broker is a running mosquitto.
@@ -37,8 +39,8 @@ type Broker struct {
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	log  lockedBuffer  // the broker's output, shown when a test fails
+	done chan struct{}  // closed when cmd has exited
+	log  syncbuf.Buffer // the broker's output, shown when a test fails
 }
 
 // Option configures a Broker.
@@ -188,23 +190,6 @@ func (b *Broker) start() error {
 		time.Sleep(10 * time.Millisecond)
 		b.mu.Lock()
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func (b *Broker) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)) }
