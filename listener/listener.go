@@ -152,10 +152,11 @@ func Rules(c config.Config, src *config.Source, m *infer.Model) (def detect.Rule
 func MergePolicy(c config.Config, src *config.Source, m *infer.Model) (Policy, error) {
 	md := m.Detection
 	p := Policy{Rules: map[string]detect.Rule{}, From: map[string]string{}}
-	p.Default = overlay(detect.Rule{
+	model := detect.Rule{
 		Enabled: true, Threshold: md.Threshold, Smoothing: md.Smoothing, Patience: md.Patience,
 		Refractory: time.Duration(md.RefractoryS * float64(time.Second)),
-	}, c.Detect.Rule)
+	}
+	p.Default = overlay(model, c.Detect.Rule)
 	for kw := range c.Detect.Keywords {
 		if !slices.Contains(m.Keywords(), kw) {
 			return p, src.Errorf("detect.keywords."+kw, "not a keyword of model %s (it has %v)", m.Path, m.Keywords())
@@ -163,10 +164,7 @@ func MergePolicy(c config.Config, src *config.Source, m *infer.Model) (Policy, e
 	}
 	for _, kw := range m.Keywords() {
 		shipped, from := md.ThresholdFor(kw), "model"
-		r := overlay(detect.Rule{
-			Enabled: true, Smoothing: md.Smoothing, Patience: md.Patience,
-			Refractory: time.Duration(md.RefractoryS * float64(time.Second)),
-		}, c.Detect.Rule)
+		r := model
 		r.Threshold = shipped
 		for _, layer := range []struct {
 			key  string
