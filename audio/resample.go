@@ -8,28 +8,47 @@ import (
 	"github.com/wakewordd/wakewordd/kernels"
 )
 
-// Resampler design. The input is conceptually upsampled by L (zeros inserted), low-pass
-// filtered at L*inRate, and decimated by M, where L/M is outRate/inRate in lowest terms.
-// Only the taps that meet non-zero input samples are ever computed: output k uses filter
-// phase (k*M) mod L against the newest input floor(k*M/L) and its predecessors, which is
-// the classic polyphase form. The prototype is a Kaiser-windowed sinc:
+// Resampler design. Each stage of a resampler conceptually upsamples its input by L (zeros
+// inserted), low-pass filters it at L times its input rate, and decimates by M, where L/M
+// is its output rate over its input rate in lowest terms. Only the taps that meet non-zero
+// input samples are ever computed: output k uses filter phase (k*M) mod L against the
+// newest input floor(k*M/L) and its predecessors, which is the classic polyphase form. The
+// prototype is a Kaiser-windowed sinc:
 //
 //   - passband edge 0.45*min(in, out), where deviation stays well under 0.01 dB;
 //   - stopband from 0.5*min(in, out), the Nyquist frequency of the slower side, so nothing
 //     aliases into the output (down) and no images appear (up);
 //   - designAttenuation dB in the stopband, by Kaiser's formulas for beta and length.
 //
-// At 48 kHz -> 16 kHz that is about 300 taps per output sample.
+// A filter's length grows with its rate over its transition band (0.45 to 0.5 of the
+// output rate), so converting a high rate in one stage is dear: 325 taps per output from
+// 48 kHz to 16 kHz. An input at 2.5 times the output rate or more, and even, is first
+// halved, as often as that holds, by stages whose transition band is wide: they keep
+// 0..0.45*out and remove only what would alias onto 0..0.5*out, from in/2 - out/2 up
+// (what lands above 0.5*out the next stage removes). 48 kHz -> 16 kHz is then 48 -> 24
+// kHz (31 taps, padded to 32) and 24 -> 16 kHz (163 per output): 211 multiply-adds per
+// output instead of 325, with no fewer dB; 44.1 kHz -> 16 kHz likewise goes through
+// 22.05 kHz (202 instead of 298).
 //
 // The outputs are computed in batches by package kernels, each the kernels.Dot of its
 // phase's coefficients and its window of the input, bit for bit, whose order of
 // operations is the same in NEON and AVX2 (the same audio resamples to the same bits on
-// arm64 and amd64): kernels.DotStrided when l is 1 (48, 32 and 96 kHz to 16 kHz: every
-// output uses the one phase, windows m inputs apart), else kernels.DotPairs with each
-// output's phase and window (44.1 and 22.05 kHz). The input is kept in a linear buffer
-// (copied in blocks, the consumed part dropped now and then), so that every window is
-// contiguous.
+// arm64 and amd64): kernels.DotStrided with the outputs of one phase, whose windows are m
+// inputs apart, when l is 1 (as from 48 to 24 kHz); kernels.DotStridedSpaced with every
+// l-th output, one call per phase, when l is small (as from 24 to 16 kHz); else
+// kernels.DotPairs with each output's phase and window (22.05 to 16 kHz). Each stage
+// keeps its input in a linear buffer (copied in blocks, the consumed part dropped now and
+// then), so that every window is contiguous.
 const designAttenuation = 85.0
+
+// halvingBeta is the attenuation whose Kaiser beta shapes the window of a halving stage.
+// In a filter of some twenty or thirty taps Kaiser's length formula falls a dB or two
+// short of its target (84.3 dB at 16.95 kHz from 48 kHz), right where the stage aliases
+// onto the output's band; the window for 5 dB more spends some of the stage's wide
+// transition band on depth. Each halving stage is then checked: what it folds onto the
+// output's band, through the final stage, must be designAttenuation down, or the stage
+// is lengthened (from 96 kHz; from 48 and 44.1 kHz the formula's length holds).
+const halvingBeta = 90.0
 
 // maxCoefficients bounds the filter table (8 MiB of float32). Ratios of the rates in
 // use (8, 11.025, 16, 22.05, 32, 44.1, 48, 96 kHz ...) need from a few hundred to about
@@ -39,13 +58,20 @@ const maxCoefficients = 1 << 21
 // Resampler converts a stream of samples from one rate to another. It keeps its history
 // between calls, so feeding a signal in chunks of any size yields exactly the same output
 // as feeding it at once. It is causal: output sample k reflects input up to time k/outRate
-// but is centred Delay() samples earlier, the filter's group delay. The first Delay()
-// outputs are the filter warming up from silence.
+// but is centred Delay() samples earlier, the filters' group delay. The first Delay()
+// outputs are the filters warming up from silence.
 type Resampler struct {
 	inRate, outRate int
-	l, m            int       // outRate/inRate = l/m in lowest terms
-	taps            int       // coefficients per phase
-	coef            []float32 // l phases of taps each, in time order (oldest input first)
+	stages          []*stage    // the halving stages, if any, then the final conversion
+	mid             []stageFeed // mid[i]: stage i's outputs that stage i+1 has not taken yet
+	delay           int         // group delay in output samples
+}
+
+// stage is one polyphase filter.
+type stage struct {
+	l, m int       // its output rate over its input rate is l/m in lowest terms
+	taps int       // coefficients per phase
+	coef []float32 // l phases of taps each, in time order (oldest input first)
 	// buf[:n] is the input stream from some point on, preceded at the start of the stream by
 	// taps-1 zeros (the silence before it); the next output's window is buf[pos:pos+taps],
 	// its newest input buf[pos+taps-1].
@@ -53,14 +79,23 @@ type Resampler struct {
 	n, pos int
 	phase  int     // filter phase of the next output
 	ci, bi []int32 // a batch of phases' and windows' offsets, for kernels.DotPairs
-	delay  int     // group delay in output samples
+}
+
+// stageFeed holds buf[pos:end], outputs of one stage waiting for the next.
+type stageFeed struct {
+	buf      []float32
+	pos, end int
 }
 
 // resampleBatch is the most outputs kernels.DotPairs computes at once; resampleBuf the
-// input, beyond a window, that the buffer holds.
+// input, beyond a window, that a stage's buffer holds; maxGroupedPhases the most phases a
+// stage may have and still compute each phase's outputs with one call of
+// kernels.DotStridedSpaced (with more, each phase has too few outputs in a call to be
+// worth one of its own).
 const (
-	resampleBatch = 64
-	resampleBuf   = 4096
+	resampleBatch    = 64
+	resampleBuf      = 4096
+	maxGroupedPhases = 8
 )
 
 // NewResampler returns a resampler from inRate to outRate (both in Hz).
@@ -68,67 +103,178 @@ func NewResampler(inRate, outRate int) (*Resampler, error) {
 	if inRate < 1 || outRate < 1 || inRate > maxWAVRate || outRate > maxWAVRate {
 		return nil, fmt.Errorf("resample: rates %d Hz -> %d Hz out of range (1..%d)", inRate, outRate, maxWAVRate)
 	}
-	g := gcd(inRate, outRate)
-	l, m := outRate/g, inRate/g
-	fmin := float64(min(inRate, outRate))
-	fup := float64(inRate) * float64(l) // the rate the prototype filter runs at
-	pass, stop := 0.45*fmin, 0.5*fmin
-
-	// Kaiser: beta and the order that reach the attenuation over the transition band.
-	beta := 0.1102 * (designAttenuation - 8.7)
-	order := (designAttenuation - 7.95) / (2.285 * 2 * math.Pi * (stop - pass) / fup)
-	// Half-length rounded up to a multiple of m makes the delay a whole number of
-	// output samples, so a finite stream can be realigned exactly (see Resample).
-	half := int(math.Ceil(order / 2))
-	half = (half + m - 1) / m * m
-	n := 2*half + 1
-	taps := (n + l - 1) / l
-	if int64(taps)*int64(l) > maxCoefficients {
-		return nil, fmt.Errorf("resample: %d Hz -> %d Hz reduces to %d:%d and needs %d filter coefficients (limit %d); use a rate with a simpler ratio",
-			inRate, outRate, l, m, int64(taps)*int64(l), maxCoefficients)
+	// The rates the halving stages start from.
+	var halvings []int
+	for in := inRate; in%2 == 0 && 2*in >= 5*outRate; in /= 2 {
+		halvings = append(halvings, in)
 	}
+	last := inRate >> len(halvings)
+	g := gcd(last, outRate)
+	l, m := outRate/g, last/g
+	fup := float64(last) * float64(l) // the rate the final prototype runs at
+	pass := 0.45 * float64(min(last, outRate))
 
-	// Prototype h[i], i in [0, n), centred on half, with unit DC gain.
-	fc := (pass + stop) / 2 / fup // cutoff in cycles per prototype sample
-	h := make([]float64, taps*l)
+	// The group delay, counted in samples of the final prototype, must come to a whole
+	// number of output samples (m of them each), so that a finite stream can be realigned
+	// exactly (see Resample). A halving stage from rate in with half-length h delays by
+	// h/in seconds, h*fup/in prototype samples: its h is a multiple of what makes that
+	// whole, and the final stage's half-length is rounded up to close the sum to a
+	// multiple of m.
+	halves := make([]int64, len(halvings))
+	steps := make([]int64, len(halvings))
+	for i, in := range halvings {
+		steps[i] = int64(in) / gcd64(int64(in), int64(fup)) // h*fup/in is whole iff steps[i] divides h
+		h := int64(kaiserHalf(designAttenuation, pass, float64(in/2)-0.5*float64(outRate), float64(in)))
+		halves[i] = (h + steps[i] - 1) / steps[i] * steps[i]
+	}
+	stopFinal := 0.5 * float64(min(last, outRate))
+	for {
+		var delay int64
+		protos := make([]prototype, len(halvings))
+		for i, in := range halvings {
+			protos[i] = kaiserSinc(int(halves[i]), float64(in), pass, float64(in/2)-0.5*float64(outRate), halvingBeta)
+			delay += halves[i] * int64(fup) / int64(in)
+		}
+		h := int64(kaiserHalf(designAttenuation, pass, stopFinal, fup))
+		h += (int64(m) - (delay+h)%int64(m)) % int64(m)
+		final := kaiserSinc(int(h), fup, pass, stopFinal, designAttenuation)
+		// A halving stage is long enough when what it lets alias onto the output's band,
+		// less what the final stage then takes off, is designAttenuation down.
+		short := false
+		for i, in := range halvings {
+			if aliasDepth(protos[i], float64(in), outRate, final, fup) < designAttenuation {
+				halves[i] += steps[i]
+				short = true
+			}
+		}
+		if short {
+			continue
+		}
+		r := &Resampler{inRate: inRate, outRate: outRate, delay: int((delay + h) / int64(m))}
+		for _, p := range protos {
+			st, err := newStage(1, 2, p, true)
+			if err != nil {
+				return nil, err
+			}
+			r.stages = append(r.stages, st)
+		}
+		st, err := newStage(l, m, final, false)
+		if err != nil {
+			return nil, fmt.Errorf("resample: %d Hz -> %d Hz: %w", inRate, outRate, err)
+		}
+		r.stages = append(r.stages, st)
+		r.mid = make([]stageFeed, len(r.stages)-1)
+		for i := range r.mid {
+			r.mid[i].buf = make([]float32, resampleBuf)
+		}
+		r.Reset()
+		return r, nil
+	}
+}
+
+// kaiserHalf is the half-length, in samples at rate fs, of the Kaiser-windowed sinc that
+// reaches att dB over the transition band pass..stop.
+func kaiserHalf(att, pass, stop, fs float64) int {
+	order := (att - 7.95) / (2.285 * 2 * math.Pi * (stop - pass) / fs)
+	return int(math.Ceil(order / 2))
+}
+
+// prototype is a low-pass filter: taps h with DC gain dc (their sum).
+type prototype struct {
+	h  []float64
+	dc float64
+}
+
+// kaiserSinc is a low-pass prototype at rate fs: 2*half+1 taps of a sinc centred on half,
+// its cutoff midway between pass and stop, under a Kaiser window whose beta is that for
+// att dB.
+func kaiserSinc(half int, fs, pass, stop, att float64) prototype {
+	beta := 0.1102 * (att - 8.7)
+	fc := (pass + stop) / 2 / fs // cutoff in cycles per sample
+	p := prototype{h: make([]float64, 2*half+1)}
 	i0beta := besselI0(beta)
-	var sum float64
-	for i := range n {
+	for i := range p.h {
 		x := float64(i - half)
 		r := x / float64(half)
 		win := besselI0(beta*math.Sqrt(max(0, 1-r*r))) / i0beta
-		h[i] = 2 * fc * sinc(2*fc*x) * win
-		sum += h[i]
+		p.h[i] = 2 * fc * sinc(2*fc*x) * win
+		p.dc += p.h[i]
 	}
-	// Each phase then has unit DC gain on average: the L-fold upsampling is undone here.
-	gain := float64(l) / sum
+	return p
+}
 
+// aliasDepth is the least attenuation in dB, on a grid of 1024 frequencies, of what a
+// halving stage p from rate in folds onto the output's band 0..out/2: a tone at in/2 - a
+// comes out at a, through h and then the final stage's prototype final at rate fup (the
+// halving stages between pass it whole, which only understates the depth).
+func aliasDepth(p prototype, in float64, out int, final prototype, fup float64) float64 {
+	worst := math.Inf(1)
+	for k := range 1025 {
+		a := 0.5 * float64(out) * float64(k) / 1024
+		d := -20 * math.Log10(math.Abs(response(p, (in/2-a)/in)))
+		if d < designAttenuation {
+			// Only there is the final stage's response worth its cost (thousands of taps).
+			d -= 20 * math.Log10(math.Abs(response(final, a/fup)))
+		}
+		worst = min(worst, d)
+	}
+	return worst
+}
+
+// response is the gain of the symmetric filter p at f cycles per sample, relative to DC.
+func response(p prototype, f float64) float64 {
+	half := len(p.h) / 2
+	g := p.h[half]
+	for i := 1; i <= half; i++ {
+		g += 2 * p.h[half+i] * math.Cos(2*math.Pi*f*float64(i))
+	}
+	return g / p.dc
+}
+
+// newStage is the polyphase form of the prototype p for one stage: output rate over
+// input rate l/m, p at l times the input rate. pad rounds the taps per phase up to a
+// multiple of the kernels' block with zeros at the oldest end, when that costs at most a
+// quarter of a block: cheaper than the kernels' tail, and the same filter.
+func newStage(l, m int, p prototype, pad bool) (*stage, error) {
+	taps := (len(p.h) + l - 1) / l
+	if pad && (-taps)&15 <= 4 {
+		taps = (taps + 15) &^ 15
+	}
+	if int64(taps)*int64(l) > maxCoefficients {
+		return nil, fmt.Errorf("reduces to %d:%d and needs %d filter coefficients (limit %d); use a rate with a simpler ratio",
+			l, m, int64(taps)*int64(l), maxCoefficients)
+	}
+	// Each phase has unit DC gain on average: the L-fold upsampling is undone here.
+	gain := float64(l) / p.dc
 	// Output k = sum_j h[p + j*l] * x[base - j]. Store phase p oldest-first so it lines up
-	// with hist: coef[p*taps + taps-1-j] = h[p + j*l].
+	// with the window: coef[p*taps + taps-1-j] = h[p + j*l].
 	coef := make([]float32, taps*l)
-	for p := range l {
+	for ph := range l {
 		for j := range taps {
-			coef[p*taps+taps-1-j] = float32(h[p+j*l] * gain)
+			if i := ph + j*l; i < len(p.h) {
+				coef[ph*taps+taps-1-j] = float32(p.h[i] * gain)
+			}
 		}
 	}
-	r := &Resampler{
-		inRate: inRate, outRate: outRate,
+	return &stage{
 		l: l, m: m, taps: taps,
-		coef:  coef,
-		buf:   make([]float32, taps-1+resampleBuf),
-		ci:    make([]int32, resampleBatch),
-		bi:    make([]int32, resampleBatch),
-		delay: half / m,
-	}
-	r.Reset()
-	return r, nil
+		coef: coef,
+		buf:  make([]float32, taps-1+resampleBuf),
+		ci:   make([]int32, resampleBatch),
+		bi:   make([]int32, resampleBatch),
+	}, nil
 }
 
 // Reset forgets the history, as if the resampler were new.
 func (r *Resampler) Reset() {
-	r.n = r.taps - 1
-	clear(r.buf[:r.n])
-	r.pos, r.phase = 0, 0
+	for _, s := range r.stages {
+		s.n = s.taps - 1
+		clear(s.buf[:s.n])
+		s.pos, s.phase = 0, 0
+	}
+	for i := range r.mid {
+		r.mid[i].pos, r.mid[i].end = 0, 0
+	}
 }
 
 // Rates returns the input and output rates.
@@ -139,14 +285,21 @@ func (r *Resampler) Rates() (in, out int) { return r.inRate, r.outRate }
 // construction.
 func (r *Resampler) Delay() int { return r.delay }
 
-// Taps is the number of coefficients per output sample, the cost of one output in
-// multiply-adds.
-func (r *Resampler) Taps() int { return r.taps }
+// Taps is the cost of one output in multiply-adds: the coefficients per output of each
+// stage, times that stage's outputs per output of the resampler.
+func (r *Resampler) Taps() int {
+	total, rate := 0.0, float64(r.inRate)
+	for _, s := range r.stages {
+		rate = rate * float64(s.l) / float64(s.m)
+		total += float64(s.taps) * rate / float64(r.outRate)
+	}
+	return int(math.Round(total))
+}
 
 // OutLen is the number of outputs that n inputs, aligned for the group delay, stand for:
 // ceil(n * outRate / inRate).
 func (r *Resampler) OutLen(n int64) int64 {
-	return (n*int64(r.l) + int64(r.m) - 1) / int64(r.m)
+	return (n*int64(r.outRate) + int64(r.inRate) - 1) / int64(r.inRate)
 }
 
 // Process consumes input from src and writes output to dst until src is used up or dst is
@@ -154,56 +307,126 @@ func (r *Resampler) OutLen(n int64) int64 {
 // first, the inputs up to the newest that the next output (the first that did not fit)
 // needs. It never allocates. Call it again with the rest of src when dst filled first.
 func (r *Resampler) Process(dst, src []float32) (nOut, nIn int) {
+	return r.pull(len(r.stages)-1, dst, src, true)
+}
+
+// pull fills dst with the outputs of stage i from src, the resampler's input, as Process
+// does for the last stage (ahead: also taking the inputs of the first output that did not
+// fit). Each stage asks the one before it for no more outputs than its own outputs need,
+// so every stage consumes its input only as far as its outputs require.
+func (r *Resampler) pull(i int, dst, src []float32, ahead bool) (nOut, nIn int) {
+	s := r.stages[i]
+	if i == 0 {
+		return s.process(dst, src, ahead)
+	}
+	f := &r.mid[i-1]
 	for {
-		nOut += r.emit(dst[nOut:])
-		// The inputs up to the newest of the first output dst has no room for: the newest
-		// input of the k-th next output is buf[pos + (phase + k·m)/l + taps-1].
-		need := r.pos + int((int64(r.phase)+int64(len(dst)-nOut)*int64(r.m))/int64(r.l)) + r.taps - r.n
-		if need <= 0 || nIn == len(src) {
+		o, k := s.process(dst[nOut:], f.buf[f.pos:f.end], ahead)
+		f.pos += k
+		nOut += o
+		want := s.wants(len(dst)-nOut, ahead)
+		if want <= 0 {
 			return nOut, nIn
 		}
-		if r.n == len(r.buf) {
-			// Full: drop the inputs that no output needs any more.
-			r.n = copy(r.buf, r.buf[r.pos:r.n])
-			r.pos = 0
+		// s took all of f and wants more.
+		o, k = r.pull(i-1, f.buf[:min(want, len(f.buf))], src[nIn:], false)
+		nIn += k
+		f.pos, f.end = 0, o
+		if o == 0 {
+			return nOut, nIn
 		}
-		k := copy(r.buf[r.n:], src[nIn:nIn+min(need, len(src)-nIn)])
-		r.n += k
+	}
+}
+
+// wants is how many more inputs than it holds the stage needs for its next room outputs,
+// and, ahead, the output after them: the newest input of its k-th next output (from 0)
+// is buf[pos + (phase + k·m)/l + taps-1].
+func (s *stage) wants(room int, ahead bool) int {
+	if !ahead {
+		room--
+	}
+	if room < 0 {
+		return 0
+	}
+	return s.pos + int((int64(s.phase)+int64(room)*int64(s.m))/int64(s.l)) + s.taps - s.n
+}
+
+// process is pull for one stage.
+func (s *stage) process(dst, src []float32, ahead bool) (nOut, nIn int) {
+	for {
+		nOut += s.emit(dst[nOut:])
+		want := s.wants(len(dst)-nOut, ahead)
+		if want <= 0 || nIn == len(src) {
+			return nOut, nIn
+		}
+		if s.n == len(s.buf) {
+			// Full: drop the inputs that no output needs any more.
+			s.n = copy(s.buf, s.buf[s.pos:s.n])
+			s.pos = 0
+		}
+		k := copy(s.buf[s.n:], src[nIn:nIn+min(want, len(src)-nIn)])
+		s.n += k
 		nIn += k
 	}
 }
 
 // emit writes to dst the outputs whose windows are in buf, as many as fit, and returns
 // how many it wrote.
-func (r *Resampler) emit(dst []float32) int {
-	if len(dst) == 0 || r.pos+r.taps > r.n {
+func (s *stage) emit(dst []float32) int {
+	if len(dst) == 0 || s.pos+s.taps > s.n {
 		return 0
 	}
 	// Output k (from 0) is ready while pos + (phase + k·m)/l + taps <= n.
-	last := (int64(r.n-r.taps-r.pos+1)*int64(r.l) - 1 - int64(r.phase)) / int64(r.m)
+	last := (int64(s.n-s.taps-s.pos+1)*int64(s.l) - 1 - int64(s.phase)) / int64(s.m)
 	cnt := int(min(last+1, int64(len(dst))))
 	dst = dst[:cnt]
-	taps := r.taps
-	if r.l == 1 {
-		kernels.DotStrided(dst, r.coef, r.buf[r.pos:r.n], r.m)
-		r.pos += cnt * r.m
+	taps := s.taps
+	if s.l == 1 {
+		kernels.DotStrided(dst, s.coef, s.buf[s.pos:s.n], s.m)
+		s.pos += cnt * s.m
 		return cnt
 	}
-	for len(dst) > 0 {
-		b := min(len(dst), len(r.ci))
-		for k := range b {
-			r.ci[k], r.bi[k] = int32(r.phase*taps), int32(r.pos)
-			r.phase += r.m
-			r.pos += r.phase / r.l
-			r.phase %= r.l
+	if s.l <= maxGroupedPhases {
+		// Outputs j, j+l, j+2l ... share a phase, and output j+i·l starts i·m inputs after
+		// output j: one call per phase writes them in their places.
+		phase, pos := s.phase, s.pos
+		for j := range min(cnt, s.l) {
+			kernels.DotStridedSpaced(dst[j:], s.l, (cnt-j+s.l-1)/s.l, s.coef[phase*taps:(phase+1)*taps], s.buf[pos:s.n], s.m)
+			phase += s.m
+			pos += phase / s.l
+			phase %= s.l
 		}
-		kernels.DotPairs(dst[:b], r.coef, r.ci[:b], r.buf[:r.n], r.bi[:b], taps)
+		adv := int64(s.phase) + int64(cnt)*int64(s.m)
+		s.pos += int(adv / int64(s.l))
+		s.phase = int(adv % int64(s.l))
+		return cnt
+	}
+	phase, pos, l, m := s.phase, s.pos, s.l, s.m
+	for len(dst) > 0 {
+		b := min(len(dst), resampleBatch)
+		ci, bi := s.ci[:b], s.bi[:b]
+		for k := range ci {
+			ci[k], bi[k] = int32(phase*taps), int32(pos)
+			if phase += m; phase >= l {
+				pos += phase / l
+				phase %= l
+			}
+		}
+		kernels.DotPairs(dst[:b], s.coef, ci, s.buf[:s.n], bi, taps)
 		dst = dst[b:]
 	}
+	s.phase, s.pos = phase, pos
 	return cnt
 }
 
 func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+func gcd64(a, b int64) int64 {
 	for b != 0 {
 		a, b = b, a%b
 	}

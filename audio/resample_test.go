@@ -1,6 +1,9 @@
 package audio
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math"
@@ -114,6 +117,11 @@ func TestResamplerStopband(t *testing.T) {
 		{96000, 16000, 30000, 60},
 		{22050, 16000, 10000, 60},
 		{16000, 48000, 9000, 60}, // upsampling: the image of a 7 kHz tone
+		// What a halving stage must remove: it would alias onto 0-8 kHz at half the rate.
+		{48000, 16000, 16500, 80},
+		{44100, 16000, 15000, 80},
+		{96000, 16000, 41000, 80},
+		{96000, 16000, 17000, 80},
 	} {
 		var g float64
 		if tc.in < tc.out {
@@ -137,7 +145,7 @@ func TestResamplerStopband(t *testing.T) {
 // the stopband (run with -v). It also holds the design figure: every tone at or above the
 // output's Nyquist frequency is down by at least 80 dB.
 func TestResamplerReport(t *testing.T) {
-	for _, f := range []float64{1000, 4000, 7000, 7200, 8050, 8500, 9000, 10000, 12000, 15000, 20000, 23000} {
+	for _, f := range []float64{1000, 4000, 7000, 7200, 8050, 8500, 9000, 10000, 12000, 15000, 16000, 16500, 17000, 20000, 23000} {
 		g, r := measureTone(t, 48000, 16000, f)
 		switch {
 		case f < 8000:
@@ -152,19 +160,60 @@ func TestResamplerReport(t *testing.T) {
 	}
 }
 
+// TestResamplerStopbandScan holds the design figure across the whole stopband: every
+// tone from 8 kHz to the input's Nyquist frequency, 100 Hz apart, comes out at least
+// designAttenuation down, cascades (48, 44.1 and 96 kHz) included, and their passband
+// edge stays flat. It also checks that those rates take the cheaper cascade.
+func TestResamplerStopbandScan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hundreds of tones")
+	}
+	for _, tc := range []struct{ in, stages, maxTaps int }{{48000, 2, 215}, {44100, 2, 205}, {96000, 3, 280}, {32000, 1, 217}} {
+		worst, at := math.Inf(1), 0.0
+		for f := 8000.0; f < float64(tc.in)/2; f += 100 {
+			g, _ := measureTone(t, tc.in, 16000, f)
+			if -g < worst {
+				worst, at = -g, f
+			}
+		}
+		edge, r := measureTone(t, tc.in, 16000, 7200)
+		t.Logf("%6d -> 16000 Hz: %d stages, %d taps per output; stopband %.1f dB at worst (%.0f Hz); 7.2 kHz %+.4f dB",
+			tc.in, len(r.stages), r.Taps(), worst, at, edge)
+		if worst < designAttenuation {
+			t.Errorf("%d -> 16000 Hz: %.0f Hz attenuated by only %.1f dB; the design promises %.0f", tc.in, at, worst, designAttenuation)
+		}
+		if math.Abs(edge) > 0.01 {
+			t.Errorf("%d -> 16000 Hz: the passband edge moved by %+.4f dB", tc.in, edge)
+		}
+		if len(r.stages) != tc.stages || r.Taps() > tc.maxTaps {
+			t.Errorf("%d -> 16000 Hz: %d stages, %d taps per output; want %d stages, at most %d", tc.in, len(r.stages), r.Taps(), tc.stages, tc.maxTaps)
+		}
+	}
+}
+
+// TestResamplerLength: n inputs give one output per output instant k/out before n/in,
+// ceil(n*out/in), through Resample (aligned for the delay). Process alone, unaligned,
+// gives as many from one stage; a cascade (48 and 44.1 kHz to 16) may give one more, an
+// output whose window ends an input before its instant.
 func TestResamplerLength(t *testing.T) {
 	for _, rates := range [][2]int{{8000, 16000}, {11025, 16000}, {22050, 16000}, {32000, 16000},
 		{44100, 16000}, {48000, 16000}, {96000, 16000}, {16000, 44100}, {16000, 48000}} {
 		in, out := rates[0], rates[1]
 		for _, n := range []int{0, 1, 2, 3, 441, in/3 + 7, 2 * in} {
-			y, r := resampleAll(t, in, out, make([]float32, n))
-			// One output per output instant k/out before the end of the input, n/in.
 			want := int64(math.Ceil(float64(n) * float64(out) / float64(in)))
-			if int64(len(y)) != want {
-				t.Errorf("%d->%d, %d inputs: %d outputs; want %d", in, out, n, len(y), want)
+			y, r := resampleAll(t, in, out, make([]float32, n))
+			if got := int64(len(y)); got != want && !(len(r.stages) > 1 && got == want+1) {
+				t.Errorf("%d->%d, %d inputs: Process gave %d outputs; want %d (%d stages)", in, out, n, got, want, len(r.stages))
 			}
-			if ol := r.OutLen(int64(n)); math.Abs(float64(ol)-float64(n)*float64(out)/float64(in)) >= 1 {
-				t.Errorf("%d->%d: OutLen(%d) = %d", in, out, n, ol)
+			s, err := Resample(&sliceSource{x: make([]float32, n), rate: in, step: 1000}, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := int64(len(readAll(t, s, 160))); got != want {
+				t.Errorf("%d->%d, %d inputs: Resample gave %d outputs; want %d", in, out, n, got, want)
+			}
+			if ol := r.OutLen(int64(n)); ol != want {
+				t.Errorf("%d->%d: OutLen(%d) = %d; want %d", in, out, n, ol, want)
 			}
 		}
 	}
@@ -212,11 +261,18 @@ func TestResamplerChunking(t *testing.T) {
 }
 
 // refResampler is the resampler as it was before its outputs were batched on package
-// kernels: one input pushed at a time into a ring of the last taps inputs (kept twice, so
-// that the window is contiguous), one kernels.Dot per output. It is the oracle of
-// TestResamplerMatchesPerSample: the batched resampler must give its bits.
+// kernels, one per-sample filter per stage: one input pushed at a time into a ring of the
+// last taps inputs (kept twice, so that the window is contiguous), one kernels.Dot per
+// output, each stage pulling one input at a time from the stage before it only when its
+// next output needs it. It is the oracle of TestResamplerMatchesPerSample: the batched
+// resampler must give its bits and consume as much input.
 type refResampler struct {
 	*Resampler
+	stages []*refStage
+}
+
+type refStage struct {
+	*stage
 	hist         []float32
 	w            int
 	phase, ahead int
@@ -227,35 +283,61 @@ func newRefResampler(t *testing.T, in, out int) *refResampler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &refResampler{Resampler: r, hist: make([]float32, 2*r.taps), ahead: 1}
+	ref := &refResampler{Resampler: r}
+	for _, s := range r.stages {
+		ref.stages = append(ref.stages, &refStage{stage: s, hist: make([]float32, 2*s.taps), ahead: 1})
+	}
+	return ref
 }
 
-func (r *refResampler) Process(dst, src []float32) (nOut, nIn int) {
-	taps := r.taps
-	for {
-		for r.ahead == 0 {
-			if nOut == len(dst) {
-				return nOut, nIn
+// ready pulls inputs into stage i until its next output has them all, from stage i-1
+// (or, for stage 0, from src); false when the input ran out first.
+func (r *refResampler) ready(i int, src []float32, nIn *int) bool {
+	s := r.stages[i]
+	for s.ahead > 0 {
+		var x float32
+		if i == 0 {
+			if *nIn == len(src) {
+				return false
 			}
-			dst[nOut] = kernels.Dot(r.coef[r.phase*taps:(r.phase+1)*taps], r.hist[r.w:r.w+taps])
-			nOut++
-			r.phase += r.m
-			r.ahead += r.phase / r.l
-			r.phase %= r.l
+			x = src[*nIn]
+			*nIn++
+		} else {
+			if !r.ready(i-1, src, nIn) {
+				return false
+			}
+			x = r.next(i - 1)
 		}
-		if nIn == len(src) {
-			return nOut, nIn
+		s.hist[s.w] = x
+		s.hist[s.w+s.taps] = x
+		s.w++
+		if s.w == s.taps {
+			s.w = 0
 		}
-		x := src[nIn]
-		r.hist[r.w] = x
-		r.hist[r.w+taps] = x
-		r.w++
-		if r.w == taps {
-			r.w = 0
-		}
-		nIn++
-		r.ahead--
+		s.ahead--
 	}
+	return true
+}
+
+// next computes stage i's next output, which is ready.
+func (r *refResampler) next(i int) float32 {
+	s := r.stages[i]
+	y := kernels.Dot(s.coef[s.phase*s.taps:(s.phase+1)*s.taps], s.hist[s.w:s.w+s.taps])
+	s.phase += s.m
+	s.ahead += s.phase / s.l
+	s.phase %= s.l
+	return y
+}
+
+// Process writes outputs while there is room, and takes the inputs of the first output
+// that did not fit, as the resampler's Process does.
+func (r *refResampler) Process(dst, src []float32) (nOut, nIn int) {
+	last := len(r.stages) - 1
+	for r.ready(last, src, &nIn) && nOut < len(dst) {
+		dst[nOut] = r.next(last)
+		nOut++
+	}
+	return nOut, nIn
 }
 
 // TestResamplerMatchesPerSample feeds both resamplers the same noise (with a few
@@ -496,4 +578,37 @@ func benchResample(b *testing.B, in, out int) {
 	sec := time.Since(start).Seconds()
 	b.ReportMetric(float64(b.N)*float64(len(x))/sec, "in-samples/s")
 	b.ReportMetric(float64(b.N)*float64(len(x))/sec/float64(in), "x-realtime")
+}
+
+// resampledDigest is the SHA-256 of what the usual capture rates resample to (a second of
+// noise at each, through Resample16k), as little-endian float32 bits. It pins the exact
+// output of the assembly kernels, which the NEON and AVX2 builds must both give: the test
+// runs natively and under qemu-aarch64 in scripts/test.sh. A change here changes the
+// daemon's frames for these rates.
+const resampledDigest = "32adb504ee3e457a323ada8d41f4ee4fe9982412f099929311631e1502cc26bb"
+
+func TestResampledDigest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	h := sha256.New()
+	for _, in := range []int{8000, 22050, 32000, 44100, 48000, 96000} {
+		x := make([]float32, in)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 0.3)
+		}
+		s, err := Resample16k(&sliceSource{x: x, rate: in, step: in / 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range readAll(t, s, 160) {
+			h.Write(binary.LittleEndian.AppendUint32(nil, math.Float32bits(v)))
+		}
+	}
+	d := hex.EncodeToString(h.Sum(nil))
+	if kernels.Impl() == "generic" {
+		// The plain-Go dot product sums in another order (package kernels).
+		t.Skipf("kernels %s: digest %s; the pinned one is the assembly's", kernels.Impl(), d)
+	}
+	if d != resampledDigest {
+		t.Errorf("resampled bits changed with kernels %s: digest %s, want %s", kernels.Impl(), d, resampledDigest)
+	}
 }

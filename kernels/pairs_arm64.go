@@ -9,4 +9,4 @@ const pairsAsm = true
 func dotPairsAsm(dst *float32, rows int, a *float32, ai *int32, b *float32, bi *int32, n16, tail int)
 
 //go:noescape
-func dotRowsTailAsm(dst *float32, rows int, x *float32, n16 int, w *float32, stride, tail int)
+func dotRowsTailAsm(dst *float32, rows int, x *float32, n16 int, w *float32, stride, tail, dstep int)

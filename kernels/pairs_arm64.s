@@ -213,14 +213,18 @@ dpdone:
 	FMUL4(3, T, T) \
 	FADD4(T, 16, 16)
 
-// func dotRowsTailAsm(dst *float32, rows int, x *float32, n16 int, w *float32, stride, tail int)
+// func dotRowsTailAsm(dst *float32, rows int, x *float32, n16 int, w *float32, stride, tail, dstep int)
+//
+// Row r goes to dst + r*dstep bytes: four rows with one store when dstep is
+// 4, else lane by lane (the outputs of one phase of a polyphase filter, among
+// those of its other phases).
 //
 // With stride 3 (a filter decimating by 3, as from 48 to 16 kHz) and a tail
 // of at least three, the four rows' tail values come three taps at a time
 // from one de-interleaving load (VLD3 of 12 floats from row 0's tail: tap
 // j of rows 0-3 in one register), the last group loaded from up to two
 // floats back so that nothing past row 3's tail is read.
-TEXT ·dotRowsTailAsm(SB), NOSPLIT, $0-56
+TEXT ·dotRowsTailAsm(SB), NOSPLIT, $0-64
 	MOVD dst+0(FP), R0
 	MOVD rows+8(FP), R1
 	MOVD x+16(FP), R2
@@ -228,6 +232,7 @@ TEXT ·dotRowsTailAsm(SB), NOSPLIT, $0-56
 	MOVD w+32(FP), R4
 	MOVD stride+40(FP), R5
 	MOVD tail+48(FP), R6
+	MOVD dstep+56(FP), R23
 	MOVD $pairszero<>(SB), R22
 	MOVD $0, R7        // VLD3 for the tails
 	CMP  $3, R5
@@ -312,7 +317,17 @@ dt4tail:
 	BNE     dt4tail
 
 dt4store:
+	CMP    $4, R23
+	BNE    dt4spaced
 	VST1.P [V16.S4], 16(R0)
+	SUB    $4, R1
+	B      dt4
+
+dt4spaced:
+	VST1.P V16.S[0], (R0)(R23)
+	VST1.P V16.S[1], (R0)(R23)
+	VST1.P V16.S[2], (R0)(R23)
+	VST1.P V16.S[3], (R0)(R23)
 	SUB    $4, R1
 	B      dt4
 
@@ -346,9 +361,10 @@ dt1tail:
 	BNE     dt1tail
 
 dt1store:
-	FMOVS.P F16, 4(R0)
-	SUB     $1, R1
-	B       dt1
+	FMOVS F16, (R0)
+	ADD   R23, R0
+	SUB   $1, R1
+	B     dt1
 
 dtdone:
 	RET

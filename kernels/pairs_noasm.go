@@ -11,7 +11,7 @@ func dotPairsAsm(dst *float32, rows int, a *float32, ai *int32, b *float32, bi *
 	panic(noPairsAsm)
 }
 
-func dotRowsTailAsm(dst *float32, rows int, x *float32, n16 int, w *float32, stride, tail int) {
+func dotRowsTailAsm(dst *float32, rows int, x *float32, n16 int, w *float32, stride, tail, dstep int) {
 	panic(noPairsAsm)
 }
 

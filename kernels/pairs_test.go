@@ -20,21 +20,51 @@ func TestDotStrided(t *testing.T) {
 					off := (n + rows + step) % 4
 					a := at(withSpecials(rng, randVec(rng, n, 1), n/100), off)
 					b := at(randVec(rng, max(rows-1, 0)*step+n+1, 1), 3-off)
-					dst, check := guarded(rows, off)
-					DotStrided(dst, a, b, step)
-					check(t, "DotStrided")
-					for r := range rows {
-						row := b[r*step:][:n]
-						if want := Dot(a, row); !same(dst[r], want) {
-							t.Fatalf("n=%d rows=%d step=%d: row %d = %v, Dot %v", n, rows, step, r, dst[r], want)
+					for _, ds := range []int{1, 2, 3} {
+						// Rows ds apart; what lies between them must stay as it was.
+						dst, check := guarded(max(rows-1, 0)*ds+min(rows, 1), off)
+						if ds == 1 {
+							DotStrided(dst, a, b, step)
+						} else {
+							DotStridedSpaced(dst, ds, rows, a, b, step)
 						}
-						if asm {
-							if m := dotModel(a, row); !same(dst[r], m) {
-								t.Fatalf("n=%d rows=%d step=%d: row %d = %v, the exact model %v", n, rows, step, r, dst[r], m)
+						check(t, "DotStrided")
+						for i, v := range dst {
+							if i%ds != 0 && math.Float32bits(v) != math.Float32bits(sentinel) {
+								t.Fatalf("n=%d rows=%d step=%d spaced %d: dst[%d] between rows written", n, rows, step, ds, i)
+							}
+						}
+						for r := range rows {
+							row, got := b[r*step:][:n], dst[r*ds]
+							if want := Dot(a, row); !same(got, want) {
+								t.Fatalf("n=%d rows=%d step=%d spaced %d: row %d = %v, Dot %v", n, rows, step, ds, r, got, want)
+							}
+							if asm {
+								if m := dotModel(a, row); !same(got, m) {
+									t.Fatalf("n=%d rows=%d step=%d spaced %d: row %d = %v, the exact model %v", n, rows, step, ds, r, got, m)
+								}
 							}
 						}
 					}
 				}
+			}
+		}
+	})
+}
+
+// TestDotStridedSpacedManyRows covers more rows than the amd64 path's buffer holds.
+func TestDotStridedSpacedManyRows(t *testing.T) {
+	impls(t, func(t *testing.T, asm bool) {
+		rng := rand.New(rand.NewPCG(66, 67))
+		const rows, n, step, ds = 150, 37, 3, 2
+		a := randVec(rng, n, 1)
+		b := randVec(rng, (rows-1)*step+n, 1)
+		dst, check := guarded((rows-1)*ds+1, 1)
+		DotStridedSpaced(dst, ds, rows, a, b, step)
+		check(t, "DotStridedSpaced")
+		for r := range rows {
+			if want := Dot(a, b[r*step:][:n]); !same(dst[r*ds], want) {
+				t.Fatalf("row %d = %v, Dot %v", r, dst[r*ds], want)
 			}
 		}
 	})
@@ -99,6 +129,16 @@ func TestDotPairsPanics(t *testing.T) {
 			}()
 			DotStrided(make([]float32, 3), make([]float32, 20), make([]float32, 25), 3)
 		}()
+		for _, c := range []struct{ dstLen, ds int }{{4, 2}, {6, 3}, {9, 0}} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("DotStridedSpaced of 3 rows %d apart into %d did not panic", c.ds, c.dstLen)
+					}
+				}()
+				DotStridedSpaced(make([]float32, c.dstLen), c.ds, 3, make([]float32, 20), make([]float32, 40), 3)
+			}()
+		}
 	})
 }
 
@@ -156,17 +196,23 @@ func fuzzDotStrided(t *testing.T, data []byte, n, step uint8) {
 	if len(b) >= k {
 		rows = min((len(b)-k)/s+1, 12)
 	}
+	ds := int(step/8%3) + 1 // rows 1-3 apart in dst
 	eachImpl(func(asm bool) {
-		dst, check := guarded(rows, int(step%4))
-		DotStrided(dst, a, b, s)
+		dst, check := guarded(max(rows-1, 0)*ds+min(rows, 1), int(step%4))
+		DotStridedSpaced(dst, ds, rows, a, b, s)
 		check(t, "DotStrided")
-		for r := range dst {
-			row := b[r*s:][:k]
-			if want := Dot(a, row); !same(dst[r], want) {
-				t.Fatalf("row %d = %v, Dot %v", r, dst[r], want)
+		for r := range rows {
+			row, got := b[r*s:][:k], dst[r*ds]
+			if want := Dot(a, row); !same(got, want) {
+				t.Fatalf("row %d = %v, Dot %v", r, got, want)
 			}
-			if m := dotModel(a, row); asm && !same(dst[r], m) {
-				t.Fatalf("row %d = %v, the exact model %v", r, dst[r], m)
+			if m := dotModel(a, row); asm && !same(got, m) {
+				t.Fatalf("row %d = %v, the exact model %v", r, got, m)
+			}
+		}
+		for i, v := range dst {
+			if i%ds != 0 && math.Float32bits(v) != math.Float32bits(sentinel) {
+				t.Fatalf("dst[%d], between rows %d apart, written", i, ds)
 			}
 		}
 	})
