@@ -62,9 +62,8 @@ const maxCoefficients = 1 << 21
 // outputs are the filters warming up from silence.
 type Resampler struct {
 	inRate, outRate int
-	stages          []*stage    // the halving stages, if any, then the final conversion
-	mid             []stageFeed // mid[i]: stage i's outputs that stage i+1 has not taken yet
-	delay           int         // group delay in output samples
+	stages          []*stage // the halving stages, if any, then the final conversion
+	delay           int      // group delay in output samples
 }
 
 // stage is one polyphase filter.
@@ -79,12 +78,6 @@ type stage struct {
 	n, pos int
 	phase  int     // filter phase of the next output
 	ci, bi []int32 // a batch of phases' and windows' offsets, for kernels.DotPairs
-}
-
-// stageFeed holds buf[pos:end], outputs of one stage waiting for the next.
-type stageFeed struct {
-	buf      []float32
-	pos, end int
 }
 
 // resampleBatch is the most outputs kernels.DotPairs computes at once; resampleBuf the
@@ -163,10 +156,6 @@ func NewResampler(inRate, outRate int) (*Resampler, error) {
 			return nil, fmt.Errorf("resample: %d Hz -> %d Hz: %w", inRate, outRate, err)
 		}
 		r.stages = append(r.stages, st)
-		r.mid = make([]stageFeed, len(r.stages)-1)
-		for i := range r.mid {
-			r.mid[i].buf = make([]float32, resampleBuf)
-		}
 		r.Reset()
 		return r, nil
 	}
@@ -272,9 +261,6 @@ func (r *Resampler) Reset() {
 		clear(s.buf[:s.n])
 		s.pos, s.phase = 0, 0
 	}
-	for i := range r.mid {
-		r.mid[i].pos, r.mid[i].end = 0, 0
-	}
 }
 
 // Rates returns the input and output rates.
@@ -312,29 +298,35 @@ func (r *Resampler) Process(dst, src []float32) (nOut, nIn int) {
 
 // pull fills dst with the outputs of stage i from src, the resampler's input, as Process
 // does for the last stage (ahead: also taking the inputs of the first output that did not
-// fit). Each stage asks the one before it for no more outputs than its own outputs need,
-// so every stage consumes its input only as far as its outputs require.
+// fit). Each stage has the one before it write straight into its buffer no more outputs
+// than its own outputs need, so every stage consumes its input only as far as its outputs
+// require.
 func (r *Resampler) pull(i int, dst, src []float32, ahead bool) (nOut, nIn int) {
 	s := r.stages[i]
 	if i == 0 {
 		return s.process(dst, src, ahead)
 	}
-	f := &r.mid[i-1]
 	for {
-		o, k := s.process(dst[nOut:], f.buf[f.pos:f.end], ahead)
-		f.pos += k
-		nOut += o
+		nOut += s.emit(dst[nOut:])
 		want := s.wants(len(dst)-nOut, ahead)
 		if want <= 0 {
 			return nOut, nIn
 		}
-		// s took all of f and wants more.
-		o, k = r.pull(i-1, f.buf[:min(want, len(f.buf))], src[nIn:], false)
+		s.makeRoom()
+		o, k := r.pull(i-1, s.buf[s.n:s.n+min(want, len(s.buf)-s.n)], src[nIn:], false)
+		s.n += o
 		nIn += k
-		f.pos, f.end = 0, o
 		if o == 0 {
 			return nOut, nIn
 		}
+	}
+}
+
+// makeRoom drops, when the buffer is full, the inputs that no output needs any more.
+func (s *stage) makeRoom() {
+	if s.n == len(s.buf) {
+		s.n = copy(s.buf, s.buf[s.pos:s.n])
+		s.pos = 0
 	}
 }
 
@@ -359,11 +351,7 @@ func (s *stage) process(dst, src []float32, ahead bool) (nOut, nIn int) {
 		if want <= 0 || nIn == len(src) {
 			return nOut, nIn
 		}
-		if s.n == len(s.buf) {
-			// Full: drop the inputs that no output needs any more.
-			s.n = copy(s.buf, s.buf[s.pos:s.n])
-			s.pos = 0
-		}
+		s.makeRoom()
 		k := copy(s.buf[s.n:], src[nIn:nIn+min(want, len(src)-nIn)])
 		s.n += k
 		nIn += k
