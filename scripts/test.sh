@@ -26,6 +26,8 @@ go test -count=1 ./...
 
 step "training data: real-data splits by speaker, real negatives, hard-negative mining"
 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s train -p 'test_*.py'
+step "benchmark scripts: the cost report's spread over runs"
+OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s bench/cost -p 'test_*.py'
 
 step "soak: 2 hours of audio through the daemon and a real broker, faster than real time"
 # Memory and goroutines must stay flat and every detection must reach the broker.

@@ -5,6 +5,7 @@ timing and the report. Run with Debian's /usr/bin/python3 (python3-torch, python
     cost.py bench MODEL WORK GOCOST PASSES    latencies of all engines in lockstep (single thread)
     cost.py report WORK                       table and WORK/results.json
     cost.py has-delta MODEL                   exit 0 when the file carries delta thresholds
+    cost.py spread OUT RESULTS.json...        the spread of the latency ratios over runs
 
 Exchange files in WORK are raw little-endian float32 arrays (shapes in WORK/meta.json) and
 JSON: windows.f32 [W, T, K] (the model's windows of the features at its hop, oldest frame
@@ -340,6 +341,38 @@ def print_extra(res, meta):
                   f"| {r.get('rss_anon_mib', 0):.1f} / {r.get('rss_shmem_mib', 0):.1f} | {r['wall_s']:.0f} s |")
 
 
+def spread(out, paths):
+    """The latency ratios of several independent runs (results.json each): per ratio the
+    least, the median and the greatest, of the medians and of the per-window ratios."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    if not runs:
+        raise SystemExit("cost.py spread: no results")
+    res = {"runs": len(runs), "cpu": runs[0].get("cpu"), "dates": sorted({r.get("date") for r in runs}),
+           "latency_ratios": {}, "median_ms": {}}
+    for key in runs[0]["latency_ratios"]:
+        view = {}
+        for v in ("of_medians", "paired_median"):
+            xs = sorted(r["latency_ratios"][key][v] for r in runs)
+            view[v] = {"min": xs[0], "median": float(np.median(xs)), "max": xs[-1], "all": xs}
+        res["latency_ratios"][key] = view
+    for name in runs[0]["engines"]:
+        xs = sorted(r["engines"][name]["median_ms"] for r in runs)
+        res["median_ms"][name] = {"min": xs[0], "median": float(np.median(xs)), "max": xs[-1]}
+    print(f"\n{len(runs)} independent runs on {res['cpu']}: the spread of each latency ratio "
+          "(least, median, greatest)\n")
+    print("| latency ratio | of the medians | median of per-window ratios |")
+    print("| --- | ---: | ---: |")
+    for key, view in res["latency_ratios"].items():
+        a, b = view["of_medians"], view["paired_median"]
+        print(f"| {key} | {a['min']:.3f}, **{a['median']:.3f}**, {a['max']:.3f} | "
+              f"{b['min']:.3f}, **{b['median']:.3f}**, {b['max']:.3f} |")
+    print("\n| engine | median latency (ms): least, median, greatest |")
+    print("| --- | ---: |")
+    for name, v in res["median_ms"].items():
+        print(f"| {name} | {v['min']:.3f}, **{v['median']:.3f}**, {v['max']:.3f} |")
+    Path(out).write_text(json.dumps(res, indent=2) + "\n")
+
+
 def main(argv):
     if len(argv) < 2:
         raise SystemExit(__doc__)
@@ -354,6 +387,8 @@ def main(argv):
         sys.exit(0 if any(any(v > 0 for v in th) for th in sites.values()) else 1)
     elif cmd == "report" and len(args) == 1:
         report(args[0])
+    elif cmd == "spread" and len(args) >= 2:
+        spread(args[0], args[1:])
     else:
         raise SystemExit(__doc__)
 
