@@ -76,6 +76,10 @@ type Model struct {
 	// GateHold is how many hops the model keeps scoring after the gate's last waking hop;
 	// nil = 1.
 	GateHold *int `yaml:"gate_hold"`
+	// GateFuse (0 to below 1) blends the gate's logits into the model's on the hops the
+	// model scores, by this weight (engine.Cascade); nil = the model's ("detection"
+	// metadata gate_fuse; its thresholds are chosen with it), 0 = the model's alone.
+	GateFuse *float64 `yaml:"gate_fuse"`
 }
 
 // DefaultGatePaths are tried in order for the default model's gate.
@@ -529,6 +533,9 @@ func (c *Config) Validate(src *Source) error {
 	}
 	if h := c.Model.GateHold; h != nil && (*h < 0 || *h > 1000) {
 		return src.Errorf("model.gate_hold", "must be 0-1000 hops, got %d", *h)
+	}
+	if f := c.Model.GateFuse; f != nil && !(*f >= 0 && *f < 1) {
+		return src.Errorf("model.gate_fuse", "must be at least 0 and below 1, got %v", *f)
 	}
 	if f := c.Model.DeltaScale; f != nil && !(*f >= 0 && *f <= MaxDeltaScale) {
 		return src.Errorf("model.delta_scale", "must be between 0 and %d, got %v", MaxDeltaScale, *f)

@@ -52,6 +52,8 @@ func TestErrorsNameFileKeyAndLine(t *testing.T) {
 		{"model:\n  gate_threshold: 0\n", `config c.yaml:2: model.gate_threshold: must be above 0 and at most 1, got 0`},
 		{"model:\n  gate_threshold: 1.5\n", `config c.yaml:2: model.gate_threshold: must be above 0 and at most 1, got 1.5`},
 		{"model:\n  gate_hold: -1\n", `config c.yaml:2: model.gate_hold: must be 0-1000 hops, got -1`},
+		{"model:\n  gate_fuse: 1\n", `config c.yaml:2: model.gate_fuse: must be at least 0 and below 1, got 1`},
+		{"model:\n  gate_fuse: -0.5\n", `config c.yaml:2: model.gate_fuse: must be at least 0 and below 1, got -0.5`},
 		{"model:\n  delta_scale: -1\n", "config c.yaml:2: model.delta_scale: must be between 0 and 1000, got -1"},
 		{"model:\n  delta_scale: .nan\n", "config c.yaml:2: model.delta_scale: must be between 0 and 1000, got NaN"},
 		{"model:\n  delta:\n    values: -0.002\n", "config c.yaml:3: model.delta.values: threshold must be between 0 and 1e+06, got -0.002"},

@@ -34,6 +34,7 @@ var overrides = []override{
 	{"model.gate", func(c *Config) any { return &c.Model.Gate }},
 	{"model.gate_threshold", func(c *Config) any { c.Model.GateThreshold = new(float64); return c.Model.GateThreshold }},
 	{"model.gate_hold", func(c *Config) any { c.Model.GateHold = new(int); return c.Model.GateHold }},
+	{"model.gate_fuse", func(c *Config) any { c.Model.GateFuse = new(float64); return c.Model.GateFuse }},
 	{"model.delta_scale", func(c *Config) any { c.Model.DeltaScale = new(float64); return c.Model.DeltaScale }},
 	{"detect.threshold", func(c *Config) any { c.Detect.Threshold = new(float64); return c.Detect.Threshold }},
 	{"detect.sensitivity", func(c *Config) any { c.Detect.Sensitivity = new(float64); return c.Detect.Sensitivity }},

@@ -54,7 +54,7 @@ func TestCascadeGatesTheJudge(t *testing.T) {
 	}
 	threshold := sorted[len(sorted)/2]
 	for _, hold := range []int{0, 1, 3} {
-		c, err := Gate(gate, judge, judge.NewDelta(infer.UniformThresholds(2, 0.2)), float64(threshold), hold)
+		c, err := Gate(gate, judge, judge.NewDelta(infer.UniformThresholds(2, 0.2)), float64(threshold), hold, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestCascadeGatesTheJudge(t *testing.T) {
 // one that always opens gives the judge's detections.
 func TestCascadeExtremes(t *testing.T) {
 	judge, gate, frames := cascadeModels(t)
-	c, err := Gate(gate, judge, judge.NewDense(), 1, 5)
+	c, err := Gate(gate, judge, judge.NewDense(), 1, 5, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestCascadeExtremes(t *testing.T) {
 	if _, n := c.Judged(); n != 0 {
 		t.Errorf("a closed gate let the judge score %d hops", n)
 	}
-	always, err := Gate(gate, judge, judge.NewDense(), 0.01, 0)
+	always, err := Gate(gate, judge, judge.NewDense(), 0.01, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,25 +150,77 @@ func TestCascadeRejects(t *testing.T) {
 		gate      *infer.Model
 		threshold float64
 		hold      int
+		fuse      float64
 		want      string
 	}{
-		{judge, 0.1, 5, "not a streaming model"},
-		{&other, 0.1, 5, "classes"},
-		{&long, 0.1, 5, "window of 60 frames"},
-		{gate, 0, 5, "threshold"},
-		{gate, 1.5, 5, "threshold"},
-		{gate, math.NaN(), 5, "threshold"},
-		{gate, 0.1, -1, "hold"},
+		{judge, 0.1, 5, 0, "not a streaming model"},
+		{&other, 0.1, 5, 0, "classes"},
+		{&long, 0.1, 5, 0, "window of 60 frames"},
+		{gate, 0, 5, 0, "threshold"},
+		{gate, 1.5, 5, 0, "threshold"},
+		{gate, math.NaN(), 5, 0, "threshold"},
+		{gate, 0.1, -1, 0, "hold"},
+		{gate, 0.1, 1, 1, "fuse"},
+		{gate, 0.1, 1, -0.1, "fuse"},
+		{gate, 0.1, 1, math.NaN(), "fuse"},
 	} {
-		if _, err := Gate(tc.gate, judge, judge.NewDense(), tc.threshold, tc.hold); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("threshold %v, hold %d: %v, want an error about %s", tc.threshold, tc.hold, err, tc.want)
+		if _, err := Gate(tc.gate, judge, judge.NewDense(), tc.threshold, tc.hold, tc.fuse); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("threshold %v, hold %d, fuse %v: %v, want an error about %s", tc.threshold, tc.hold, tc.fuse, err, tc.want)
+		}
+	}
+}
+
+// With Fuse w a judged hop reports the normalised product judge^(1-w) * gate^w of the two
+// models' posteriors (the softmax of the blend of their logits); a closed gate's hops stay
+// the gate's alone.
+func TestCascadeFuse(t *testing.T) {
+	judge, gate, frames := cascadeModels(t)
+	alone := runStream(t, judge, judge.NewDense(), frames, false)
+	gp := runStream(t, gate, gate.NewDense(), frames, false)
+	for _, w := range []float64{0.3, 0.5} {
+		c, err := Gate(gate, judge, judge.NewDense(), 0.01, 0, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := runStream(t, judge, c, frames, false)
+		if _, n := c.Judged(); n == 0 {
+			t.Fatal("the gate never opened")
+		}
+		moved := false
+		for i := range got {
+			var sum float64
+			want := make([]float64, len(got[i]))
+			for k := range want {
+				want[k] = math.Pow(float64(alone[i][k]), 1-w) * math.Pow(float64(gp[i][k]), w)
+				sum += want[k]
+			}
+			for k := range want {
+				if d := math.Abs(float64(got[i][k]) - want[k]/sum); d > 1e-5 {
+					t.Fatalf("fuse %v, hop %d, class %d: %v, want %v", w, i, k, got[i][k], want[k]/sum)
+				}
+				moved = moved || math.Abs(float64(got[i][k]-alone[i][k])) > 1e-3
+			}
+		}
+		if !moved {
+			t.Errorf("fuse %v: the posteriors are the judge's alone", w)
+		}
+	}
+	closed, err := Gate(gate, judge, judge.NewDense(), 1, 0, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(gate.Weights.HeadW) // uniform: never opens
+	gp = runStream(t, gate, gate.NewDense(), frames, false)
+	for i, p := range runStream(t, judge, closed, frames, false) {
+		if !sameBits(p, gp[i]) {
+			t.Fatalf("closed gate, hop %d: %v, the gate's %v", i, p, gp[i])
 		}
 	}
 }
 
 func TestCascadeDoesNotAllocate(t *testing.T) {
 	judge, gate, frames := cascadeModels(t)
-	c, err := Gate(gate, judge, judge.NewDelta(infer.UniformThresholds(2, 0.1)), 0.01, 2)
+	c, err := Gate(gate, judge, judge.NewDelta(infer.UniformThresholds(2, 0.1)), 0.01, 2, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,11 +131,14 @@ type Detection struct {
 	Thresholds  map[string]float64 `json:"thresholds,omitempty"` // per-keyword thresholds, by class name
 	// Calibration, by keyword, maps sensitivities to thresholds and says what they mean.
 	Calibration map[string]Calibration `json:"calibration,omitempty"`
+	// GateFuse is the weight of a gate's logits blended into this model's on the hops it
+	// scores behind one (engine.Cascade): the thresholds above were chosen so. 0 = none.
+	GateFuse float64 `json:"gate_fuse,omitempty"`
 }
 
 // detectionKeys lists the keys of the "detection" JSON, all optional.
 func detectionKeys() []string {
-	return []string{"hop_ms", "threshold", "smoothing", "patience", "refractory_s", "thresholds", "calibration"}
+	return []string{"hop_ms", "threshold", "smoothing", "patience", "refractory_s", "thresholds", "calibration", "gate_fuse"}
 }
 
 // DefaultDetection returns the detection defaults used when a model file
@@ -177,6 +180,8 @@ func (d Detection) validate(classes []string) error {
 		return bad("patience", d.Patience, "1.."+strconv.Itoa(maxPatience))
 	case !(d.RefractoryS >= 0 && d.RefractoryS <= maxRefractory):
 		return bad("refractory_s", d.RefractoryS, fmt.Sprintf("0..%g", maxRefractory))
+	case !(d.GateFuse >= 0 && d.GateFuse < 1):
+		return bad("gate_fuse", d.GateFuse, "0 <= gate_fuse < 1")
 	}
 	if err := validateCalibration(d.Calibration, classes); err != nil {
 		return err

@@ -179,6 +179,7 @@ func TestParseErrors(t *testing.T) {
 		{"smoothing", func(m meta, _ tensors) { setJSON(m, "detection", "smoothing", 0) }, "smoothing 0"},
 		{"patience", func(m meta, _ tensors) { setJSON(m, "detection", "patience", -1) }, "patience -1"},
 		{"refractory", func(m meta, _ tensors) { setJSON(m, "detection", "refractory_s", -1) }, "refractory_s -1"},
+		{"gate fuse", func(m meta, _ tensors) { setJSON(m, "detection", "gate_fuse", 1) }, "gate_fuse 1"},
 		{"thresholds class", func(m meta, _ tensors) { setJSON(m, "detection", "thresholds", map[string]float64{"alexa": 0.5}) }, `thresholds: "alexa" is not a class`},
 		{"thresholds value", func(m meta, _ tensors) { setJSON(m, "detection", "thresholds", map[string]float64{"kw2": 1.5}) }, `thresholds["kw2"] 1.5`},
 		{"training", func(m meta, _ tensors) { m["training"] = "{" }, `metadata "training": not valid JSON`},

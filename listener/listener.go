@@ -34,6 +34,7 @@ type Spec struct {
 	Gate          *infer.Model
 	GateThreshold float64
 	GateHold      int
+	GateFuse      float64 // weight of the gate's logits blended into the model's
 	// Delta holds the delta thresholds of the forward pass; Dense runs the dense pass.
 	Delta infer.Thresholds
 	Dense bool
@@ -117,6 +118,10 @@ func Resolve(c config.Config, src *config.Source, m, gate *infer.Model) (*Spec, 
 		}
 		if c.Model.GateHold != nil {
 			s.GateHold = *c.Model.GateHold
+		}
+		s.GateFuse = m.Detection.GateFuse
+		if c.Model.GateFuse != nil {
+			s.GateFuse = *c.Model.GateFuse
 		}
 		// Try it once, so that a gate that cannot wake the model fails here, not per stream.
 		if _, _, err := s.Scorer(); err != nil {
@@ -267,7 +272,11 @@ func (s *Spec) Pass() string {
 		p = "dense (" + s.why + ")"
 	}
 	if s.Gate != nil {
-		p += fmt.Sprintf(", behind the gate %s (threshold %g, hold %d hops)", s.Gate.Path, s.GateThreshold, s.GateHold)
+		p += fmt.Sprintf(", behind the gate %s (threshold %g, hold %d hops", s.Gate.Path, s.GateThreshold, s.GateHold)
+		if s.GateFuse > 0 {
+			p += fmt.Sprintf(", its logits blended in at %g", s.GateFuse)
+		}
+		p += ")"
 	}
 	return p
 }
@@ -289,7 +298,7 @@ func (s *Spec) Scorer() (engine.Scorer, *engine.Cascade, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("model.gate: the model's forward pass cannot take frames one by one")
 	}
-	c, err := engine.Gate(s.Gate, s.Model, judge, s.GateThreshold, s.GateHold)
+	c, err := engine.Gate(s.Gate, s.Model, judge, s.GateThreshold, s.GateHold, s.GateFuse)
 	if err != nil {
 		return nil, nil, fmt.Errorf("model.gate: %w", err)
 	}

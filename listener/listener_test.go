@@ -102,7 +102,8 @@ func TestPass(t *testing.T) {
 		{"{}", nil, false, "delta qkv=", false, 0},
 		{"model:\n  dense: true\n", nil, true, "dense (model.dense)", false, 0},
 		{"model:\n  delta_scale: 0\n", nil, false, "delta qkv=0", false, 0}, // exact, but still the delta pass
-		{"model:\n  gate_threshold: 0.3\n", gate, false, "behind the gate ../models/kwt-stream.safetensors (threshold 0.3, hold 1 hops)", true, 0.3},
+		{"model:\n  gate_threshold: 0.3\n  gate_fuse: 0\n", gate, false, "behind the gate ../models/kwt-stream.safetensors (threshold 0.3, hold 1 hops)", true, 0.3},
+		{"model:\n  gate_fuse: 0.25\n", gate, false, "(threshold 0.1, hold 1 hops, its logits blended in at 0.25)", true, 0.1},
 	} {
 		c, src := parse(t, tc.yaml)
 		s, err := Resolve(c, src, load(t, shippedModel), tc.gate)
@@ -115,6 +116,16 @@ func TestPass(t *testing.T) {
 		_, cas, err := s.Scorer()
 		if err != nil || (cas != nil) != tc.cascade || (tc.cascade && s.GateThreshold != tc.threshold) {
 			t.Errorf("%q: cascade %v, err %v", tc.yaml, cas, err)
+		}
+	}
+	// The blend weight is the model's unless the config sets it.
+	fm := load(t, shippedModel)
+	fm.Detection.GateFuse = 0.4
+	for yaml, want := range map[string]float64{"{}": 0.4, "model:\n  gate_fuse: 0.7\n": 0.7, "model:\n  gate_fuse: 0\n": 0} {
+		c, src := parse(t, yaml)
+		s, err := Resolve(c, src, fm, gate)
+		if err != nil || s.GateFuse != want {
+			t.Errorf("%q: gate fuse %v, err %v; want %v", yaml, s.GateFuse, err, want)
 		}
 	}
 	// A model without delta thresholds runs dense, and says why.

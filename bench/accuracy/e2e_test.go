@@ -173,7 +173,12 @@ func TestEndToEnd(t *testing.T) {
 	if g := res.Gate; g == nil || g.Path != gate || g.SHA256 != gateSum || g.Hops == 0 || g.WindowHops > g.Hops || !bytes.Contains(key, []byte(gateSum)) {
 		t.Fatalf("gate %+v; cache key:\n%s", res.Gate, key)
 	}
-	t.Logf("the gate woke the model for %d of %d hops", res.Gate.WindowHops, res.Gate.Hops)
+	// The blend of the gate's logits is the model's (the shipped one's thresholds are chosen
+	// with it): the posteriors, their cache key and `detect` below all use it.
+	if f := m.Detection.GateFuse; res.Gate.Fuse != f || (f > 0) != bytes.Contains(key, []byte(`"fuse"`)) {
+		t.Fatalf("gate blend %v, the model's %v; cache key:\n%s", res.Gate.Fuse, f, key)
+	}
+	t.Logf("the gate woke the model for %d of %d hops (its logits blended in at %g)", res.Gate.WindowHops, res.Gate.Hops, res.Gate.Fuse)
 	if res.Segments != 3 || math.Abs(res.Hours-60.0/3600) > 1e-9 || len(res.Keywords) != 2 {
 		t.Fatalf("results: %d segments, %v h, %d keywords", res.Segments, res.Hours, len(res.Keywords))
 	}

@@ -103,7 +103,8 @@ type options struct {
 	gate           string // "": the default model's default gate, as `run`; "none"; or a file
 	gateThreshold  float64
 	gateHold       int
-	clips          string // DIR/<keyword>/*.{flac,wav}
+	gateFuse       float64 // < 0: the model's own
+	clips          string  // DIR/<keyword>/*.{flac,wav}
 	split, set     string
 	data           string
 	hours          float64
@@ -137,6 +138,7 @@ func main() {
 	flag.StringVar(&o.gate, "gate", "", "streaming model that wakes the model (engine.Cascade), or none (default: as `wakewordd run` with no config, "+strings.Join(config.DefaultGatePaths, " or ")+" for the default model, the one beside it, when it exists, else none)")
 	flag.Float64Var(&o.gateThreshold, "gate-threshold", config.DefaultGateThreshold, "the gate's keyword posterior that wakes the model (config model.gate_threshold)")
 	flag.IntVar(&o.gateHold, "gate-hold", config.DefaultGateHold, "hops the model keeps scoring after the gate's last waking hop (config model.gate_hold)")
+	flag.Float64Var(&o.gateFuse, "gate-fuse", -1, "weight of the gate's logits blended into the model's on the hops it scores (config model.gate_fuse); -1: the model's own (its detection metadata gate_fuse); -write-model stores it")
 	flag.StringVar(&o.split, "split", "", "split list written by training (<model>.split.json): take the clips of -set from -data instead of a folder argument")
 	flag.StringVar(&o.set, "set", "validation", "with -split: which set's clips")
 	flag.StringVar(&o.data, "data", "../shared/data/keywords", "with -split: folder of the keyword recordings the split names")
@@ -284,6 +286,7 @@ type gateKey struct {
 	SHA256    string  `json:"sha256"`
 	Threshold float64 `json:"threshold"`
 	Hold      int     `json:"hold_hops"`
+	Fuse      float64 `json:"fuse,omitempty"` // left out at 0, so that earlier caches stay valid
 }
 
 // realKey is what the real background's audio depends on besides genParams and the clips.
@@ -352,7 +355,7 @@ func run(o options, log io.Writer) (*results, error) {
 	}
 	key := cacheKey{Version: version, Gen: p, Model: hex.EncodeToString(modelSum[:])}
 	if gt != nil {
-		key.Gate = &gateKey{SHA256: gt.sha256, Threshold: gt.threshold, Hold: gt.hold}
+		key.Gate = &gateKey{SHA256: gt.sha256, Threshold: gt.threshold, Hold: gt.hold, Fuse: gt.fuse}
 	}
 	for _, c := range clips {
 		h, err := fileHash(c.Path)

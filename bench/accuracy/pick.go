@@ -401,7 +401,8 @@ func (o options) checkPick() error {
 }
 
 // writePicked writes picked.json, and with -write-model a copy of the model measured with
-// the chosen thresholds in its detection metadata, which it then reads back and replays
+// the chosen thresholds (and the gate's blend weight they were chosen with) in its
+// detection metadata, which it then reads back and replays
 // to check that it gives the figures of the pick.
 func writePicked(p *pickResult, st *stream, modelBytes []byte, out string, o options) error {
 	if p.Reached && o.writeModel != "" {
@@ -410,6 +411,10 @@ func writePicked(p *pickResult, st *stream, modelBytes []byte, out string, o opt
 			return err
 		}
 		out := withThresholds(m, p.Thresholds)
+		if g := p.Gate; g != nil && g.Path != "none" {
+			// The thresholds hold for the posteriors they were chosen on: the blend's.
+			out.Detection.GateFuse = g.Fuse
+		}
 		if o.calibrate {
 			if out, err = calibrated(out, slices.Sorted(maps.Keys(p.Thresholds)), p.curves, p.Hours); err != nil {
 				return err

@@ -31,6 +31,7 @@ type gateInfo struct {
 	SHA256    string   `json:"sha256,omitempty"`
 	Threshold *float64 `json:"threshold,omitempty"`
 	Hold      *int     `json:"hold_hops,omitempty"`
+	Fuse      float64  `json:"fuse,omitempty"`
 	Created   string   `json:"created,omitempty"`
 	Layers    int      `json:"layers,omitempty"`
 	Context   int      `json:"context_frames,omitempty"`
@@ -61,7 +62,7 @@ func gateInfoOf(g *gate, o options, m *infer.Model, dir string) gateInfo {
 		pass = "delta " + gm.Delta.String()
 	}
 	return gateInfo{
-		Path: g.path, SHA256: g.sha256, Threshold: &g.threshold, Hold: &g.hold,
+		Path: g.path, SHA256: g.sha256, Threshold: &g.threshold, Hold: &g.hold, Fuse: g.fuse,
 		Created: gm.Created, Layers: gm.Arch.Depth, Context: gm.Arch.Context, Pass: pass,
 		Copy: filepath.Join(dir, "gate.safetensors"),
 	}
@@ -92,7 +93,11 @@ func (gi gateInfo) text() string {
 	if *gi.Hold == 1 {
 		hops = "hop"
 	}
-	s := fmt.Sprintf("behind the gate %s (sha256 %.12s, threshold %g, hold %d %s)", gi.Path, gi.SHA256, *gi.Threshold, *gi.Hold, hops)
+	s := fmt.Sprintf("behind the gate %s (sha256 %.12s, threshold %g, hold %d %s", gi.Path, gi.SHA256, *gi.Threshold, *gi.Hold, hops)
+	if gi.Fuse > 0 {
+		s += fmt.Sprintf(", its logits blended into the model's at %g", gi.Fuse)
+	}
+	s += ")"
 	if gi.Hops > 0 {
 		s += fmt.Sprintf(", which woke the model for %d of %d hops (%.2f %%)", gi.WindowHops, gi.Hops, 100*gi.WindowShare)
 	}
