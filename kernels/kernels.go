@@ -10,8 +10,8 @@
 // The frontend's kernels (spectrum.go: the window, the FFT's magnitudes, the
 // mel filterbank, the log, the DCT) are apart: their assembly computes
 // exactly what their plain-Go references compute, with no fused
-// multiply-adds and every sum in the order of the plain loop, and amd64
-// runs the references. What follows is about the others.
+// multiply-adds and every sum in the order of the plain loop, in NEON and
+// in AVX2 alike. What follows is about the others.
 //
 // The assembly does the bulk of a vector, in blocks of 16 float32; Go does
 // the rest (the tail), with plain loops or, where the result must not depend

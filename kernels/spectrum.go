@@ -11,12 +11,12 @@ import (
 // the forward passes, these fuse no multiply-adds and keep every sum in the
 // order of a plain loop: each is exactly the arithmetic of its plain-Go
 // reference (every product rounded, as float32(a*b) forces in Go), so the
-// NEON code gives the same bits as the references, and the references give
-// the same bits on every architecture. Features computed for training on
-// amd64 (plain Go there) are thus the bits the daemon computes on arm64.
-// Where the NEON code runs several sums side by side, each lane still adds
-// its terms one by one, in order. They run in NEON where the other kernels
-// run in assembly on arm64 (spectrumAsm); amd64 runs the references.
+// NEON and AVX2 code give the same bits as the references, and the
+// references give the same bits on every architecture. Features computed
+// for training on amd64 are thus the bits the daemon computes on arm64.
+// Where the assembly runs several sums side by side, each lane still adds
+// its terms one by one, in order. They run in assembly where the other
+// kernels do (spectrumAsm): NEON on arm64, AVX2 on amd64 (without FMA).
 
 // Mul sets dst[i] = a[i]·b[i] for i < len(dst) (the window of a frame).
 func Mul(dst, a, b []float32) {
@@ -221,8 +221,8 @@ func firstOrNil(s []float32) *float32 {
 //
 // Every product is rounded (no fused multiply-adds) and every butterfly is
 // that of the plain-Go reference (Transform), so Magnitude gives the same
-// bits in NEON (for n >= 32) and in Go. A RealFFT holds its scratch space:
-// it is not safe for concurrent use.
+// bits in NEON and AVX2 (for n >= 32) and in Go. A RealFFT holds its
+// scratch space: it is not safe for concurrent use.
 type RealFFT struct {
 	n, m       int       // real length and complex length m = n/2
 	rev        []int32   // bit-reversal permutation of 0..m-1
@@ -389,14 +389,15 @@ const fftAsmMin = 16
 // (one de-interleaving load), and every stage with span h < Q pairs whole
 // vectors q and q+h with one twiddle for all four lanes. The two last
 // stages (spans Q and 2Q) pair lanes: they run after a 4×4 transpose, which
-// also leaves the result in natural order.
+// also leaves the result in natural order. The AVX2 code reads the same
+// tables, with two vectors per register (2i and 2i+1).
 type fftTables struct {
 	offs  []int32    // Q byte offsets into x: vector q loads x[8·rev(q):]
 	c0    [4]float32 // the twiddles of the first two stages: W^0 and W^(m/4)
 	mid   []float32  // spans 4..Q/2: (re, im) of W^(j·m/2h) for j < h, span after span
 	last  []float32  // per block of 4 vectors q: W^2q, W^q, W^(Q+q), each re×4 then im×4
 	split []float32  // per 4 bins k < m: spRe×4, spIm×4
-	z     []float32  // the vectors: Q × (re×4, im×4)
+	z     []float32  // the vectors: Q × (re×4, im×4), or Q/2 × (re×8, im×8) in AVX2
 }
 
 func newFFTTables(f *RealFFT) *fftTables {

@@ -1,10 +1,9 @@
-//go:build !arm64 || !gc || purego
+//go:build !(arm64 || amd64) || !gc || purego
 
 package kernels
 
-// The frontend's kernels have no assembly here (AVX2 would gain little
-// over the plain Go on amd64, where features for training are computed):
-// the plain-Go references run. The stubs are never called.
+// The frontend's kernels have no assembly in this build: the plain-Go
+// references run. The stubs are never called.
 const spectrumAsm = false
 
 func mulAsm(dst, a, b *float32, n16 int) { panic(noSpectrumAsm) }

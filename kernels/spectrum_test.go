@@ -510,10 +510,9 @@ func fuzzAXPYRowsRounded(t *testing.T, data []byte, m, rows uint8) {
 }
 
 // TestSpectrumRandomBits runs the fuzz tests' bodies on random bit patterns
-// (a third of them special values), so that the assembly meets them where
-// the fuzzer cannot run it: scripts/test.sh fuzzes on amd64, which has no
-// assembly for these kernels, and qemu-user cannot start the fuzzer's
-// workers.
+// (a third of them special values), so that the NEON assembly meets them
+// where the fuzzer cannot run it: scripts/test.sh fuzzes on amd64 (the AVX2
+// assembly), and qemu-user cannot start the fuzzer's workers.
 func TestSpectrumRandomBits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(52, 53))
 	n := 400
