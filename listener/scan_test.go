@@ -85,7 +85,9 @@ func TestScanFileBrokenPartWay(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), broken+": flac: corrupt frame after") {
 			t.Errorf("pad %v: error %v; want a corrupt frame in %s", pad, err, broken)
 		}
-		if len(dets) != 1 || dets[0] != all[0] {
+		// The same detection; its score may differ in the last digits, as the gate's delta
+		// pass (whose logits are blended in) carries the padding in its history.
+		if len(dets) != 1 || dets[0].Keyword != all[0].Keyword || dets[0].At != all[0].At || math.Abs(dets[0].Score-all[0].Score) > 1e-3 {
 			t.Errorf("pad %v: detections %+v; want the alexa %+v", pad, dets, all[0])
 		}
 		if want := time.Duration(frame*4096) * time.Second / 16000; length != want {

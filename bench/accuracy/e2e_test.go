@@ -156,6 +156,7 @@ func TestEndToEnd(t *testing.T) {
 		speech: 0.3, snr: 10, gainDB: 3, levelDB: -26, noiseFrom: 0.7, words: "/usr/share/dict/words",
 		work: work, jobs: 2, tolerance: 500 * time.Millisecond, budgets: []float64{0.1, 0.5}, keepAudio: true,
 		background: "tts", gate: gate, gateThreshold: config.DefaultGateThreshold, gateHold: config.DefaultGateHold,
+		gateFuse: -1, // the model's, as the flag's default
 	}
 	if _, err := os.Stat(sharedNoise); err == nil {
 		o.noise = sharedNoise
