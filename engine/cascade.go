@@ -28,9 +28,9 @@ import (
 type Cascade struct {
 	gate      StreamScorer
 	judge     FrameScorer
-	keywords  []int   // class indices the gate watches (not silence or unknown)
-	threshold float32 // gate posterior that opens the gate
-	hold      int     // hops the gate stays open after the last opening hop
+	keywords  []int     // class indices the gate watches (not silence or unknown)
+	threshold float32   // gate posterior that opens the gate
+	hold      int       // hops the gate stays open after the last opening hop
 	fuse      float32   // weight of the gate's logits in what a judged hop reports
 	gateOut   []float32 // the gate's logits of the hop being judged
 
