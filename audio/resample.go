@@ -130,6 +130,11 @@ func NewResampler(inRate, outRate int) (*Resampler, error) {
 		}
 		h := int64(kaiserHalf(designAttenuation, pass, stopFinal, fup))
 		h += (int64(m) - (delay+h)%int64(m)) % int64(m)
+		// Refuse a ratio whose filter table would be too large before designing it.
+		if taps := (2*h + int64(l)) / int64(l); taps*int64(l) > maxCoefficients {
+			return nil, fmt.Errorf("resample: %d Hz -> %d Hz reduces to %d:%d and needs %d filter coefficients (limit %d); use a rate with a simpler ratio",
+				inRate, outRate, l, m, taps*int64(l), maxCoefficients)
+		}
 		final := kaiserSinc(int(h), fup, pass, stopFinal, designAttenuation)
 		// A halving stage is long enough when what it lets alias onto the output's band,
 		// less what the final stage then takes off, is designAttenuation down.
@@ -138,6 +143,9 @@ func NewResampler(inRate, outRate int) (*Resampler, error) {
 			if aliasDepth(protos[i], float64(in), outRate, final, fup) < designAttenuation {
 				halves[i] += steps[i]
 				short = true
+			}
+			if halves[i] > 64+8*int64(kaiserHalf(designAttenuation, pass, float64(in/2)-0.5*float64(outRate), float64(in))) {
+				return nil, fmt.Errorf("resample: %d Hz -> %d Hz: no halving stage from %d Hz reaches %g dB", inRate, outRate, in, designAttenuation)
 			}
 		}
 		if short {
