@@ -96,16 +96,23 @@ func NewResampler(inRate, outRate int) (*Resampler, error) {
 	if inRate < 1 || outRate < 1 || inRate > maxWAVRate || outRate > maxWAVRate {
 		return nil, fmt.Errorf("resample: rates %d Hz -> %d Hz out of range (1..%d)", inRate, outRate, maxWAVRate)
 	}
-	// The rates the halving stages start from.
-	var halvings []int
+	// The halving stages, by the rate each starts from; then the final conversion.
+	type halving struct {
+		in         int
+		stop       float64 // from here up a tone would fold onto 0..out/2
+		half, step int64   // half-length, and the step it grows by
+		most       int64   // the longest half-length tried
+	}
+	var halvings []halving
 	for in := inRate; in%2 == 0 && 2*in >= 5*outRate; in /= 2 {
-		halvings = append(halvings, in)
+		halvings = append(halvings, halving{in: in, stop: float64(in/2) - 0.5*float64(outRate)})
 	}
 	last := inRate >> len(halvings)
 	g := gcd(last, outRate)
 	l, m := outRate/g, last/g
 	fup := float64(last) * float64(l) // the rate the final prototype runs at
 	pass := 0.45 * float64(min(last, outRate))
+	stopFinal := 0.5 * float64(min(last, outRate))
 
 	// The group delay, counted in samples of the final prototype, must come to a whole
 	// number of output samples (m of them each), so that a finite stream can be realigned
@@ -113,20 +120,19 @@ func NewResampler(inRate, outRate int) (*Resampler, error) {
 	// h/in seconds, h*fup/in prototype samples: its h is a multiple of what makes that
 	// whole, and the final stage's half-length is rounded up to close the sum to a
 	// multiple of m.
-	halves := make([]int64, len(halvings))
-	steps := make([]int64, len(halvings))
-	for i, in := range halvings {
-		steps[i] = int64(in) / gcd64(int64(in), int64(fup)) // h*fup/in is whole iff steps[i] divides h
-		h := int64(kaiserHalf(designAttenuation, pass, float64(in/2)-0.5*float64(outRate), float64(in)))
-		halves[i] = (h + steps[i] - 1) / steps[i] * steps[i]
+	for i := range halvings {
+		hv := &halvings[i]
+		hv.step = int64(hv.in) / gcd64(int64(hv.in), int64(fup)) // h*fup/in is whole iff step divides h
+		h := int64(kaiserHalf(designAttenuation, pass, hv.stop, float64(hv.in)))
+		hv.half = (h + hv.step - 1) / hv.step * hv.step
+		hv.most = 64 + 8*h
 	}
-	stopFinal := 0.5 * float64(min(last, outRate))
 	for {
 		var delay int64
 		protos := make([]prototype, len(halvings))
-		for i, in := range halvings {
-			protos[i] = kaiserSinc(int(halves[i]), float64(in), pass, float64(in/2)-0.5*float64(outRate), halvingBeta)
-			delay += halves[i] * int64(fup) / int64(in)
+		for i, hv := range halvings {
+			protos[i] = kaiserSinc(int(hv.half), float64(hv.in), pass, hv.stop, halvingBeta)
+			delay += hv.half * int64(fup) / int64(hv.in)
 		}
 		h := int64(kaiserHalf(designAttenuation, pass, stopFinal, fup))
 		h += (int64(m) - (delay+h)%int64(m)) % int64(m)
@@ -139,31 +145,24 @@ func NewResampler(inRate, outRate int) (*Resampler, error) {
 		// A halving stage is long enough when what it lets alias onto the output's band,
 		// less what the final stage then takes off, is designAttenuation down.
 		short := false
-		for i, in := range halvings {
-			if aliasDepth(protos[i], float64(in), outRate, final, fup) < designAttenuation {
-				halves[i] += steps[i]
-				short = true
+		for i := range halvings {
+			hv := &halvings[i]
+			if aliasDepth(protos[i], float64(hv.in), outRate, final, fup) >= designAttenuation {
+				continue
 			}
-			if halves[i] > 64+8*int64(kaiserHalf(designAttenuation, pass, float64(in/2)-0.5*float64(outRate), float64(in))) {
-				return nil, fmt.Errorf("resample: %d Hz -> %d Hz: no halving stage from %d Hz reaches %g dB", inRate, outRate, in, designAttenuation)
+			if hv.half += hv.step; hv.half > hv.most {
+				return nil, fmt.Errorf("resample: %d Hz -> %d Hz: no halving stage from %d Hz reaches %g dB", inRate, outRate, hv.in, designAttenuation)
 			}
+			short = true
 		}
 		if short {
 			continue
 		}
 		r := &Resampler{inRate: inRate, outRate: outRate, delay: int((delay + h) / int64(m))}
 		for _, p := range protos {
-			st, err := newStage(1, 2, p, true)
-			if err != nil {
-				return nil, err
-			}
-			r.stages = append(r.stages, st)
+			r.stages = append(r.stages, newStage(1, 2, p, true))
 		}
-		st, err := newStage(l, m, final, false)
-		if err != nil {
-			return nil, fmt.Errorf("resample: %d Hz -> %d Hz: %w", inRate, outRate, err)
-		}
-		r.stages = append(r.stages, st)
+		r.stages = append(r.stages, newStage(l, m, final, false))
 		r.Reset()
 		return r, nil
 	}
@@ -232,14 +231,10 @@ func response(p prototype, f float64) float64 {
 // input rate l/m, p at l times the input rate. pad rounds the taps per phase up to a
 // multiple of the kernels' block with zeros at the oldest end, when that costs at most a
 // quarter of a block: cheaper than the kernels' tail, and the same filter.
-func newStage(l, m int, p prototype, pad bool) (*stage, error) {
+func newStage(l, m int, p prototype, pad bool) *stage {
 	taps := (len(p.h) + l - 1) / l
 	if pad && (-taps)&15 <= 4 {
 		taps = (taps + 15) &^ 15
-	}
-	if int64(taps)*int64(l) > maxCoefficients {
-		return nil, fmt.Errorf("reduces to %d:%d and needs %d filter coefficients (limit %d); use a rate with a simpler ratio",
-			l, m, int64(taps)*int64(l), maxCoefficients)
 	}
 	// Each phase has unit DC gain on average: the L-fold upsampling is undone here.
 	gain := float64(l) / p.dc
@@ -259,7 +254,7 @@ func newStage(l, m int, p prototype, pad bool) (*stage, error) {
 		buf:  make([]float32, taps-1+resampleBuf),
 		ci:   make([]int32, resampleBatch),
 		bi:   make([]int32, resampleBatch),
-	}, nil
+	}
 }
 
 // Reset forgets the history, as if the resampler were new.

@@ -140,7 +140,7 @@ func (c *Cascade) StreamLogits(logits []float32) {
 		return
 	}
 	c.open--
-	copy(c.gateOut, logits)
+	c.keepGate(logits)
 	c.judge.ForwardEmbedded(c.ring.unroll(c.seen-1), logits)
 	c.judged++
 	c.blend(logits)
@@ -153,7 +153,7 @@ func (c *Cascade) Forward(window, logits []float32) {
 	infer.Softmax(logits, c.probs)
 	for _, k := range c.keywords {
 		if c.probs[k] >= c.threshold {
-			copy(c.gateOut, logits)
+			c.keepGate(logits)
 			c.judge.Forward(window, logits)
 			c.blend(logits)
 			return
@@ -161,7 +161,14 @@ func (c *Cascade) Forward(window, logits []float32) {
 	}
 }
 
-// blend mixes the gate's logits of the hop (gateOut) into the judge's by Fuse.
+// keepGate keeps the gate's logits of a hop the judge is about to score, for blend.
+func (c *Cascade) keepGate(logits []float32) {
+	if c.fuse > 0 {
+		copy(c.gateOut, logits)
+	}
+}
+
+// blend mixes the gate's logits kept of the hop into the judge's by Fuse.
 func (c *Cascade) blend(logits []float32) {
 	if c.fuse == 0 {
 		return

@@ -44,7 +44,7 @@ func DotStridedSpaced(dst []float32, dstStep, rows int, a, b []float32, step int
 	if rows == 0 {
 		return
 	}
-	if dstStep < 1 || (rows-1) > (len(dst)-1)/dstStep {
+	if dstStep < 1 || len(dst) == 0 || (rows-1) > (len(dst)-1)/dstStep {
 		panic("kernels: DotStrided: rows out of range of dst")
 	}
 	switch {

@@ -129,7 +129,7 @@ func TestDotPairsPanics(t *testing.T) {
 			}()
 			DotStrided(make([]float32, 3), make([]float32, 20), make([]float32, 25), 3)
 		}()
-		for _, c := range []struct{ dstLen, ds int }{{4, 2}, {6, 3}, {9, 0}} {
+		for _, c := range []struct{ dstLen, ds int }{{4, 2}, {6, 3}, {9, 0}, {0, 1}} {
 			func() {
 				defer func() {
 					if recover() == nil {

@@ -432,46 +432,16 @@ logloop:
 	VADDPS ar, Y8, ar \
 	VADDPS ai, Y9, ai
 
-// Lane indices for VPERMPS.
-DATA twre<>+0(SB)/4, $0 // the first of two twiddles (re, im) in lanes 0-3,
-DATA twre<>+4(SB)/4, $0 // the second in lanes 4-7
-DATA twre<>+8(SB)/4, $0
-DATA twre<>+12(SB)/4, $0
-DATA twre<>+16(SB)/4, $2
-DATA twre<>+20(SB)/4, $2
-DATA twre<>+24(SB)/4, $2
-DATA twre<>+28(SB)/4, $2
-GLOBL twre<>(SB), RODATA|NOPTR, $32
+// Lane indices for VPERMPS: sym<> holds the eight lane numbers a-h.
+#define LANES8(sym, a, b, c, d, e, f, g, h) \
+	DATA sym<>+0(SB)/4, $a; DATA sym<>+4(SB)/4, $b; DATA sym<>+8(SB)/4, $c; DATA sym<>+12(SB)/4, $d \
+	DATA sym<>+16(SB)/4, $e; DATA sym<>+20(SB)/4, $f; DATA sym<>+24(SB)/4, $g; DATA sym<>+28(SB)/4, $h \
+	GLOBL sym<>(SB), RODATA|NOPTR, $32
 
-DATA twim<>+0(SB)/4, $1
-DATA twim<>+4(SB)/4, $1
-DATA twim<>+8(SB)/4, $1
-DATA twim<>+12(SB)/4, $1
-DATA twim<>+16(SB)/4, $3
-DATA twim<>+20(SB)/4, $3
-DATA twim<>+24(SB)/4, $3
-DATA twim<>+28(SB)/4, $3
-GLOBL twim<>(SB), RODATA|NOPTR, $32
-
-DATA quad<>+0(SB)/4, $0 // [a | b] to a0 b0 a2 b2 | a1 b1 a3 b3
-DATA quad<>+4(SB)/4, $4
-DATA quad<>+8(SB)/4, $2
-DATA quad<>+12(SB)/4, $6
-DATA quad<>+16(SB)/4, $1
-DATA quad<>+20(SB)/4, $5
-DATA quad<>+24(SB)/4, $3
-DATA quad<>+28(SB)/4, $7
-GLOBL quad<>(SB), RODATA|NOPTR, $32
-
-DATA rev8<>+0(SB)/4, $7
-DATA rev8<>+4(SB)/4, $6
-DATA rev8<>+8(SB)/4, $5
-DATA rev8<>+12(SB)/4, $4
-DATA rev8<>+16(SB)/4, $3
-DATA rev8<>+20(SB)/4, $2
-DATA rev8<>+24(SB)/4, $1
-DATA rev8<>+28(SB)/4, $0
-GLOBL rev8<>(SB), RODATA|NOPTR, $32
+LANES8(twre, 0, 0, 0, 0, 2, 2, 2, 2) // the first of two twiddles (re, im) in lanes 0-3, the second in 4-7
+LANES8(twim, 1, 1, 1, 1, 3, 3, 3, 3)
+LANES8(quad, 0, 4, 2, 6, 1, 5, 3, 7) // [a | b] to a0 b0 a2 b2 | a1 b1 a3 b3
+LANES8(rev8, 7, 6, 5, 4, 3, 2, 1, 0)
 
 // LOADREV loads vectors q and q+2 (their offsets in RA and RB) from x (SI)
 // into vr and vi, [q | q+2]: eight complex inputs de-interleaved.

@@ -1,8 +1,9 @@
-//go:build gc && !purego
+//go:build (amd64 || arm64) && gc && !purego
 
 package kernels
 
-// The frontend's kernels in NEON (spectrum_arm64.s); see spectrum.go.
+// The frontend's kernels in assembly, the same entry points in NEON (spectrum_arm64.s) and
+// AVX2 (spectrum_amd64.s, without its fused multiply-adds); see spectrum.go.
 const spectrumAsm = true
 
 //go:noescape
