@@ -30,7 +30,10 @@ func shipped(m *infer.Model, g *gate) (*listener.Spec, error) {
 	var gm *infer.Model
 	if g != nil {
 		gm = g.model
-		c.Model.GateThreshold, c.Model.GateHold, c.Model.GateFuse = &g.threshold, &g.hold, &g.fuse
+		c.Model.GateThreshold, c.Model.GateHold = &g.threshold, &g.hold
+		if g.fuse >= 0 {
+			c.Model.GateFuse = &g.fuse
+		}
 	}
 	s, err := listener.Resolve(c, nil, m, gm)
 	if err != nil && g != nil {
@@ -55,7 +58,7 @@ type gate struct {
 	bytes     []byte // the file as read at the start
 	threshold float64
 	hold      int
-	fuse      float64 // weight of its logits blended into the model's
+	fuse      float64 // weight of its logits blended into the model's (-gate-fuse; < 0: the model's until loadGate resolves it)
 }
 
 // loadGate reads the gate o.gate names for m and checks that it can wake m at o's settings;
@@ -75,14 +78,12 @@ func loadGate(o options, m *infer.Model) (*gate, error) {
 		return nil, fmt.Errorf("-gate: %w", err)
 	}
 	sum := sha256.Sum256(b)
-	g := &gate{model: gm, path: path, sha256: hex.EncodeToString(sum[:]), bytes: b, threshold: o.gateThreshold, hold: o.gateHold,
-		fuse: m.Detection.GateFuse}
-	if o.gateFuse >= 0 {
-		g.fuse = o.gateFuse
-	}
-	if _, err := shipped(m, g); err != nil {
+	g := &gate{model: gm, path: path, sha256: hex.EncodeToString(sum[:]), bytes: b, threshold: o.gateThreshold, hold: o.gateHold, fuse: o.gateFuse}
+	s, err := shipped(m, g)
+	if err != nil {
 		return nil, err
 	}
+	g.fuse = s.GateFuse // as `run` resolves it: the flag's, else the model's
 	return g, nil
 }
 
