@@ -38,6 +38,31 @@ def selection_score(model, x, y):
     return (r["balanced_accuracy"], -r["nll"]), r
 
 
+def negative_windows(data, frames, hop=20):
+    """Every window at `hop` frames of each keyword-free clip (speech and noise, all
+    variants): the stretches a stream's false alarms come from, not just each clip's best."""
+    xs = [sliding_windows(data.clip(i), frames, hop) for i in range(len(data))
+          if int(data.labels[i]) not in KEYWORD_IDS]
+    return np.concatenate(xs) if xs else np.zeros((0, frames, data.feats.shape[1]), np.float32)
+
+
+def ranking_score(pos_post, pos_y, neg_post, top=5):
+    """Recall of each keyword's windows above the `top`-th highest score any negative window
+    gives that keyword, averaged over the keywords: how many keywords survive a threshold
+    strict enough for a handful of false alarms. Unlike argmax accuracy, it rewards pushing
+    the worst negatives down and the keywords up, which is what a low false-alarm budget needs.
+    Ties with the threshold count as misses."""
+    recalls = {}
+    for j, k in enumerate(KEYWORD_IDS):
+        pos = pos_post[pos_y == k, k]
+        if not len(pos):
+            continue
+        neg = np.sort(neg_post[:, k])[::-1]
+        bar = neg[min(top, len(neg)) - 1] if len(neg) else -np.inf
+        recalls[CLASSES[k]] = round(float(np.mean(pos > bar)), 4)
+    return (float(np.mean(list(recalls.values()))) if recalls else 0.0), recalls
+
+
 def validate(model, val, frames, threshold=0.5, hop=10):
     """Full validation report on the validation split (never trained on or used for selection).
 
