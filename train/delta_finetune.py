@@ -8,13 +8,14 @@ reference value until it changes by more than the site's threshold. A model trai
 has never seen those held values, so past a point its accuracy falls off a cliff. Here each
 training batch runs through kwt.held at the target thresholds times a random scale (or, for
 a share of the batches, densely), so the weights learn to tolerate the held inputs while the
-dense pass stays accurate. The checkpoint with the best selection score, averaged over the
-target thresholds times each of --select-scales (1 and 1.5: the target and the room above it
-that a later sweep may use), is kept. The score (--select ranking) is each keyword's recall
-above the --select-top-th highest score that any keyword-free window of the selection split
-gives it (every window at --select-hop frames, scored densely), then that balanced accuracy: a checkpoint wins by what survives a strict
-threshold, the regime of a low false-alarm budget. --select balanced is the argmax balanced
-accuracy of one window per clip, which stops improving long before false alarms do.
+dense pass stays accurate. The checkpoint with the best selection score is kept. With
+--select ranking (the default) that is each keyword's recall above the --select-top-th highest
+score that any keyword-free window of the selection split gives it (every window at
+--select-hop frames, scored densely), averaged over the keywords: a checkpoint wins by what
+survives a strict threshold, the regime of a low false-alarm budget. Ties go to the argmax
+balanced accuracy of one window per selection clip, averaged over the target thresholds times
+each of --select-scales (1 and 1.5: the target and the room above it that a later sweep may
+use), which --select balanced uses alone; it stops improving long before false alarms do.
 
 The output is a model file with the input file's detection settings and the target
 thresholds as its delta metadata, and golden vectors with the PyTorch delta logits at those

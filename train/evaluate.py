@@ -38,7 +38,7 @@ def selection_score(model, x, y):
     return (r["balanced_accuracy"], -r["nll"]), r
 
 
-def negative_windows(data, frames, hop=20):
+def negative_windows(data, frames, hop):
     """Every window at `hop` frames of each keyword-free clip (speech and noise, all
     variants): the stretches a stream's false alarms come from, not just each clip's best."""
     xs = [sliding_windows(data.clip(i), frames, hop) for i in range(len(data))
@@ -46,14 +46,14 @@ def negative_windows(data, frames, hop=20):
     return np.concatenate(xs) if xs else np.zeros((0, frames, data.feats.shape[1]), np.float32)
 
 
-def ranking_score(pos_post, pos_y, neg_post, top=5):
+def ranking_score(pos_post, pos_y, neg_post, top):
     """Recall of each keyword's windows above the `top`-th highest score any negative window
     gives that keyword, averaged over the keywords: how many keywords survive a threshold
     strict enough for a handful of false alarms. Unlike argmax accuracy, it rewards pushing
     the worst negatives down and the keywords up, which is what a low false-alarm budget needs.
     Ties with the threshold count as misses."""
     recalls = {}
-    for j, k in enumerate(KEYWORD_IDS):
+    for k in KEYWORD_IDS:
         pos = pos_post[pos_y == k, k]
         if not len(pos):
             continue

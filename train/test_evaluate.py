@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 
 from common import CLASSES, KEYWORDS  # noqa: E402
 from dataset import KEYWORD_IDS  # noqa: E402
-from evaluate import ranking_score  # noqa: E402
+from evaluate import negative_windows, ranking_score  # noqa: E402
 
 
 def posteriors(rows):
@@ -60,6 +60,32 @@ class RankingScore(unittest.TestCase):
         better = posteriors([{self.kw: 0.5}, {self.kw: 0.2}])
         self.assertLess(ranking_score(self.pos, self.pos_y, worse, 1)[0],
                         ranking_score(self.pos, self.pos_y, better, 1)[0])
+
+
+class Clips:
+    """A packed split's interface over a few clips: frames [n, 2] filled with the clip's index."""
+
+    def __init__(self, labels, lengths):
+        self.labels = np.array(labels)
+        self.clips = [np.full((n, 2), i, np.float32) for i, n in enumerate(lengths)]
+        self.feats = np.zeros((0, 2), np.float32)
+
+    def __len__(self):
+        return len(self.clips)
+
+    def clip(self, i):
+        return self.clips[i]
+
+
+class NegativeWindows(unittest.TestCase):
+    def test_every_window_of_keyword_free_clips_only(self):
+        unknown, silence = CLASSES.index("unknown"), CLASSES.index("silence")
+        data = Clips([unknown, KEYWORD_IDS[0], silence], [10, 10, 4])
+        x = negative_windows(data, 4, 3)
+        # Clip 0: starts 0, 3, 6; the keyword clip none; clip 2: one window.
+        self.assertEqual(x.shape, (4, 4, 2))
+        self.assertEqual([float(w[0, 0]) for w in x], [0, 0, 0, 2])
+        self.assertEqual(negative_windows(Clips([KEYWORD_IDS[1]], [8]), 4, 3).shape, (0, 4, 2))
 
 
 if __name__ == "__main__":
