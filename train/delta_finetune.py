@@ -35,11 +35,12 @@ import numpy as np
 import torch
 
 from common import CACHE, CLASSES, Timer, git_commit, save_json, setup_logging
-from dataset import Packed, Sampler, eval_windows, spec_augment
+from dataset import KEYWORD_IDS, Packed, Sampler, eval_windows, spec_augment
 from distill import distillation_loss
 from evaluate import negative_windows, predict, ranking_score, selection_score, validate
 from export import export, load_model, unfold_normalisation
 from mining import HardNegatives, mix_into
+from ranking import ranking_loss
 from train import lr_at, make_optimizer, normalisation, train_step
 
 log = logging.getLogger("delta_finetune")
@@ -115,13 +116,29 @@ def finetune(args):
 
     def robust_score():
         """Selection score averaged over the target thresholds times --select-scales; the
-        report is the target's."""
+        report is the target's. With --ema, of the averaged weights (the model's own are put
+        back after)."""
+        own = None
+        if ema is not None:
+            own = copy.deepcopy(model.state_dict())
+            model.load_state_dict(ema)
         results = [score(scaled(target, f)) for f in args.select_scales]
         r, rep = ranked()
+        if own is not None:
+            model.load_state_dict(own)
         return r + tuple(float(np.mean(v)) for v in zip(*(s for s, _ in results))), dict(results[0][1], **rep)
+
+    def current():
+        return copy.deepcopy(ema if ema is not None else model.state_dict())
+
+    ema = None
 
     _, dense0 = score(None)
     s0, delta0 = robust_score()
+    if args.ema > 0:
+        # Weights averaged over the last ~1/(1-ema) steps: a flatter point than any single
+        # step's, which tends to carry better to speakers never trained on.
+        ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     log.info("before: selection balanced %.4f dense, %.4f delta (score %.4f over scales %s)%s",
              dense0["balanced_accuracy"], delta0["balanced_accuracy"], s0[0], args.select_scales,
              f"; {len(nx)} negative windows, ranking per keyword {delta0['ranking_per_keyword']}" if nx is not None else "")
@@ -165,7 +182,14 @@ def finetune(args):
             with torch.no_grad():
                 soft = torch.softmax(teacher.forward_normalised(torch.from_numpy(x)) / args.temperature, 1)
             lossf = distillation_loss(hard, soft, args.distill, args.temperature)
+        if args.rank_weight > 0:
+            lossf = ranking_loss(lossf, args.rank_weight, args.rank_margin, KEYWORD_IDS)
         loss, acc = train_step(model, opt, lossf, x, y)
+        if ema is not None:
+            with torch.no_grad():
+                for k, v in model.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        ema[k].mul_(args.ema).add_(v, alpha=1 - args.ema)
         step += 1
         run_loss += loss
         run_acc += acc
@@ -177,14 +201,14 @@ def finetune(args):
             s, rep = robust_score()
             better = s > best["score"]
             if better:
-                best.update(score=s, step=step, state=copy.deepcopy(model.state_dict()), report=rep)
+                best.update(score=s, step=step, state=current(), report=rep)
             log.info("selection @%d: score %.4f; at the target balanced %.4f nll %.3f%s per class %s%s", step,
                      s[0], rep["balanced_accuracy"], rep["nll"], "  (best)" if better else "", rep["per_class"],
                      f" ranking per keyword {rep['ranking_per_keyword']}" if "ranking" in rep else "")
     train_s = time.time() - t0
     s, rep = robust_score()
     if s > best["score"]:
-        best.update(score=s, step=step, state=copy.deepcopy(model.state_dict()), report=rep)
+        best.update(score=s, step=step, state=current(), report=rep)
     model.load_state_dict(best["state"])
     _, dense1 = score(None)
     log.info("after %d steps in %.1f min: best step %d; selection balanced %.4f dense, %.4f delta",
@@ -204,6 +228,8 @@ def finetune(args):
         "dense_share": args.dense_share, "distill": args.distill, "label_smoothing": args.label_smoothing, "temperature": args.temperature, "select_scales": args.select_scales, "steps": step, "best_step": best["step"], "lr": args.lr,
         "minutes": round(train_s / 60, 1), "seed": args.seed, "git_commit": git_commit(),
         "class_weights": args.class_weights,
+        "ranking_loss": {"weight": args.rank_weight, "margin": args.rank_margin} if args.rank_weight > 0 else None,
+        "ema": args.ema or None,
         "hard_negatives": {"every_minutes": args.mine_every, "windows": args.mine_windows,
                            "keep": args.mine_keep, "share": args.hard_share,
                            "false_accept_share_per_round": rounds} if pool is not None else None,
@@ -271,6 +297,15 @@ def main():
     ap.add_argument("--label-smoothing", type=float, default=0.1,
                     help="label smoothing of the loss; 0 lets a confident posterior approach 1, so "
                          "thresholds near the top still separate keywords from the worst negatives")
+    ap.add_argument("--rank-weight", type=float, default=0.0,
+                    help="weight of the pairwise ranking loss (train/ranking.py) added to the "
+                         "cross-entropy (0: off)")
+    ap.add_argument("--rank-margin", type=float, default=1.0,
+                    help="ranking loss: how far, in log-posterior, each keyword window should "
+                         "score above every other window")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="checkpoints are an exponential moving average of the weights with this "
+                         "decay per step, e.g. 0.999 (0: the weights as they are)")
     ap.add_argument("--cache", default=str(CACHE))
     ap.add_argument("--minutes", type=float, default=float(env("MINUTES", 30)))
     ap.add_argument("--steps", type=int, default=int(env("STEPS", 0)),
@@ -285,6 +320,8 @@ def main():
     ap.add_argument("--threads", type=int, default=int(env("THREADS", 1)))
     ap.add_argument("--log", default=env("LOG"))
     args = ap.parse_args()
+    if not 0 <= args.ema < 1:
+        ap.error(f"--ema: want a decay in [0, 1), got {args.ema}")
     setup_logging(args.log)
     torch.set_num_threads(args.threads)
     finetune(args)
