@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures a trained model the way MODEL.md reports it:
-#   0. sweeps the delta thresholds on the validation split and stores them (bench/sweep;
-#      SWEEP=0 skips);
+#   0. sweeps the delta thresholds on the selection split and stores them (bench/sweep;
+#      SWEEP=0 skips); the validation split only measures them;
 #   1. tunes its detection defaults (smoothing, patience, per-keyword thresholds) on the
 #      selection split and 20 min of generated keyword-free audio, and stores them in the
 #      model file (TUNE=0 skips this);
@@ -35,9 +35,16 @@ cacheflag=()
 bin/tune -split "$SPLIT" -set validation -data "$DATA/keywords" -noise "$DATA/noise" "${cacheflag[@]}" -link "$WORK/validation"
 
 if [ "${SWEEP:-1}" = 1 ]; then
-  echo "=== delta threshold sweep on the validation split"
+  # The selection split's keyword clips and held-out synthetic negatives. No noise excerpts:
+  # tune cuts them from the same unseen tail of each recording for every split, so they
+  # belong to the validation folder.
+  rm -rf "$WORK/selection"
+  bin/tune -split "$SPLIT" -set selection -data "$DATA/keywords" "${cacheflag[@]}" -link "$WORK/selection"
+  echo "=== delta threshold sweep on the selection split"
   # SWEEP_ARGS narrows the search on a slow machine, e.g. "--per-class 40 --steps 10".
-  bin/sweep --model "$MODEL" --out "${MODEL%.safetensors}.sweep" --write-model "$MODEL" ${SWEEP_ARGS:-} "$WORK/validation"
+  bin/sweep --model "$MODEL" --out "${MODEL%.safetensors}.sweep" --write-model "$MODEL" ${SWEEP_ARGS:-} "$WORK/selection"
+  echo "=== the chosen delta thresholds on the validation split"
+  bin/sweep --model "$MODEL" --grid 0 --model-scales 1 --steps 0 --steps-all 0 --out "$WORK/validation-sweep" "$WORK/validation"
 fi
 if [ "${TUNE:-1}" = 1 ]; then
   echo "=== tuning detection defaults on the selection split and $WORK/neg-tune.wav"
