@@ -77,6 +77,16 @@ def scaled(sites, f):
     return {k: [v * f for v in th] for k, th in sites.items()}
 
 
+@torch.no_grad()
+def average_into(ema, state, decay):
+    """One step of the exponential moving average of a state dict: ema = decay * ema +
+    (1 - decay) * state for the floating-point tensors; the rest (step counters, masks)
+    are left as the average started."""
+    for k, v in state.items():
+        if v.dtype.is_floating_point:
+            ema[k].mul_(decay).add_(v, alpha=1 - decay)
+
+
 def finetune(args):
     t_all = Timer()
     torch.manual_seed(args.seed)
@@ -186,10 +196,7 @@ def finetune(args):
             lossf = ranking_loss(lossf, args.rank_weight, args.rank_margin, KEYWORD_IDS)
         loss, acc = train_step(model, opt, lossf, x, y)
         if ema is not None:
-            with torch.no_grad():
-                for k, v in model.state_dict().items():
-                    if v.dtype.is_floating_point:
-                        ema[k].mul_(args.ema).add_(v, alpha=1 - args.ema)
+            average_into(ema, model.state_dict(), args.ema)
         step += 1
         run_loss += loss
         run_acc += acc

@@ -1,4 +1,4 @@
-"""Tests of the pairwise ranking loss.
+"""Tests of the pairwise ranking loss and of the weight average of train/delta_finetune.py.
 
     /usr/bin/python3 -m unittest discover -s train -p 'test_*.py'
 """
@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
+from delta_finetune import average_into  # noqa: E402
 from ranking import pairwise_term, ranking_loss  # noqa: E402
 
 KW, OTHER, NEG = 2, 3, 1
@@ -61,6 +62,16 @@ class PairwiseTerm(unittest.TestCase):
         x, y = logits([{KW: 1}, {NEG: 3}]), torch.tensor([KW, NEG])
         ce = torch.nn.CrossEntropyLoss()
         self.assertAlmostEqual(float(ranking_loss(ce, 0.0, 1.0, [KW])(x, y)), float(ce(x, y)), places=6)
+
+
+
+class WeightAverage(unittest.TestCase):
+    def test_average_moves_towards_the_weights_and_leaves_integers(self):
+        ema = {"w": torch.tensor([0.0, 10.0]), "n": torch.tensor([3])}
+        for _ in range(2):
+            average_into(ema, {"w": torch.tensor([1.0, 0.0]), "n": torch.tensor([7])}, 0.5)
+        torch.testing.assert_close(ema["w"], torch.tensor([0.75, 2.5]))
+        self.assertEqual(int(ema["n"]), 3)
 
 
 if __name__ == "__main__":
