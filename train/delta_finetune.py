@@ -124,6 +124,8 @@ def finetune(args):
         r, recalls = ranking_score(predict(model, sx), sy, predict(model, nx), args.select_top)
         return (r,), {"ranking": round(r, 4), "ranking_per_keyword": recalls}
 
+    ema = None  # the weight average (--ema), from the first step on
+
     def robust_score():
         """Selection score averaged over the target thresholds times --select-scales; the
         report is the target's. With --ema, of the averaged weights (the model's own are put
@@ -140,8 +142,6 @@ def finetune(args):
 
     def current():
         return copy.deepcopy(ema if ema is not None else model.state_dict())
-
-    ema = None
 
     _, dense0 = score(None)
     s0, delta0 = robust_score()
@@ -327,6 +327,8 @@ def main():
     ap.add_argument("--threads", type=int, default=int(env("THREADS", 1)))
     ap.add_argument("--log", default=env("LOG"))
     args = ap.parse_args()
+    if args.rank_weight < 0 or args.rank_margin < 0:
+        ap.error("--rank-weight and --rank-margin must not be negative")
     if not 0 <= args.ema < 1:
         ap.error(f"--ema: want a decay in [0, 1), got {args.ema}")
     setup_logging(args.log)
