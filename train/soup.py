@@ -5,20 +5,24 @@
 Runs of the same model from the same weights end near each other, and their average often
 carries to new speakers better than any one of them. Every file must hold the same tensors
 with the same shapes. The output takes its metadata (detection settings, delta thresholds,
-MLP arithmetic) from the first file and records the sources in its training summary; it has no
-golden vectors, so write them with export.py before shipping it.
+MLP arithmetic) from the first file and records the sources in its training summary. Where the
+first file has golden vectors (`<stem>.golden.safetensors`), the output gets its own on the same
+features: PyTorch's logits of the averaged weights, and its delta logits at the golden file's
+thresholds, which the Go tests compare with infer.Forward and infer.Delta.
 """
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from export import read_safetensors, write_safetensors  # noqa: E402
+from export import load_model, read_safetensors, write_safetensors  # noqa: E402
 
 
 def soup(paths):
@@ -37,9 +41,36 @@ def soup(paths):
     out = {k: np.mean([t[k].astype(np.float64) for t, _ in files], 0).astype(np.float32) for k in first}
     meta = dict(meta)
     training = json.loads(meta.get("training", "{}"))
-    training["soup"] = [Path(p).name for p in paths]
+    # Names alone repeat across training rounds; the hashes tell the sources apart.
+    training["soup"] = [f"{Path(p).name} sha256 {hashlib.sha256(Path(p).read_bytes()).hexdigest()[:12]}"
+                        for p in paths]
     meta["training"] = json.dumps(training, separators=(",", ":"))
     return out, meta
+
+
+def golden_path(path):
+    p = Path(path)
+    stem = p.name[:-len(".safetensors")] if p.name.endswith(".safetensors") else p.name
+    return p.with_name(stem + ".golden.safetensors")
+
+
+def write_golden(model_path, source_golden):
+    """`model_path`'s golden file from the features (and delta thresholds) of another one."""
+    g, gmeta = read_safetensors(source_golden)
+    feats = torch.from_numpy(np.array(g["features"], dtype=np.float32))
+    model, _ = load_model(model_path)
+    model.eval()
+    tensors = {"features": feats.numpy()}
+    meta = {"format": gmeta.get("format", "wakewordd-kwt-golden"), "model": Path(model_path).name}
+    with torch.no_grad():
+        tensors["logits"] = model(feats).numpy()
+        if "delta" in gmeta:
+            model.set_delta(json.loads(gmeta["delta"])["sites"])
+            tensors["delta_logits"] = model(feats).numpy()
+            meta["delta"] = gmeta["delta"]
+    out = golden_path(model_path)
+    write_safetensors(out, tensors, meta)
+    return out
 
 
 def main():
@@ -53,6 +84,8 @@ def main():
         raise SystemExit(str(e))
     write_safetensors(args.out, tensors, meta)
     print(f"wrote {args.out}: the mean of {len(args.models)} models")
+    if golden_path(args.models[0]).exists():
+        print(f"wrote {write_golden(args.out, golden_path(args.models[0]))}")
 
 
 if __name__ == "__main__":
