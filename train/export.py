@@ -50,6 +50,13 @@ def write_safetensors(path, tensors, metadata=None):
     tmp.replace(path)
 
 
+def golden_path(path):
+    """The golden-vector file beside a model file: NAME.safetensors -> NAME.golden.safetensors."""
+    p = Path(path)
+    stem = p.name[:-len(".safetensors")] if p.name.endswith(".safetensors") else p.name
+    return p.with_name(stem + ".golden.safetensors")
+
+
 def read_safetensors(path):
     """({name: float32 array}, metadata) of a file written by write_safetensors."""
     data = Path(path).read_bytes()
@@ -192,7 +199,5 @@ def export(model, path, classes, golden_features, training=None, validation=None
     meta[DELTA_SITES_KEY] = list(model.delta_sites)  # as Go's writer: the sites of "delta"
     path = Path(path)
     write_safetensors(path, tensors, meta)
-    golden = path.with_name(path.name[:-len(".safetensors")] + ".golden.safetensors"
-                            if path.name.endswith(".safetensors") else path.name + ".golden.safetensors")
-    write_safetensors(golden, golden_tensors, golden_meta)
+    write_safetensors(golden_path(path), golden_tensors, golden_meta)
     return logits, err

@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from export import load_model, read_safetensors, write_safetensors  # noqa: E402
+from export import golden_path, load_model, read_safetensors, write_safetensors  # noqa: E402
 
 
 def soup(paths):
@@ -46,12 +46,6 @@ def soup(paths):
                         for p in paths]
     meta["training"] = json.dumps(training, separators=(",", ":"))
     return out, meta
-
-
-def golden_path(path):
-    p = Path(path)
-    stem = p.name[:-len(".safetensors")] if p.name.endswith(".safetensors") else p.name
-    return p.with_name(stem + ".golden.safetensors")
 
 
 def write_golden(model_path, source_golden):

@@ -17,8 +17,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import kwt  # noqa: E402
-from export import export, load_model, read_safetensors, write_safetensors  # noqa: E402
-from soup import golden_path, soup, write_golden  # noqa: E402
+from export import export, golden_path, load_model, read_safetensors, write_safetensors  # noqa: E402
+from soup import soup, write_golden  # noqa: E402
 
 
 class Soup(unittest.TestCase):
