@@ -739,6 +739,12 @@ func (m *MQTT) announce(c *conn) error {
 	}
 	for _, p := range toks {
 		if err := m.wait(c, p.tok); err != nil {
+			if c.isLost() || !c.client.IsConnectionOpen() {
+				// One reason whichever step the drop interrupted, so that a broker
+				// that keeps closing the connection (a twin with the same client id)
+				// is warned about once, not once per step.
+				return errLostWhileAnnouncing
+			}
 			return fmt.Errorf("%s: %w", p.what, err)
 		}
 		if st, ok := p.tok.(*paho.SubscribeToken); ok {
@@ -751,6 +757,8 @@ func (m *MQTT) announce(c *conn) error {
 	}
 	return nil
 }
+
+var errLostWhileAnnouncing = errors.New("connection lost while subscribing and publishing the online status")
 
 // publishDiscovery publishes the Home Assistant discovery config with the current keywords.
 func (m *MQTT) publishDiscovery(c *conn) paho.Token {
