@@ -64,7 +64,9 @@
 //
 // Outputs under -out: results.json, results.md, det.png (miss rate against false alarms
 // per hour, one line per keyword), curve.csv (every swept point), truth.csv
-// (keyword,start_s,end_s over the whole stream) and, with -pick, picked.json.
+// (keyword,start_s,end_s over the whole stream), false-alarms.csv (each false alarm at the
+// model's thresholds, all keywords on, with the clip or real recording it fired on) and,
+// with -pick, picked.json.
 package main
 
 import (
@@ -456,6 +458,7 @@ func run(o options, log io.Writer) (*results, error) {
 	res.Background = o.background
 	if g.real != nil {
 		res.Real = g.real.stats(segs, results)
+		g.real.attribute(res.FalseAlarmList, segs, modelWindow(m))
 		res.Noise, res.NoiseFrom = "", 0
 	}
 	res.Out = outDir(o)

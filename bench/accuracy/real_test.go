@@ -413,6 +413,19 @@ func TestRealEndToEnd(t *testing.T) {
 	if len(res.AllOnShipped.Keywords) != 2 || len(res.AllOnBudgets) != 2 {
 		t.Fatalf("all keywords on: %+v, %d budget rows", res.AllOnShipped, len(res.AllOnBudgets))
 	}
+	// Each false alarm there is listed, with the recording under it when there was one.
+	csv, err := os.ReadFile(filepath.Join(res.Out, "false-alarms.csv"))
+	if err != nil || len(res.FalseAlarmList) != res.AllOnShipped.FalseAlarms || bytes.Count(csv, []byte("\n")) != 1+len(res.FalseAlarmList) {
+		t.Fatalf("%d false alarms, %d listed: %v\n%s", res.AllOnShipped.FalseAlarms, len(res.FalseAlarmList), err, csv)
+	}
+	for _, fa := range res.FalseAlarmList {
+		if fa.Recording == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(o.real, "speech", fa.Recording)); err != nil || fa.RecordingAtS < 0 {
+			t.Errorf("false alarm %+v: %v", fa, err)
+		}
+	}
 	md, _ := os.ReadFile(filepath.Join(res.Out, "results.md"))
 	for _, want := range []string{"real conversation", "the model's (as shipped)", "picked for 120 FA/h", "Thresholds picked"} {
 		if !bytes.Contains(md, []byte(want)) {

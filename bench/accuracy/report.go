@@ -184,9 +184,11 @@ type results struct {
 	// Every keyword on at once: at the model's thresholds, and at each budget column's.
 	AllOnShipped allOn         `json:"all_keywords_on_at_model_settings"`
 	AllOnBudgets []budgetAllOn `json:"all_keywords_on_at_budget_thresholds"`
-	Pick         *pickResult   `json:"pick,omitempty"`
-	SHA256       []string      `json:"segment_pcm_sha256"`
-	WallSeconds  float64       `json:"wall_seconds"`
+	// FalseAlarmList is each false alarm of AllOnShipped (false-alarms.csv).
+	FalseAlarmList []falseAlarm `json:"false_alarm_list_at_model_settings"`
+	Pick           *pickResult  `json:"pick,omitempty"`
+	SHA256         []string     `json:"segment_pcm_sha256"`
+	WallSeconds    float64      `json:"wall_seconds"`
 }
 
 // evaluate sweeps every keyword and checks the replay against the detections made live.
@@ -294,6 +296,10 @@ func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, o opt
 	if res.AllOnShipped.FalseAlarms != shippedFA+otherFA(res.AllOnShipped, keywords) {
 		return nil, fmt.Errorf("all keywords on: %d false alarms, the keywords' columns %d", res.AllOnShipped.FalseAlarms, shippedFA)
 	}
+	res.FalseAlarmList = st.falseAlarms(shipped, o.tolerance, modelWindow(m))
+	if len(res.FalseAlarmList) != res.AllOnShipped.FalseAlarms {
+		return nil, fmt.Errorf("all keywords on: %d false alarms, listed %d", res.AllOnShipped.FalseAlarms, len(res.FalseAlarmList))
+	}
 	for i, b := range o.budgets {
 		th := map[string]float64{}
 		var off []string
@@ -359,7 +365,8 @@ func outDir(o options) string {
 	return filepath.Join(o.work, fmt.Sprintf("%s-%gh-seed%d", name, o.hours, o.seed))
 }
 
-// writeResults writes results.json, results.md, curve.csv, truth.csv and det.png.
+// writeResults writes results.json, results.md, curve.csv, truth.csv, false-alarms.csv and
+// det.png.
 func writeResults(res *results, st *stream, o options) error {
 	out := res.Out
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -391,6 +398,9 @@ func writeResults(res *results, st *stream, o options) error {
 		}
 	}
 	if err := os.WriteFile(filepath.Join(out, "curve.csv"), curve.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "false-alarms.csv"), falseAlarmsCSV(res.FalseAlarmList), 0o644); err != nil {
 		return err
 	}
 	return writeDET(filepath.Join(out, "det.png"), res)
@@ -451,6 +461,10 @@ func markdown(res *results) string {
 			row(fmt.Sprintf("one threshold for all, %.6g, best for %g FA/h", u.Threshold, p.PerHour), u.AllOn)
 		}
 		b.WriteString(pickText(p))
+	}
+	if res.Real != nil && len(res.FalseAlarmList) > 0 {
+		fmt.Fprintf(&b, "\nWhere the %d false alarms at the model's thresholds came: %s (each, with its recording and time, in false-alarms.csv).\n",
+			len(res.FalseAlarmList), falseAlarmSources(res.FalseAlarmList))
 	}
 	return b.String()
 }

@@ -60,21 +60,7 @@ func (st *stream) detections(def detect.Rule, rules map[string]detect.Rule) ([]d
 // eval.MatchStream's rule, restricted to one keyword, in O((n+m) log m) rather than
 // O(n m), as the sweep matches thousands of times.
 func matchKeyword(events []eval.Event, dets []time.Duration, tol time.Duration) (hits, falseAlarms int) {
-	var longest time.Duration
-	for _, e := range events {
-		longest = max(longest, e.End-e.Start)
-	}
-	used := make([]bool, len(events))
-	for _, a := range dets {
-		// No event that starts before a-longest-tol can still be open at a.
-		i := sort.Search(len(events), func(i int) bool { return events[i].Start >= a-longest-tol })
-		hit := false
-		for ; i < len(events) && events[i].Start <= a; i++ {
-			if !used[i] && a <= events[i].End+tol {
-				used[i], hit = true, true
-				break
-			}
-		}
+	for _, hit := range matchHits(events, dets, tol) {
 		if hit {
 			hits++
 		} else {
@@ -82,6 +68,27 @@ func matchKeyword(events []eval.Event, dets []time.Duration, tol time.Duration) 
 		}
 	}
 	return hits, falseAlarms
+}
+
+// matchHits reports, for each detection in order, whether it is a hit (matchKeyword).
+func matchHits(events []eval.Event, dets []time.Duration, tol time.Duration) []bool {
+	var longest time.Duration
+	for _, e := range events {
+		longest = max(longest, e.End-e.Start)
+	}
+	used := make([]bool, len(events))
+	hits := make([]bool, len(dets))
+	for j, a := range dets {
+		// No event that starts before a-longest-tol can still be open at a.
+		i := sort.Search(len(events), func(i int) bool { return events[i].Start >= a-longest-tol })
+		for ; i < len(events) && events[i].Start <= a; i++ {
+			if !used[i] && a <= events[i].End+tol {
+				used[i], hits[j] = true, true
+				break
+			}
+		}
+	}
+	return hits
 }
 
 // point is one operating point of a keyword's detector.
