@@ -3,7 +3,10 @@
 A packed split (see prepare.py) holds clip variants with their speech region. Training
 windows are drawn on the fly:
 
-* keyword: the whole keyword inside the window, at a random position (random shift);
+* keyword: the whole keyword inside the window, at a random position (random shift); a
+  share of them (`recent_share`) end 2-12 frames after the keyword, as the window a
+  streaming detector scores right after someone stops speaking, so that the score peaks
+  then and not a few hops later;
 * partial keyword -> `unknown`: a window that holds only the first or the last part of a
   keyword (e.g. "smart" of "smart mirror"), so a window that caught half of the phrase
   never learns to fire;
@@ -63,8 +66,10 @@ class Sampler:
     """Draws labelled training windows from a packed split."""
 
     def __init__(self, data, frames, rng, class_weights=None, real_share=0.6, partial_share=0.25,
-                 margin=8, real_negative_share=0.5, confusable_share=0.1):
+                 margin=8, real_negative_share=0.5, confusable_share=0.1, recent_share=0.0,
+                 recent=(2, 12)):
         self.d, self.n, self.rng = data, frames, rng
+        self.recent_share, self.recent = recent_share, recent
         self.margin, self.real_share, self.partial_share = margin, real_share, partial_share
         self.real_negative_share, self.confusable_share = real_negative_share, confusable_share
         lab, src = data.labels, data.sources
@@ -91,6 +96,10 @@ class Sampler:
         i = int(pool[self.rng.integers(len(pool))])
         s, e = self.d.regions[i]
         L, n, m = self.d.length(i), self.n, self.margin
+        if self.recent_share > 0 and self.rng.random() < self.recent_share:
+            start = e - n + int(self.rng.integers(self.recent[0], self.recent[1] + 1))
+            if start <= s:  # the keyword's start still inside
+                return cut(self.d.clip(i), start, n)
         lo, hi = e - n + m, s - m  # window start range keeping [s, e) inside with a margin
         lo, hi = max(lo, min(0, L - n)), min(hi, max(L - n, 0))
         if lo <= hi:

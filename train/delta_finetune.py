@@ -102,7 +102,7 @@ def finetune(args):
     mean, std = normalisation(tr)
     unfold_normalisation(model, mean, std)
     frames = model.cfg.frames
-    sampler = Sampler(tr, frames, rng, class_weights=args.class_weights)
+    sampler = Sampler(tr, frames, rng, class_weights=args.class_weights, recent_share=args.recent_share)
     sx, sy, _ = eval_windows(sel, frames, variants=(0, 1))
     nx = negative_windows(sel, frames, args.select_hop) if args.select == "ranking" else None
     pool = HardNegatives(tr, frames, rng) if args.mine_every > 0 else None
@@ -237,6 +237,7 @@ def finetune(args):
         "class_weights": args.class_weights,
         "ranking_loss": {"weight": args.rank_weight, "margin": args.rank_margin} if args.rank_weight > 0 else None,
         "ema": args.ema or None,
+        "recent_share": args.recent_share or None,
         "hard_negatives": {"every_minutes": args.mine_every, "windows": args.mine_windows,
                            "keep": args.mine_keep, "share": args.hard_share,
                            "false_accept_share_per_round": rounds} if pool is not None else None,
@@ -310,6 +311,9 @@ def main():
     ap.add_argument("--rank-margin", type=float, default=1.0,
                     help="ranking loss: how far, in log-posterior, each keyword window should "
                          "score above every other window")
+    ap.add_argument("--recent-share", type=float, default=0.0,
+                    help="share of keyword windows that end 2-12 frames after the keyword (the window "
+                         "scored right after it is said), so that the score peaks sooner")
     ap.add_argument("--ema", type=float, default=0.0,
                     help="checkpoints are an exponential moving average of the weights with this "
                          "decay per step, e.g. 0.999 (0: the weights as they are)")
@@ -329,6 +333,8 @@ def main():
     args = ap.parse_args()
     if args.rank_weight < 0 or args.rank_margin < 0:
         ap.error("--rank-weight and --rank-margin must not be negative")
+    if not 0 <= args.recent_share <= 1:
+        ap.error("--recent-share must be within 0 and 1")
     if not 0 <= args.ema < 1:
         ap.error(f"--ema: want a decay in [0, 1), got {args.ema}")
     setup_logging(args.log)

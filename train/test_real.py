@@ -168,6 +168,18 @@ class Mining(unittest.TestCase):
         real = np.mean([p[0] < 10 for p in picks])  # clips 0-9 are the real speech
         self.assertTrue(0.65 < real < 0.75, real)
 
+    def test_recent_windows_end_just_after_the_keyword(self):
+        # Clip 0 is a keyword whose region is frames 10-50 of 100; windows of 60 frames.
+        kw = CLASS_INDEX[KEYWORDS[0]]
+        d = FakePacked([kw], ["real"], [0], length=100)
+        d.feats[:, 1] = np.arange(100)  # each frame knows its index
+
+        def ends(share):
+            s = Sampler(d, 60, np.random.default_rng(4), recent_share=share)
+            return {int(s._keyword_window(kw)[-1, 1]) + 1 for _ in range(300)}
+        self.assertEqual(ends(1.0), set(range(52, 63)))  # 2-12 frames after the keyword's end
+        self.assertEqual(ends(0.0), {60, 61, 62})  # without: at least the margin of 8 frames after it
+
 
 if __name__ == "__main__":
     unittest.main()
