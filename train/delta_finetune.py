@@ -77,6 +77,12 @@ def scaled(sites, f):
     return {k: [v * f for v in th] for k, th in sites.items()}
 
 
+def keeps_final(score, best_score, keep):
+    """Whether the run ends on its final weights rather than its best checkpoint: when they
+    score higher on the selection share, or always with --keep last."""
+    return keep == "last" or score > best_score
+
+
 @torch.no_grad()
 def average_into(ema, state, decay):
     """One step of the exponential moving average of a state dict: ema = decay * ema +
@@ -214,7 +220,7 @@ def finetune(args):
                      f" ranking per keyword {rep['ranking_per_keyword']}" if "ranking" in rep else "")
     train_s = time.time() - t0
     s, rep = robust_score()
-    if s > best["score"]:
+    if keeps_final(s, best["score"], args.keep):
         best.update(score=s, step=step, state=current(), report=rep)
     model.load_state_dict(best["state"])
     _, dense1 = score(None)
@@ -238,6 +244,7 @@ def finetune(args):
         "ranking_loss": {"weight": args.rank_weight, "margin": args.rank_margin} if args.rank_weight > 0 else None,
         "ema": args.ema or None,
         "recent_share": args.recent_share or None,
+        "keep": args.keep,
         "hard_negatives": {"every_minutes": args.mine_every, "windows": args.mine_windows,
                            "keep": args.mine_keep, "share": args.hard_share,
                            "false_accept_share_per_round": rounds} if pool is not None else None,
@@ -284,6 +291,10 @@ def main():
     ap.add_argument("--select", choices=("ranking", "balanced"), default="ranking",
                     help="checkpoint choice: keyword recall above the worst negatives, or argmax "
                          "balanced accuracy")
+    ap.add_argument("--keep", choices=("best", "last"), default="best",
+                    help="the checkpoint with the best selection score, or the last one (when the "
+                         "score is blind to what the run changes, such as how soon the score peaks "
+                         "in a stream; compare the results with bench/accuracy on the selection share)")
     ap.add_argument("--select-top", type=int, default=3,
                     help="ranking: the threshold is the score of the n-th highest negative window")
     ap.add_argument("--select-hop", type=int, default=40,

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from delta_finetune import average_into  # noqa: E402
+from delta_finetune import average_into, keeps_final  # noqa: E402
 from ranking import pairwise_term, ranking_loss  # noqa: E402
 
 KW, OTHER, NEG = 2, 3, 1
@@ -66,6 +66,12 @@ class PairwiseTerm(unittest.TestCase):
 
 
 class WeightAverage(unittest.TestCase):
+    def test_keep_last_ends_on_the_final_weights(self):
+        # Scores are tuples compared element by element, as robust_score returns them.
+        self.assertTrue(keeps_final((0.9, 0.8), (0.8, 0.9), "best"))
+        self.assertFalse(keeps_final((0.7, 0.9), (0.8, 0.9), "best"))
+        self.assertTrue(keeps_final((0.7, 0.9), (0.8, 0.9), "last"))
+
     def test_average_moves_towards_the_weights_and_leaves_integers(self):
         ema = {"w": torch.tensor([0.0, 10.0]), "n": torch.tensor([3])}
         for _ in range(2):
