@@ -64,7 +64,6 @@ class PairwiseTerm(unittest.TestCase):
         self.assertAlmostEqual(float(ranking_loss(ce, 0.0, 1.0, [KW])(x, y)), float(ce(x, y)), places=6)
 
 
-
 class WeightAverage(unittest.TestCase):
     def test_keep_last_ends_on_the_final_weights(self):
         # Scores are tuples compared element by element, as robust_score returns them.

@@ -57,7 +57,6 @@ class Soup(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "at least two"):
             soup([a])
 
-
     def test_golden_vectors_of_the_soup_are_its_own(self):
         cfg = kwt.KWTConfig(dim=8, depth=2, heads=2, mlp_dim=16, frames=6, coeffs=40, classes=3)
         feats = np.random.default_rng(0).standard_normal((3, cfg.frames, cfg.coeffs)).astype(np.float32)

@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"encoding/csv"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -98,23 +99,17 @@ func (r *realMaterial) attribute(fas []falseAlarm, segs []segment, window time.D
 // falseAlarmsCSV is false-alarms.csv: one line per false alarm.
 func falseAlarmsCSV(fas []falseAlarm) []byte {
 	var b bytes.Buffer
-	b.WriteString("keyword,at_s,score,clip,recording,recording_at_s\n")
+	w := csv.NewWriter(&b)
+	w.Write([]string{"keyword", "at_s", "score", "clip", "recording", "recording_at_s"})
 	for _, fa := range fas {
-		rec, recAt := "", ""
+		recAt := ""
 		if fa.Recording != "" {
-			rec, recAt = csvField(fa.Recording), fmt.Sprintf("%.2f", fa.RecordingAtS)
+			recAt = fmt.Sprintf("%.2f", fa.RecordingAtS)
 		}
-		fmt.Fprintf(&b, "%s,%.2f,%.4f,%s,%s,%s\n", fa.Keyword, fa.AtS, fa.Score, fa.Clip, rec, recAt)
+		w.Write([]string{fa.Keyword, fmt.Sprintf("%.2f", fa.AtS), fmt.Sprintf("%.4f", fa.Score), fa.Clip, fa.Recording, recAt})
 	}
+	w.Flush() // writes to memory: no error to report
 	return b.Bytes()
-}
-
-// csvField quotes a field that holds a comma or a quote.
-func csvField(s string) string {
-	if !strings.ContainsAny(s, ",\"\n") {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
 // falseAlarmSources counts the false alarms by the first folder of their recording (the
