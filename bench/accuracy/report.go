@@ -184,6 +184,10 @@ type results struct {
 	// Every keyword on at once: at the model's thresholds, and at each budget column's.
 	AllOnShipped allOn         `json:"all_keywords_on_at_model_settings"`
 	AllOnBudgets []budgetAllOn `json:"all_keywords_on_at_budget_thresholds"`
+	// How long after a clip's end its keyword's posterior peaks (st.scorePeaks, within 2 s),
+	// over every placement: median and 90th percentile.
+	ScorePeakP50 float64 `json:"score_peak_p50_s"`
+	ScorePeakP90 float64 `json:"score_peak_p90_s"`
 	// FalseAlarmList is each false alarm of AllOnShipped (false-alarms.csv).
 	FalseAlarmList []falseAlarm `json:"false_alarm_list_at_model_settings"`
 	Pick           *pickResult  `json:"pick,omitempty"`
@@ -271,6 +275,9 @@ func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, o opt
 		res.Keywords = append(res.Keywords, kr)
 	}
 	res.ShippedFA = float64(shippedFA) / st.hours()
+	if p := st.scorePeaks(2 * time.Second); len(p) > 0 {
+		res.ScorePeakP50, res.ScorePeakP90 = p[len(p)/2].Seconds(), p[min(len(p)-1, len(p)*9/10)].Seconds()
+	}
 	for i, b := range o.budgets {
 		a := averageResult{PerHour: b}
 		n := 0
@@ -462,6 +469,8 @@ func markdown(res *results) string {
 		}
 		b.WriteString(pickText(p))
 	}
+	fmt.Fprintf(&b, "\nEach keyword's posterior peaks %.2f s after its clip's end (median over the placements; 90th percentile %.2f s): a peak later than the %g s tolerance leaves a clip to be detected late or not at all.\n",
+		res.ScorePeakP50, res.ScorePeakP90, res.ToleranceS)
 	if res.Real != nil && len(res.FalseAlarmList) > 0 {
 		fmt.Fprintf(&b, "\nWhere the %d false alarms at the model's thresholds came: %s (each, with its recording and time, in false-alarms.csv).\n",
 			len(res.FalseAlarmList), falseAlarmSources(res.FalseAlarmList))

@@ -320,3 +320,36 @@ func (st *stream) latency(kw string, dets []detect.Detection, window time.Durati
 	slices.Sort(out)
 	return out
 }
+
+// scorePeaks returns, for each clip in the ground truth, how long after its end the
+// keyword's posterior was highest, between the clip's start and `after` past its end,
+// sorted. It shows how soon a model is sure, whatever the threshold: a peak later than the
+// hit tolerance leaves a clip to be detected late or not at all.
+func (st *stream) scorePeaks(after time.Duration) []time.Duration {
+	c := len(st.classes)
+	var out []time.Duration
+	for _, e := range st.truth {
+		k := slices.Index(st.classes, e.Keyword)
+		if k < 0 {
+			continue
+		}
+		best, peak := float32(-1), time.Duration(0)
+		for _, s := range st.segs {
+			off := sampleTime(s.Start)
+			if e.Start > off+sampleTime(s.Samples) || e.End+after < off {
+				continue
+			}
+			for h := range s.Hops {
+				at := off + time.Duration(s.FirstAtNS+int64(h)*s.HopNS)
+				if at >= e.Start && at <= e.End+after && s.probs[h*c+k] > best {
+					best, peak = s.probs[h*c+k], at-e.End
+				}
+			}
+		}
+		if best >= 0 {
+			out = append(out, peak)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -300,3 +300,32 @@ func TestGrid(t *testing.T) {
 		}
 	}
 }
+
+func TestScorePeaksAfterTheClipsEnd(t *testing.T) {
+	// Two segments of 10 hops 0.1 s apart, classes silence and a; a clip of a in each.
+	classes := []string{"silence", "a"}
+	seg := func(start int, peakHop int) segResult {
+		r := segResult{Start: start, Samples: rate, Hops: 10, FirstAtNS: 0, HopNS: int64(100 * time.Millisecond)}
+		for h := range 10 {
+			p := float32(0.1)
+			if h == peakHop {
+				p = 0.9
+			}
+			r.probs = append(r.probs, 1-p, p)
+		}
+		return r
+	}
+	st := &stream{classes: classes, segs: []segResult{seg(0, 7), seg(rate, 3)}, truth: []eval.Event{
+		{Keyword: "a", Start: sec(0.2), End: sec(0.5)}, // peak at 0.7 s: 0.2 s after the end
+		{Keyword: "a", Start: sec(1.1), End: sec(1.4)}, // peak at 1.3 s: 0.1 s before it
+	}}
+	got := st.scorePeaks(time.Second)
+	if len(got) != 2 || abs(got[0].Seconds()+0.1) > 1e-9 || abs(got[1].Seconds()-0.2) > 1e-9 {
+		t.Fatalf("peaks %v, want [-0.1s 0.2s]", got)
+	}
+	// A peak past the window after the clip is not the clip's: the first clip's highest
+	// hop within 0.1 s of its end is then its first (all equal), 0.3 s before the end.
+	if got := st.scorePeaks(100 * time.Millisecond); len(got) != 2 || abs(got[0].Seconds()+0.3) > 1e-9 || abs(got[1].Seconds()+0.1) > 1e-9 {
+		t.Fatalf("peaks within 0.1 s of the end %v, want [-0.3s -0.1s]", got)
+	}
+}
