@@ -109,6 +109,38 @@ func sameDetections(t *testing.T, what string, tool, daemon []liveDet) {
 	}
 }
 
+// saidClips writes n clips of each keyword said by espeak-ng, with half a second of
+// silence around each: DIR/<keyword>/*.wav.
+func saidClips(t *testing.T, keywords []string, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, kw := range keywords {
+		text := tts.Spoken[kw]
+		if text == "" {
+			text = kw
+		}
+		for i := range n {
+			x, err := tts.Say(rng, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x = append(append(make([]float32, rate/2), x...), make([]float32, rate/2)...)
+			var b bytes.Buffer
+			if err := audio.WriteWAV(&b, rate, 1, 16, false, x); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(dir, kw), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, kw, string(rune('a'+i))+".wav"), b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
 // TestEndToEnd makes a tiny stream (1 minute in three segments), scores and sweeps it
 // behind the gate, checks the outputs, that a second run reuses the cache, and that the
 // detections agree with `wakewordd detect` behind the same gate on the same audio, at the
@@ -124,32 +156,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	gate := testGate(t, m)
-	// Keyword clips said by espeak-ng: DIR/<keyword>/*.wav, for two keywords.
-	clipDir := t.TempDir()
-	rng := rand.New(rand.NewPCG(9, 9))
-	for _, kw := range m.Keywords()[:2] {
-		text := tts.Spoken[kw]
-		if text == "" {
-			text = kw
-		}
-		for i := range 2 {
-			x, err := tts.Say(rng, text)
-			if err != nil {
-				t.Fatal(err)
-			}
-			x = append(append(make([]float32, rate/2), x...), make([]float32, rate/2)...)
-			var b bytes.Buffer
-			if err := audio.WriteWAV(&b, rate, 1, 16, false, x); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.MkdirAll(filepath.Join(clipDir, kw), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(clipDir, kw, string(rune('a'+i))+".wav"), b.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	clipDir := saidClips(t, m.Keywords()[:2], 2)
 	work := t.TempDir()
 	o := options{
 		model: modelPath, clips: clipDir, hours: 60.0 / 3600, seed: 4, segment: 20 * time.Second, every: 10 * time.Second,

@@ -131,6 +131,7 @@ type options struct {
 	writeModel     string                                      // with pick: write the model with the chosen thresholds here
 	pickMiss       float64                                     // > 0: choose each keyword's highest threshold that misses at most this share alone
 	calibrate      bool                                        // with -write-model: store each keyword's calibration ladder too
+	cleanMiss      float64                                     // > 0: no picked threshold above the highest that misses at most this share of the clips alone in silence
 	sensitivity    *float64                                    // not nil: measure the model at this detect.sensitivity
 }
 
@@ -153,6 +154,7 @@ func main() {
 	flag.Float64Var(&o.pick, "pick", 0, "choose one threshold per keyword so that with all keywords on the stream has at most this many false alarms per hour, at the lowest mean miss rate; writes picked.json (run it on the selection share, never on validation)")
 	flag.StringVar(&o.writeModel, "write-model", "", "with -pick or -pick-miss: write a copy of the model with the chosen thresholds in its detection metadata to this file")
 	flag.Float64Var(&o.pickMiss, "pick-miss", 0, "instead of -pick: each keyword's threshold is the highest at which it misses at most this share of its clips, alone on this stream (0.1: nine in ten heard); selection share only")
+	flag.Float64Var(&o.cleanMiss, "clean-miss", 0, "with -pick or -pick-miss: no keyword's threshold above the highest at which it misses at most this share of the same clips played alone with 1 s of silence around them, as `wakewordd eval` plays them (0: no such floor)")
 	flag.Func("sensitivity", "measure the model as `wakewordd run --sensitivity S` runs it: each keyword's threshold from its calibration at S (0-1; 0.5 = the model's thresholds)", func(v string) error {
 		s, err := strconv.ParseFloat(v, 64)
 		o.sensitivity = &s
@@ -448,7 +450,19 @@ func run(o options, log io.Writer) (*results, error) {
 		}
 	}
 	slices.SortStableFunc(st.truth, func(a, b eval.Event) int { return int(a.Start - b.Start) })
-	res, err := evaluate(st, m, keywords, clips, o)
+	var caps map[string]point
+	if o.cleanMiss > 0 {
+		fmt.Fprintf(log, "accuracy: scoring the %d clips alone in silence (-clean-miss)\n", len(clips))
+		cst, err := cleanStream(m, gt, clips, o.jobs)
+		if err != nil {
+			return nil, err
+		}
+		if caps, err = cst.cleanCaps(m, keywords, sensitivityGrid(), o.cleanMiss, o.jobs); err != nil {
+			return nil, err
+		}
+		st.clean = cst
+	}
+	res, err := evaluate(st, m, keywords, clips, caps, o)
 	if err != nil {
 		return nil, err
 	}

@@ -144,6 +144,8 @@ type pickResult struct {
 	Wrote string    `json:"wrote_model,omitempty"`
 	// MaxMiss is -pick-miss's share of clips each keyword may miss alone (0 with -pick).
 	MaxMiss float64 `json:"max_miss_alone,omitempty"`
+	// Clean is -clean-miss's floor and the clips alone in silence at the chosen thresholds.
+	Clean *cleanCheck `json:"clips_in_silence,omitempty"`
 
 	curves map[string][]point // each keyword's sweep, for -calibrate
 }
@@ -389,6 +391,10 @@ func (o options) checkPick() error {
 		return errors.New("-pick and -pick-miss are two ways to choose: give one")
 	case o.pick == 0 && o.pickMiss == 0 && o.writeModel != "":
 		return errors.New("-write-model stores the thresholds -pick or -pick-miss chooses: give one of them too")
+	case !(o.cleanMiss >= 0 && o.cleanMiss < 1):
+		return fmt.Errorf("-clean-miss %v: want a share of clips, 0 <= share < 1", o.cleanMiss)
+	case o.cleanMiss > 0 && o.pick == 0 && o.pickMiss == 0:
+		return errors.New("-clean-miss bounds the thresholds -pick or -pick-miss chooses: give one of them too")
 	case o.calibrate && o.writeModel == "":
 		return errors.New("-calibrate stores the calibration in the model -write-model writes: give -write-model too")
 	case o.pick == 0 && o.pickMiss == 0:

@@ -468,6 +468,24 @@ func TestRealEndToEnd(t *testing.T) {
 	if !bytes.Contains(log.Bytes(), []byte("3 of 3 segments cached")) || !slices.Equal(again.SHA256, res.SHA256) || *again.Real != *res.Real {
 		t.Errorf("second run:\n%s", log.String())
 	}
+	// With the clips alone in silence as a floor (-clean-miss): every threshold at or under
+	// its keyword's cap, and the clips in silence reported.
+	oc := o
+	oc.pick, oc.pickMiss, oc.cleanMiss, oc.writeModel = 0, 0.5, 0.5, ""
+	log.Reset()
+	cres, err := run(oc, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	c := cres.Pick.Clean
+	if c == nil || len(c.Keywords) != 2 || !bytes.Contains(log.Bytes(), []byte("alone in silence")) {
+		t.Fatalf("-clean-miss: %+v\n%s", c, log.String())
+	}
+	for _, k := range c.Keywords {
+		if k.Clips != 2 || k.CapMiss > 0.5 || k.Threshold > k.Cap || k.Threshold != cres.Pick.Thresholds[k.Keyword] {
+			t.Errorf("-clean-miss: %+v, picked %v", k, cres.Pick.Thresholds)
+		}
+	}
 	// On the validation share, no choice.
 	o.real = filepath.Join(t.TempDir(), "validation")
 	if _, err := run(o, &log); err == nil || !strings.Contains(err.Error(), "never on validation") {

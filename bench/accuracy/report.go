@@ -196,7 +196,9 @@ type results struct {
 }
 
 // evaluate sweeps every keyword and checks the replay against the detections made live.
-func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, o options) (*results, error) {
+// caps, when not nil, bounds the thresholds a choice (-pick, -pick-miss) may make
+// (-clean-miss).
+func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, caps map[string]point, o options) (*results, error) {
 	def, rules, err := shippedRules(m)
 	if err != nil {
 		return nil, err
@@ -326,13 +328,22 @@ func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, o opt
 	if o.pick > 0 || o.pickMiss > 0 {
 		var p pickResult
 		var err error
+		choice := curves
+		if caps != nil {
+			choice = capped(curves, caps)
+		}
 		if o.pick > 0 {
-			p, err = st.pick(m, keywords, curves, o.pick, o.tolerance)
+			p, err = st.pick(m, keywords, choice, o.pick, o.tolerance)
 		} else {
-			p, err = st.pickByMiss(m, keywords, curves, o.pickMiss, o.tolerance)
+			p, err = st.pickByMiss(m, keywords, choice, o.pickMiss, o.tolerance)
 		}
 		if err != nil && !errors.Is(err, errUnreachable) {
 			return nil, err
+		}
+		if caps != nil {
+			if err := p.checkClean(st.clean, m, caps, o.cleanMiss); err != nil {
+				return nil, err
+			}
 		}
 		p.curves = curves
 		res.Pick = &p
@@ -510,6 +521,14 @@ func pickText(p *pickResult) string {
 		fmt.Fprintf(&b, "| %s | %.9g | %s | %d/%d | %d |\n", k.Keyword, k.Threshold, pct(k.MissRate), k.Hits, k.Placements, k.FalseAlarms)
 	}
 	fmt.Fprintf(&b, "| **all** | | **%s** | | %d (%.2f/h) |\n", pct(p.AllOn.MissRate), p.AllOn.FalseAlarms, p.AllOn.FAPerHour)
+	if c := p.Clean; c != nil {
+		fmt.Fprintf(&b, "\n**The same clips alone in silence** (-clean-miss %g: 1 s of silence around each, as `wakewordd eval` plays them): no threshold above the highest at which its keyword, alone, misses at most %s of them; every keyword on at the picked thresholds:\n\n| keyword | highest allowed | its miss | picked | miss | hits |\n|---|--:|--:|--:|--:|--:|\n",
+			c.MaxMiss, pct(c.MaxMiss))
+		for _, k := range c.Keywords {
+			fmt.Fprintf(&b, "| %s | %.9g | %s | %.9g | %s | %d/%d |\n", k.Keyword, k.Cap, pct(k.CapMiss), k.Threshold, pct(k.MissRate), k.Hits, k.Clips)
+		}
+		fmt.Fprintf(&b, "| **all** | | | | **%s** | %d wrong keyword |\n", pct(c.MissRate), c.WrongFired)
+	}
 	if p.Wrote != "" {
 		fmt.Fprintf(&b, "\nStored in a copy of the model: %s.\n", p.Wrote)
 	}

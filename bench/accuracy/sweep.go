@@ -18,6 +18,7 @@ type stream struct {
 	segs    []segResult
 	truth   []eval.Event // sorted by start
 	length  time.Duration
+	clean   *stream // with -clean-miss: the same clips alone in silence
 }
 
 func sampleTime(n int) time.Duration { return time.Duration(n) * time.Second / rate }
