@@ -14,8 +14,8 @@
 #   HOURS=0.5 bench/accuracy/run.sh        # a quick look at both (the same seed reuses the cache)
 #   SYNTH_HOURS=0 bench/accuracy/run.sh    # the real background only
 #   PICK=0.5 bench/accuracy/run.sh         # instead: choose thresholds on the selection share
-#   PICK_MISS=0.1 bench/accuracy/run.sh    # or: each keyword's highest threshold within 10 % misses
-#                                          # alone, with each keyword's calibration (shipped this way)
+#   PICK_MISS=0.05 bench/accuracy/run.sh -clean-miss 0.1   # or: each keyword's highest threshold within 5 % misses
+#                                          # alone (10 % alone in silence), with each keyword's calibration (shipped this way)
 #
 # Environment: HOURS (2: the real background), SYNTH_HOURS (10, or HOURS when that is set;
 # 0 skips the synthetic background), SEED (1), WORK (/tmp/wakewordd-accuracy: cache and
