@@ -9,16 +9,37 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/wakewordd/wakewordd/eval"
 	"github.com/wakewordd/wakewordd/infer"
 	"github.com/wakewordd/wakewordd/listener"
+	"golang.org/x/sync/errgroup"
 )
 
 // cleanPad is the silence before and after each clip: `wakewordd eval`'s default -pad.
 const cleanPad = time.Second
+
+// cleanFloor is -clean-miss: the clips alone in silence, and each keyword's highest
+// threshold that keeps them heard.
+type cleanFloor struct {
+	stream *stream
+	caps   map[string]point
+	miss   float64
+}
+
+// newCleanFloor scores the clips alone in silence and sweeps each keyword over them.
+func newCleanFloor(m *infer.Model, g *gate, clips []clip, keywords []string, miss float64, jobs int) (*cleanFloor, error) {
+	st, err := cleanStream(m, g, clips, jobs)
+	if err != nil {
+		return nil, err
+	}
+	caps, err := st.cleanCaps(m, keywords, sensitivityGrid(), miss, jobs)
+	if err != nil {
+		return nil, err
+	}
+	return &cleanFloor{stream: st, caps: caps, miss: miss}, nil
+}
 
 // cleanStream scores every clip alone, with cleanPad of silence on either side and a
 // fresh listener, as `wakewordd eval` plays it (the file as recorded, not levelled as in
@@ -30,28 +51,16 @@ func cleanStream(m *infer.Model, g *gate, clips []clip, jobs int) (*stream, erro
 	}
 	segs := make([]segResult, len(clips))
 	lengths := make([]time.Duration, len(clips))
-	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(jobs, 1))
+	var eg errgroup.Group
+	eg.SetLimit(max(jobs, 1))
 	for i, c := range clips {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			r, length, err := scoreClip(spec, c.Path)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			segs[i], lengths[i] = r, length
-		}()
+		eg.Go(func() (err error) {
+			segs[i], lengths[i], err = scoreClip(spec, c.Path)
+			return err
+		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := eg.Wait(); err != nil {
+		return nil, err
 	}
 	st := &stream{classes: m.Classes, segs: segs}
 	start := 0
@@ -73,18 +82,13 @@ func scoreClip(spec *listener.Spec, path string) (r segResult, length time.Durat
 		return r, 0, err
 	}
 	r.HopNS = int64(spec.Hop)
-	l.OnPosteriors = func(at time.Duration, p []float32) {
-		if r.Hops == 0 {
-			r.FirstAtNS = int64(at)
-		}
-		r.probs = append(r.probs, p...)
-		r.Hops++
-	}
+	var bad error
+	l.OnPosteriors = r.recorder(&bad)
 	if _, length, err = l.ScanFile(context.Background(), path, cleanPad); err != nil {
 		return r, 0, err
 	}
 	r.Samples = int((length + 2*cleanPad) / (time.Second / rate))
-	return r, length, nil
+	return r, length, bad
 }
 
 // cleanCaps is, for each keyword, the highest threshold at which it misses at most miss of
@@ -113,10 +117,10 @@ func (st *stream) cleanCaps(m *infer.Model, keywords []string, grid []float64, m
 
 // capped is curves without the points above each keyword's cap: what a choice may pick
 // from when it must keep the clips in silence heard.
-func capped(curves map[string][]point, caps map[string]point) map[string][]point {
+func (f *cleanFloor) capped(curves map[string][]point) map[string][]point {
 	out := make(map[string][]point, len(curves))
 	for kw, pts := range curves {
-		c, ok := caps[kw]
+		c, ok := f.caps[kw]
 		if !ok {
 			out[kw] = pts
 			continue
@@ -147,16 +151,16 @@ type cleanKeyword struct {
 	MissRate  float64 `json:"miss_rate"` // all keywords on, at the chosen thresholds
 }
 
-// checkClean replays the clips alone in silence with every keyword on at p's thresholds
-// and records it in p, next to each keyword's cap.
-func (p *pickResult) checkClean(clean *stream, m *infer.Model, caps map[string]point, miss float64) error {
-	a, err := clean.allOn(withThresholds(m, p.Thresholds), nil, cleanPad)
+// check replays the clips alone in silence with every keyword on at p's thresholds and
+// records it in p, next to each keyword's cap.
+func (f *cleanFloor) check(p *pickResult, m *infer.Model) error {
+	a, err := f.stream.allOn(withThresholds(m, p.Thresholds), nil, cleanPad)
 	if err != nil {
 		return err
 	}
-	c := &cleanCheck{MaxMiss: miss, MissRate: a.MissRate, WrongFired: a.FalseAlarms}
+	c := &cleanCheck{MaxMiss: f.miss, MissRate: a.MissRate, WrongFired: a.FalseAlarms}
 	for _, k := range a.Keywords {
-		cp, ok := caps[k.Keyword]
+		cp, ok := f.caps[k.Keyword]
 		if !ok {
 			continue
 		}

@@ -36,6 +36,7 @@ func TestCleanCapsBoundThePick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	floor := &cleanFloor{stream: clean, caps: caps, miss: 0}
 	if c := caps["a"]; c.Threshold != 0.5 || c.MissRate != 0 {
 		t.Errorf("a's cap %+v, want 0.5, where its quieter clip still fires", c)
 	}
@@ -44,7 +45,7 @@ func TestCleanCapsBoundThePick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := free.checkClean(clean, m, caps, 0); err != nil {
+	if err := floor.check(&free, m); err != nil {
 		t.Fatal(err)
 	}
 	if th := free.Thresholds["a"]; !(th > 0.625) || free.Clean.Keywords[0].MissRate != 0.5 {
@@ -52,11 +53,11 @@ func TestCleanCapsBoundThePick(t *testing.T) {
 			th, free.Clean.Keywords[0].MissRate)
 	}
 
-	bound, err := st.pickByMiss(m, kws, capped(curves, caps), 0.5, tol)
+	bound, err := st.pickByMiss(m, kws, floor.capped(curves), 0.5, tol)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bound.checkClean(clean, m, caps, 0); err != nil {
+	if err := floor.check(&bound, m); err != nil {
 		t.Fatal(err)
 	}
 	if th := bound.Thresholds["a"]; th > 0.5 {

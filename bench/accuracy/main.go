@@ -450,19 +450,14 @@ func run(o options, log io.Writer) (*results, error) {
 		}
 	}
 	slices.SortStableFunc(st.truth, func(a, b eval.Event) int { return int(a.Start - b.Start) })
-	var caps map[string]point
+	var floor *cleanFloor
 	if o.cleanMiss > 0 {
 		fmt.Fprintf(log, "accuracy: scoring the %d clips alone in silence (-clean-miss)\n", len(clips))
-		cst, err := cleanStream(m, gt, clips, o.jobs)
-		if err != nil {
+		if floor, err = newCleanFloor(m, gt, clips, keywords, o.cleanMiss, o.jobs); err != nil {
 			return nil, err
 		}
-		if caps, err = cst.cleanCaps(m, keywords, sensitivityGrid(), o.cleanMiss, o.jobs); err != nil {
-			return nil, err
-		}
-		st.clean = cst
 	}
-	res, err := evaluate(st, m, keywords, clips, caps, o)
+	res, err := evaluate(st, m, keywords, clips, floor, o)
 	if err != nil {
 		return nil, err
 	}

@@ -196,9 +196,9 @@ type results struct {
 }
 
 // evaluate sweeps every keyword and checks the replay against the detections made live.
-// caps, when not nil, bounds the thresholds a choice (-pick, -pick-miss) may make
+// floor, when not nil, bounds the thresholds a choice (-pick, -pick-miss) may make
 // (-clean-miss).
-func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, caps map[string]point, o options) (*results, error) {
+func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, floor *cleanFloor, o options) (*results, error) {
 	def, rules, err := shippedRules(m)
 	if err != nil {
 		return nil, err
@@ -329,8 +329,8 @@ func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, caps 
 		var p pickResult
 		var err error
 		choice := curves
-		if caps != nil {
-			choice = capped(curves, caps)
+		if floor != nil {
+			choice = floor.capped(curves)
 		}
 		if o.pick > 0 {
 			p, err = st.pick(m, keywords, choice, o.pick, o.tolerance)
@@ -340,8 +340,8 @@ func evaluate(st *stream, m *infer.Model, keywords []string, clips []clip, caps 
 		if err != nil && !errors.Is(err, errUnreachable) {
 			return nil, err
 		}
-		if caps != nil {
-			if err := p.checkClean(st.clean, m, caps, o.cleanMiss); err != nil {
+		if floor != nil {
+			if err := floor.check(&p, m); err != nil {
 				return nil, err
 			}
 		}

@@ -118,6 +118,20 @@ type segResult struct {
 	cached bool
 }
 
+// recorder is an OnPosteriors that keeps every hop's posteriors in r, whose HopNS is set;
+// *bad gets the first hop that does not come HopNS after the one before.
+func (r *segResult) recorder(bad *error) func(time.Duration, []float32) {
+	return func(at time.Duration, p []float32) {
+		if r.Hops == 0 {
+			r.FirstAtNS = int64(at)
+		} else if want := time.Duration(r.FirstAtNS + int64(r.Hops)*r.HopNS); at != want && *bad == nil {
+			*bad = fmt.Errorf("engine: hop %d at %v, want %v", r.Hops, at, want)
+		}
+		r.probs = append(r.probs, p...)
+		r.Hops++
+	}
+}
+
 // scoreAudio streams 16-bit samples through the same chain as `run` reading raw audio
 // from stdin (audio.NewRawS16LE, pipeline, engine with the model's window and hop, the
 // shipped scorer behind gate g, if any, and the shipped detector) and keeps every hop's
@@ -133,15 +147,7 @@ func scoreAudio(m *infer.Model, g *gate, pcm []int16, progress func(samples int)
 	}
 	r.HopNS = int64(spec.Hop)
 	var bad error
-	l.OnPosteriors = func(at time.Duration, p []float32) {
-		if r.Hops == 0 {
-			r.FirstAtNS = int64(at)
-		} else if want := time.Duration(r.FirstAtNS + int64(r.Hops)*r.HopNS); at != want && bad == nil {
-			bad = fmt.Errorf("engine: hop %d at %v, want %v", r.Hops, at, want)
-		}
-		r.probs = append(r.probs, p...)
-		r.Hops++
-	}
+	l.OnPosteriors = r.recorder(&bad)
 	l.OnDetect = func(d detect.Detection) {
 		r.Live = append(r.Live, liveDet{d.Keyword, int64(d.At), d.Score})
 	}

@@ -4,11 +4,11 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/wakewordd/wakewordd/detect"
 	"github.com/wakewordd/wakewordd/eval"
+	"golang.org/x/sync/errgroup"
 )
 
 // stream is the scored stream: each segment's posteriors, placed at its offset, and the
@@ -18,7 +18,6 @@ type stream struct {
 	segs    []segResult
 	truth   []eval.Event // sorted by start
 	length  time.Duration
-	clean   *stream // with -clean-miss: the same clips alone in silence
 }
 
 func sampleTime(n int) time.Duration { return time.Duration(n) * time.Second / rate }
@@ -270,28 +269,23 @@ func frontier(pts []point) []point {
 
 // sweepAll sweeps every keyword, jobs at a time.
 func (st *stream) sweepAll(kws []string, def detect.Rule, rules map[string]detect.Rule, grid, budgets []float64, tol time.Duration, jobs int) (map[string][]point, error) {
-	out := make(map[string][]point, len(kws))
-	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(jobs, 1))
-	for _, kw := range kws {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			pts, err := st.sweepKeyword(kw, def, rules, grid, budgets, tol)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			out[kw] = pts
-		}()
+	pts := make([][]point, len(kws))
+	var g errgroup.Group
+	g.SetLimit(max(jobs, 1))
+	for i, kw := range kws {
+		g.Go(func() (err error) {
+			pts[i], err = st.sweepKeyword(kw, def, rules, grid, budgets, tol)
+			return err
+		})
 	}
-	wg.Wait()
-	return out, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]point, len(kws))
+	for i, kw := range kws {
+		out[kw] = pts[i]
+	}
+	return out, nil
 }
 
 // late counts kw's false alarms that would be hits with window more tolerance: detections
