@@ -13,9 +13,10 @@
 #   bench/accuracy/run.sh                  # 2 h real, then 10 h synthetic, seed 1
 #   HOURS=0.5 bench/accuracy/run.sh        # a quick look at both (the same seed reuses the cache)
 #   SYNTH_HOURS=0 bench/accuracy/run.sh    # the real background only
-#   PICK=0.5 bench/accuracy/run.sh         # instead: choose thresholds on the selection share
+#   PICK=0.5 bench/accuracy/run.sh -clean-miss 0.1   # instead: choose thresholds on the selection share
+#                                          # for 0.5 FA/h all on (10 % missed alone in silence; shipped this way)
 #   PICK_MISS=0.05 bench/accuracy/run.sh -clean-miss 0.1   # or: each keyword's highest threshold within 5 % misses
-#                                          # alone (10 % alone in silence), with each keyword's calibration (shipped this way)
+#                                          # alone (10 % alone in silence)
 #
 # Environment: HOURS (2: the real background), SYNTH_HOURS (10, or HOURS when that is set;
 # 0 skips the synthetic background), SEED (1), WORK (/tmp/wakewordd-accuracy: cache and
@@ -28,7 +29,8 @@
 # PICK=B chooses one threshold per keyword so that with every keyword on the stream has at
 # most B false alarms per hour, at the lowest mean miss rate, on the selection share (keyword
 # clips and real background), never on validation; it writes picked.json and a copy of the
-# model with the thresholds (WRITE_MODEL, default picked.safetensors in the results folder).
+# model with the thresholds and each keyword's calibration ladder (-calibrate), which
+# detect.sensitivity maps onto (WRITE_MODEL, default picked.safetensors in the results folder).
 # PICK_MISS=M instead chooses each keyword's highest threshold at which, alone, it misses at most
 # M of its clips, and writes the model with them and each keyword's calibration ladder
 # (-calibrate), which detect.sensitivity maps onto; on the selection share too.
@@ -78,9 +80,9 @@ if [ -n "${PICK:-}" ]; then
   out="$WORK/pick-${PICK}-real-${HOURS}h-seed$SEED$suffix"
   WRITE_MODEL=${WRITE_MODEL:-$out/picked.safetensors}
   "$WORK/bin/accuracy" "${common[@]}" -set selection -background real -real "$CACHE/real/selection" \
-    -hours "$HOURS" -pick "$PICK" -write-model "$WRITE_MODEL" -out "$out" "$@"
+    -hours "$HOURS" -pick "$PICK" -calibrate -write-model "$WRITE_MODEL" -out "$out" "$@"
   cat "$out/results.md"
-  echo "thresholds: $out/picked.json; model with them: $WRITE_MODEL"
+  echo "thresholds: $out/picked.json; model with them and each keyword's calibration: $WRITE_MODEL"
   exit 0
 fi
 
