@@ -244,6 +244,30 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// The shipped model carries what `detect.sensitivity` needs for every keyword: a valid
+// calibration ladder that holds the shipped threshold, so sensitivity 0.5 is the default and
+// other values move along the measured curve.
+func TestShippedModelIsCalibrated(t *testing.T) {
+	m := load(t, shippedModel)
+	for _, kw := range m.Keywords() {
+		cal, ok := m.Detection.Calibration[kw]
+		if !ok {
+			t.Errorf("%s: no calibration in %s", kw, shippedModel)
+			continue
+		}
+		if err := cal.Validate(); err != nil {
+			t.Errorf("%s: %v", kw, err)
+		}
+		th := m.Detection.ThresholdFor(kw)
+		if got := cal.Threshold(0.5, th); math.Abs(got-th) > 1e-9 {
+			t.Errorf("%s: sensitivity 0.5 gives %v, the shipped threshold is %v", kw, got, th)
+		}
+		if lo, hi := cal.Threshold(0.2, th), cal.Threshold(0.8, th); !(lo >= th && hi <= th && lo > hi) {
+			t.Errorf("%s: sensitivity 0.2 gives %v and 0.8 gives %v around %v", kw, lo, hi, th)
+		}
+	}
+}
+
 // Every layer of the precedence a user expects: the model's defaults and per-keyword
 // thresholds, then the config's values for every keyword (which override the model's
 // per-keyword thresholds), then the config's per-keyword values.
