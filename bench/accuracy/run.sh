@@ -67,20 +67,19 @@ go build -o "$WORK/bin/accuracy" ./bench/accuracy
 common=(-model "$MODEL" -split "$SPLIT" -data "$DATA/keywords" -seed "$SEED" -tolerance "$TOLERANCE" -work "$WORK" -j "$JOBS")
 [ -z "${GATE:-}" ] || common+=(-gate "$GATE")
 
+# A choice of thresholds (PICK_MISS, else PICK) runs on the selection share only and writes
+# the model with them and each keyword's calibration.
+choice=()
 if [ -n "${PICK_MISS:-}" ]; then
-  out="$WORK/pick-miss-${PICK_MISS}-real-${HOURS}h-seed$SEED$suffix"
-  WRITE_MODEL=${WRITE_MODEL:-$out/picked.safetensors}
-  "$WORK/bin/accuracy" "${common[@]}" -set selection -background real -real "$CACHE/real/selection" \
-    -hours "$HOURS" -pick-miss "$PICK_MISS" -calibrate -write-model "$WRITE_MODEL" -out "$out" "$@"
-  cat "$out/results.md"
-  echo "thresholds: $out/picked.json; model with them and each keyword's calibration: $WRITE_MODEL"
-  exit 0
+  choice=(-pick-miss "$PICK_MISS") name="pick-miss-$PICK_MISS"
+elif [ -n "${PICK:-}" ]; then
+  choice=(-pick "$PICK") name="pick-$PICK"
 fi
-if [ -n "${PICK:-}" ]; then
-  out="$WORK/pick-${PICK}-real-${HOURS}h-seed$SEED$suffix"
+if [ ${#choice[@]} -gt 0 ]; then
+  out="$WORK/$name-real-${HOURS}h-seed$SEED$suffix"
   WRITE_MODEL=${WRITE_MODEL:-$out/picked.safetensors}
   "$WORK/bin/accuracy" "${common[@]}" -set selection -background real -real "$CACHE/real/selection" \
-    -hours "$HOURS" -pick "$PICK" -calibrate -write-model "$WRITE_MODEL" -out "$out" "$@"
+    -hours "$HOURS" "${choice[@]}" -calibrate -write-model "$WRITE_MODEL" -out "$out" "$@"
   cat "$out/results.md"
   echo "thresholds: $out/picked.json; model with them and each keyword's calibration: $WRITE_MODEL"
   exit 0
